@@ -1,0 +1,143 @@
+package build
+
+import (
+	"archive/zip"
+	"bufio"
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/galerly/galerly-lambda/build/pack"
+)
+
+// largestListed is how many packages a size-limit error names: enough to
+// see what to drop, short enough to read.
+const largestListed = 5
+
+// assemble plans the zip from the placed wheels, checks the size limit
+// before writing a byte, and writes the zip to out atomically.
+func assemble(placed []placement, out string, max int64, log func(string, ...any)) (*Result, error) {
+	slices.SortFunc(placed, func(a, b placement) int {
+		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Wheel, b.Wheel))
+	})
+	a := pack.New()
+	for _, p := range placed {
+		zr, err := zip.OpenReader(p.file)
+		if err != nil {
+			return nil, fmt.Errorf("wheel %s (%s %s): not a readable zip: %w", p.Wheel, p.Name, p.Version, err)
+		}
+		defer zr.Close()
+		if err := a.AddWheel(p.Wheel, &zr.Reader, p.Path); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", p.Name, p.Version, err)
+		}
+	}
+	for _, n := range a.Notes() {
+		log("note: %s", n)
+	}
+	if size := a.UnzippedSize(); size > max {
+		return nil, fmt.Errorf("unzipped size %s is over the limit of %s%s; largest: %s",
+			bytesText(size), bytesText(max), limitWhy(max), largest(a.Sizes(), placed))
+	}
+	sum, n, err := writeAtomic(out, a)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{
+		SHA256:        sum,
+		ZipBytes:      n,
+		UnzippedBytes: a.UnzippedSize(),
+		Files:         a.Files(),
+	}
+	for _, p := range placed {
+		res.Packages = append(res.Packages, Package{Name: p.Name, Version: p.Version, Wheel: p.Wheel, SHA256: p.SHA256, Path: p.Path})
+	}
+	return res, nil
+}
+
+// writeAtomic writes the archive to a temporary file beside out and
+// renames it into place once complete, so no reader ever sees a partial
+// zip and a failed build leaves none behind. It returns the zip's sha256
+// and size.
+func writeAtomic(out string, a *pack.Archive) (string, int64, error) {
+	dir := filepath.Dir(out)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(out)+".*.tmp")
+	if err != nil {
+		return "", 0, fmt.Errorf("output %s: %w", out, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			removeQuietly(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(tmp, h), 1<<20)
+	n, err := a.WriteTo(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		// CreateTemp makes 0600 files; an artifact is for others to read.
+		err = tmp.Chmod(0o644)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("output %s: %w", out, err)
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return "", 0, fmt.Errorf("output %s: %w", out, err)
+	}
+	ok = true
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// limitWhy explains where the limit comes from when it is Lambda's own.
+func limitWhy(max int64) string {
+	if max == MaxUnzipped {
+		return " (Lambda allows 250 MB unzipped for a function and all its layers)"
+	}
+	return " (--max-unzipped)"
+}
+
+// largest names the packages that weigh most, with their sizes.
+func largest(sizes map[string]int64, placed []placement) string {
+	label := map[string]string{}
+	for _, p := range placed {
+		label[p.Wheel] = p.Name + " " + p.Version
+	}
+	type sized struct {
+		name string
+		n    int64
+	}
+	var all []sized
+	for w, n := range sizes {
+		all = append(all, sized{cmp.Or(label[w], w), n})
+	}
+	slices.SortFunc(all, func(a, b sized) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.name, b.name)) })
+	var parts []string
+	for i, s := range all {
+		if i == largestListed {
+			break
+		}
+		parts = append(parts, s.name+" "+bytesText(s.n))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// bytesText formats a size in bytes with its MB value, as limits are
+// quoted both ways.
+func bytesText(n int64) string {
+	return fmt.Sprintf("%d bytes (%.1f MB)", n, float64(n)/1e6)
+}

@@ -1,0 +1,268 @@
+// Package cache is a local, content-addressed store for downloaded files
+// (wheels), keyed by their sha256, plus small named records such as a
+// resolved wheel set.
+//
+// A blob is trusted only by its content: Get re-hashes it on every read, so
+// a file damaged on disk is noticed, removed and reported as a miss, and the
+// caller simply downloads it again. Put writes to a temporary file beside
+// the entry, hashes while writing and renames into place only when the hash
+// is the one asked for, so a reader never sees a partial or wrong entry and
+// two builders filling the same entry at once are safe: rename is atomic and
+// both produce the same bytes.
+//
+// Layout under the cache folder:
+//
+//	sha256/ab/abcdef...     blobs, named by their full lowercase hex digest
+//	records/NAME            records
+//
+// Blobs are written read-only (0444). Nothing ever rewrites a blob in place,
+// and the mode keeps other tools (an editor, a script unzipping "in place")
+// from quietly changing bytes the builder will trust by name; on Unix a
+// read-only file can still be replaced or removed, which is all the cache
+// itself needs.
+package cache
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Cache is a cache folder. Its methods are safe for concurrent use by
+// goroutines and by separate processes sharing the folder.
+type Cache struct {
+	dir string
+}
+
+// MismatchError reports content whose sha256 is not the one it was
+// expected to have.
+type MismatchError struct {
+	Want, Got string // lowercase hex
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("sha256 mismatch: want %s, got %s", e.Want, e.Got)
+}
+
+// DefaultDir returns the per-user cache folder, os.UserCacheDir()/lambdapack.
+func DefaultDir() (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("cache: no default folder: %w", err)
+	}
+	return filepath.Join(base, "lambdapack"), nil
+}
+
+// Open returns the cache in dir, creating its folders if needed.
+func Open(dir string) (*Cache, error) {
+	if dir == "" {
+		return nil, errors.New("cache: empty folder name")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("cache %s: %w", dir, err)
+	}
+	for _, sub := range []string{"sha256", "records"} {
+		if err := os.MkdirAll(filepath.Join(abs, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("cache %s: %w", abs, err)
+		}
+	}
+	return &Cache{dir: abs}, nil
+}
+
+// Dir returns the cache's folder (absolute).
+func (c *Cache) Dir() string { return c.dir }
+
+// checkSum refuses anything but a full lowercase hex sha256, so that a sum
+// can never name a path outside the cache and every entry has one spelling.
+func checkSum(sum string) error {
+	if len(sum) != sha256.Size*2 {
+		return fmt.Errorf("cache: bad sha256 %q: want %d lowercase hex digits", sum, sha256.Size*2)
+	}
+	for i := 0; i < len(sum); i++ {
+		ch := sum[i]
+		if !('0' <= ch && ch <= '9' || 'a' <= ch && ch <= 'f') {
+			return fmt.Errorf("cache: bad sha256 %q: want %d lowercase hex digits", sum, sha256.Size*2)
+		}
+	}
+	return nil
+}
+
+func (c *Cache) blobPath(sum string) string {
+	return filepath.Join(c.dir, "sha256", sum[:2], sum)
+}
+
+// Get returns the path of the blob with the given sha256 if the cache holds
+// it and its content still hashes to sum. A damaged blob is removed and
+// reported as a miss (ok false, err nil), so the caller fetches it again.
+// The returned file must be treated as read-only.
+func (c *Cache) Get(sum string) (path string, ok bool, err error) {
+	if err := checkSum(sum); err != nil {
+		return "", false, err
+	}
+	path = c.blobPath(sum)
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("cache: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", false, fmt.Errorf("cache: read %s: %w", path, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+		// Remove only the file we hashed: another process may have just
+		// renamed a good copy into place, and that one must survive.
+		opened, err1 := f.Stat()
+		current, err2 := os.Stat(path)
+		if err1 == nil && err2 == nil && os.SameFile(opened, current) {
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return "", false, fmt.Errorf("cache: remove damaged %s: %w", path, err)
+			}
+		}
+		return "", false, nil
+	}
+	return path, true, nil
+}
+
+// Put stores the content that fill writes under sum and returns the blob's
+// path. If a verified blob is already present fill is not called. The
+// content is written to a temporary file in the blob's folder, hashed as it
+// is written, synced, and renamed into place only if its sha256 equals sum;
+// otherwise Put returns a *MismatchError and leaves nothing behind. An
+// error from fill is returned (wrapped) and likewise leaves nothing behind.
+func (c *Cache) Put(sum string, fill func(w io.Writer) error) (path string, err error) {
+	if path, ok, err := c.Get(sum); err != nil || ok {
+		return path, err
+	}
+	path = c.blobPath(sum)
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("cache: %w", err)
+	}
+	// The leading dot keeps temporary files apart from entries, whose names
+	// are bare hex.
+	tmp, err := os.CreateTemp(dir, ".tmp-"+sum[:16]+"-*")
+	if err != nil {
+		return "", fmt.Errorf("cache: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	if err := fill(io.MultiWriter(tmp, h)); err != nil {
+		return "", fmt.Errorf("cache: fill %s: %w", sum, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+		return "", &MismatchError{Want: sum, Got: got}
+	}
+	if err := tmp.Chmod(0o444); err != nil {
+		return "", fmt.Errorf("cache: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return "", fmt.Errorf("cache: sync %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("cache: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		// Where rename cannot replace an existing file (Windows, read-only
+		// target), a good entry put there by another process is success.
+		if p, ok, gerr := c.Get(sum); gerr == nil && ok {
+			os.Remove(tmp.Name())
+			committed = true
+			return p, nil
+		}
+		return "", fmt.Errorf("cache: %w", err)
+	}
+	committed = true
+	syncDir(dir)
+	return path, nil
+}
+
+// syncDir makes a rename in dir durable. Not every system can sync a
+// folder; the entry is verified on read anyway, so failure is ignored.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// checkRecordName allows plain file names only, so a record name can never
+// reach outside DIR/records or collide with a temporary file.
+func checkRecordName(name string) error {
+	if name == "" || len(name) > 200 || name[0] == '.' {
+		return fmt.Errorf("cache: bad record name %q: want letters, digits, '.', '-', '_', not starting with '.'", name)
+	}
+	for _, r := range name {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("._-", r)) {
+			return fmt.Errorf("cache: bad record name %q: want letters, digits, '.', '-', '_', not starting with '.'", name)
+		}
+	}
+	return nil
+}
+
+// ReadRecord returns the record called name; ok is false if there is none.
+func (c *Cache) ReadRecord(name string) (data []byte, ok bool, err error) {
+	if err := checkRecordName(name); err != nil {
+		return nil, false, err
+	}
+	data, err = os.ReadFile(filepath.Join(c.dir, "records", name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("cache: record %s: %w", name, err)
+	}
+	return data, true, nil
+}
+
+// WriteRecord replaces the record called name with data, atomically: a
+// concurrent reader sees the old record or the new one, never a mix.
+func (c *Cache) WriteRecord(name string, data []byte) error {
+	if err := checkRecordName(name); err != nil {
+		return err
+	}
+	dir := filepath.Join(c.dir, "records")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".tmp-"+name+"-*")
+	if err != nil {
+		return fmt.Errorf("cache: record %s: %w", name, err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	_, err = io.Copy(tmp, bytes.NewReader(data))
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(dir, name))
+	}
+	if err != nil {
+		return fmt.Errorf("cache: record %s: %w", name, err)
+	}
+	syncDir(dir)
+	return nil
+}

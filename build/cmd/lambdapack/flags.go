@@ -1,0 +1,133 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+
+	"github.com/galerly/galerly-lambda/build/index"
+	"github.com/galerly/galerly-lambda/build/target"
+)
+
+// errHelp is returned when -h was asked for and usage was printed.
+var errHelp = errors.New("help")
+
+// strings is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string { return strings.Join(*s, ",") }
+
+// Set appends one value.
+func (s *stringList) Set(v string) error {
+	*s = append(*s, v)
+	return nil
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting and
+// prints its usage to w.
+func newFlagSet(name, args string, w io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.Usage = func() {
+		fmt.Fprintf(w, "usage: lambdapack %s %s\n\nflags:\n", name, args)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args, turning flag errors into usage errors. The flag
+// package has already printed the problem and the usage.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return usagef("%v", err)
+	}
+	return nil
+}
+
+// targetFlags are the --runtime and --arch flags every command shares.
+type targetFlags struct {
+	runtimes stringList
+	arch     string
+}
+
+func (t *targetFlags) register(fs *flag.FlagSet) {
+	fs.Var(&t.runtimes, "runtime", "Lambda runtime, e.g. python3.12 (repeat for a layer shared by several runtimes)")
+	fs.StringVar(&t.arch, "arch", "", "architecture: x86_64 or arm64")
+}
+
+// target validates the flags into a Target.
+func (t *targetFlags) target() (target.Target, error) {
+	if len(t.runtimes) == 0 {
+		return target.Target{}, usagef("--runtime is required (one of %s)", strings.Join(target.SupportedRuntimes(), ", "))
+	}
+	if t.arch == "" {
+		return target.Target{}, usagef("--arch is required (x86_64 or arm64)")
+	}
+	tg, err := target.New(t.runtimes, t.arch)
+	if err != nil {
+		return target.Target{}, usagef("%v", err)
+	}
+	return tg, nil
+}
+
+// sourceFlags say where wheels come from and where they are cached.
+type sourceFlags struct {
+	indexURL  string
+	extra     stringList
+	findLinks stringList
+	noIndex   bool
+	cacheDir  string
+	netrc     string
+}
+
+func (s *sourceFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.indexURL, "index-url", index.DefaultIndexURL, "simple index (PEP 691 JSON or PEP 503 HTML); credentials in the URL or ~/.netrc")
+	fs.Var(&s.extra, "extra-index-url", "another index searched after --index-url (repeatable)")
+	fs.Var(&s.findLinks, "find-links", "a local folder of wheels to use as well (repeatable)")
+	fs.BoolVar(&s.noIndex, "no-index", false, "use no index, only --find-links folders")
+	fs.StringVar(&s.cacheDir, "cache", "", "wheel cache folder (default: the user cache dir's lambdapack/)")
+	fs.StringVar(&s.netrc, "netrc", "", "netrc file with index credentials (default: $NETRC or ~/.netrc)")
+}
+
+// sources returns the index.Sources the flags describe.
+func (s *sourceFlags) sources() (index.Sources, error) {
+	if s.noIndex && len(s.findLinks) == 0 {
+		return index.Sources{}, usagef("--no-index needs at least one --find-links folder")
+	}
+	for _, u := range append([]string{s.indexURL}, s.extra...) {
+		if err := checkIndexURL(u); err != nil {
+			return index.Sources{}, err
+		}
+	}
+	return index.Sources{
+		IndexURL:       s.indexURL,
+		ExtraIndexURLs: s.extra,
+		FindLinks:      s.findLinks,
+		NoIndex:        s.noIndex,
+		NetrcPath:      s.netrc,
+		UserAgent:      "lambdapack",
+	}, nil
+}
+
+// checkIndexURL refuses an index URL that is not absolute http(s) before
+// any work starts, without echoing a password it may hold.
+func checkIndexURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		shown := raw
+		if err == nil && u.User != nil {
+			u.User = url.User("***")
+			shown = u.String()
+		} else if at := strings.LastIndex(raw, "@"); at >= 0 {
+			shown = "***" + raw[at:]
+		}
+		return usagef("index URL %q: want an absolute http:// or https:// URL", shown)
+	}
+	return nil
+}

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/galerly/galerly-lambda/build"
+)
+
+// runKey prints the layer key of a lock: the same value the Pulumi program
+// computes at preview time, with no network.
+func runKey(ctx context.Context, args []string, e *env) error {
+	fs := newFlagSet("key", "--lock FILE --runtime python3.X [--runtime ...] --arch x86_64|arm64", e.stderr)
+	lockPath := fs.String("lock", "", "the hashed lock file (pip --require-hashes format)")
+	var tf targetFlags
+	tf.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if *lockPath == "" {
+		return usagef("--lock is required")
+	}
+	t, err := tf.target()
+	if err != nil {
+		return err
+	}
+	key, err := build.LayerKey(*lockPath, t)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, key)
+	return nil
+}

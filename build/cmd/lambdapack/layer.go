@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+
+	"github.com/galerly/galerly-lambda/build"
+)
+
+// runLayer builds a layer zip and prints its description as one JSON
+// object on stdout; notes and progress go to stderr.
+func runLayer(ctx context.Context, args []string, e *env) error {
+	fs := newFlagSet("layer", "--lock FILE --runtime python3.X [--runtime ...] --arch x86_64|arm64 --out FILE.zip [flags]", e.stderr)
+	lockPath := fs.String("lock", "", "the hashed lock file (pip --require-hashes format)")
+	out := fs.String("out", "", "the zip file to write")
+	maxUnzipped := fs.Int64("max-unzipped", build.MaxUnzipped, "refuse a layer whose unzipped size is over this many bytes")
+	var tf targetFlags
+	tf.register(fs)
+	var sf sourceFlags
+	sf.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	opts, err := layerOptions(fs, *lockPath, *out, *maxUnzipped, &tf, &sf)
+	if err != nil {
+		return err
+	}
+	opts.Progress = e.stderr
+	opts.Log = e.stderr
+	res, err := build.Layer(ctx, opts)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(e.stdout)
+	return enc.Encode(res)
+}
+
+// layerOptions validates the layer command's flags.
+func layerOptions(fs *flag.FlagSet, lockPath, out string, maxUnzipped int64, tf *targetFlags, sf *sourceFlags) (build.LayerOptions, error) {
+	if fs.NArg() > 0 {
+		return build.LayerOptions{}, usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if lockPath == "" {
+		return build.LayerOptions{}, usagef("--lock is required")
+	}
+	if out == "" {
+		return build.LayerOptions{}, usagef("--out is required")
+	}
+	if maxUnzipped <= 0 || maxUnzipped > build.MaxUnzipped {
+		return build.LayerOptions{}, usagef("--max-unzipped %d: want 1 to %d bytes", maxUnzipped, build.MaxUnzipped)
+	}
+	t, err := tf.target()
+	if err != nil {
+		return build.LayerOptions{}, err
+	}
+	src, err := sf.sources()
+	if err != nil {
+		return build.LayerOptions{}, err
+	}
+	return build.LayerOptions{
+		Lock:        lockPath,
+		Target:      t,
+		Out:         out,
+		Sources:     src,
+		CacheDir:    sf.cacheDir,
+		MaxUnzipped: maxUnzipped,
+	}, nil
+}

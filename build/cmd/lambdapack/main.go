@@ -1,0 +1,119 @@
+// Command lambdapack builds byte-reproducible AWS Lambda layers from a
+// hashed Python lock, checks wheels against a Lambda target, and imports a
+// built layer with a real interpreter the way Lambda lays it out.
+//
+// Usage:
+//
+//	lambdapack key   --lock FILE --runtime python3.X [--runtime ...] --arch x86_64|arm64
+//	lambdapack check --runtime ... --arch ... WHEEL_FILENAME...
+//	lambdapack layer --lock FILE --runtime ... --arch ... --out FILE.zip [source and cache flags]
+//	lambdapack test  --zip FILE --python INTERPRETER --import MODULE [--import MODULE]...
+//
+// Exit status: 0 on success, 1 when a check or build fails, 2 on bad usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes of the CLI contract.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// usageError marks an error as the caller's misuse (exit 2), not a
+// failed build (exit 1).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, env *env) error
+}
+
+// env is what a command may touch of the outside world, so tests can run
+// the CLI in process.
+type env struct {
+	stdout, stderr io.Writer
+}
+
+func commands() []command {
+	return []command{
+		{"key", "print the layer key of a lock for a target (no network)", runKey},
+		{"check", "say whether wheel filenames fit a Lambda target, and why not", runCheck},
+		{"layer", "build the layer zip of a lock for a target", runLayer},
+		{"test", "import modules from a layer zip with a real interpreter, as Lambda lays it out", runTest},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr})
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns the exit code.
+func run(ctx context.Context, args []string, e *env) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(e.stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, args[1:], e)
+		var ue *usageError
+		switch {
+		case err == nil:
+			return exitOK
+		case errors.Is(err, errHelp):
+			return exitOK
+		case errors.As(err, &ue):
+			fmt.Fprintf(e.stderr, "lambdapack %s: %v\n", c.name, err)
+			fmt.Fprintf(e.stderr, "run 'lambdapack %s -h' for usage\n", c.name)
+			return exitUsage
+		case errors.Is(err, errReported):
+			return exitFail
+		default:
+			fmt.Fprintf(e.stderr, "lambdapack %s: %v\n", c.name, err)
+			return exitFail
+		}
+	}
+	fmt.Fprintf(e.stderr, "lambdapack: unknown command %q\n", args[0])
+	printUsage(e.stderr)
+	return exitUsage
+}
+
+// errReported is returned by a command that has already printed why it
+// failed (check's "no" lines, test's traceback).
+var errReported = errors.New("reported")
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: lambdapack <command> [flags]")
+	fmt.Fprintln(w)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-6s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'lambdapack <command> -h' for a command's flags.")
+}

@@ -1,0 +1,407 @@
+// Package index lists and downloads the files of a Python project from the
+// places pip would look: simple repository indexes (PEP 691 JSON or PEP 503
+// HTML, PyPI by default, private ones by URL) and local find-links folders.
+//
+// Credentials come from the index URL's userinfo or, failing that, from a
+// netrc file; they are sent as HTTP Basic auth and never appear in a File,
+// an error or a message. Transient failures (network errors, 5xx, 429) are
+// retried with exponential backoff and jitter, honouring Retry-After.
+//
+// The package does not check that a download has the sha256 the lock
+// expects: its caller writes downloads through build/cache, which does.
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// DefaultIndexURL is the index used when Sources.IndexURL is empty.
+const DefaultIndexURL = "https://pypi.org/simple/"
+
+// DefaultRetries is the number of retries after a first failed attempt
+// when Sources.Retries is zero.
+const DefaultRetries = 4
+
+// acceptSimple asks for PEP 691 JSON, falling back to PEP 503 HTML for
+// indexes that predate PEP 691 (as pip does).
+const acceptSimple = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
+
+// File is one distribution file of a project.
+type File struct {
+	Filename string
+	// URL is where to fetch the file: an http(s) URL with any credentials
+	// removed (Download adds them back), or a file:// URL for a file in a
+	// find-links folder.
+	URL string
+	// SHA256 is the digest the source gave, lowercase hex, or "" if it gave
+	// none (find-links folders never do: hashing every file in a folder to
+	// list it would cost more than hashing the few that are downloaded).
+	SHA256 string
+	// Source is the index URL (without credentials) or the find-links
+	// folder the file was listed by, for messages.
+	Source string
+	// Yanked is set when the index marks the file yanked (PEP 592).
+	Yanked bool
+}
+
+// Sources says where to look for files and how to reach them. The zero
+// value looks in PyPI only. A Sources must not be changed while in use; it
+// is otherwise safe for concurrent use.
+type Sources struct {
+	// IndexURL is the primary simple index; DefaultIndexURL if empty.
+	// Userinfo in it (https://user:token@host/simple/) is sent as Basic
+	// auth to it and to files on the same scheme and host.
+	IndexURL string
+	// ExtraIndexURLs are searched after IndexURL, and their files merged.
+	ExtraIndexURLs []string
+	// FindLinks are local folders (a path or a file:// URL) whose files
+	// are listed when their names belong to the project, or http(s) URLs
+	// of HTML or JSON pages of links, filtered the same way.
+	FindLinks []string
+	// NoIndex skips IndexURL and ExtraIndexURLs: only FindLinks are used.
+	NoIndex bool
+	// HTTPClient sends the requests; http.DefaultClient if nil.
+	HTTPClient *http.Client
+	// NetrcPath is the netrc file with credentials for hosts whose URL has
+	// none; $NETRC or ~/.netrc if empty. A missing file means none.
+	NetrcPath string
+	// Retries is how many times a transiently failed request is retried:
+	// DefaultRetries if zero, none if negative.
+	Retries int
+	// UserAgent is sent with every request; "lambdapack" if empty.
+	UserAgent string
+	// Progress, if not nil, counts the bytes Download fetches. The caller
+	// counts files (Progress.FileDone), once each is verified and stored.
+	Progress *Progress
+
+	// Test hooks: wait sleeps between attempts (default: a timer that ends
+	// early when ctx is done); stall is how long a request may receive no
+	// data before it is abandoned and retried (default stallTimeout).
+	wait  func(ctx context.Context, d time.Duration) error
+	stall time.Duration
+}
+
+// StatusError is an HTTP response that was neither success nor "not
+// found" for an index page, or not success for a download.
+type StatusError struct {
+	URL        string // without credentials
+	StatusCode int
+	Status     string // e.g. "503 Service Unavailable"
+	Hint       string // what the user may do about it, or ""
+}
+
+func (e *StatusError) Error() string {
+	msg := "GET " + e.URL + ": " + e.Status
+	if e.Hint != "" {
+		msg += " (" + e.Hint + ")"
+	}
+	return msg
+}
+
+// endpoint is an index or find-links URL with its credentials split off.
+type endpoint struct {
+	url        *url.URL // no userinfo
+	user, pass string
+	hasCreds   bool
+}
+
+// display returns the URL as messages and File.Source show it.
+func (e endpoint) display() string { return e.url.String() }
+
+// parseEndpoint parses an index URL, moving userinfo into credentials.
+func parseEndpoint(raw string) (endpoint, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		// The raw text may hold a password: show it redacted.
+		return endpoint{}, fmt.Errorf("index URL %s: want an absolute http:// or https:// URL", redactRaw(raw))
+	}
+	e := endpoint{url: u}
+	if u.User != nil {
+		e.user = u.User.Username()
+		e.pass, _ = u.User.Password()
+		e.hasCreds = true
+		c := *u
+		c.User = nil
+		e.url = &c
+	}
+	return e, nil
+}
+
+// redactRaw hides the userinfo of a URL that may not parse. It errs on
+// the side of hiding: everything up to the last '@' before any query goes,
+// since a password may itself hold '/' or ':'.
+func redactRaw(raw string) string {
+	scheme, rest, hasScheme := strings.Cut(raw, "://")
+	if !hasScheme {
+		scheme, rest = "", raw
+	}
+	end := strings.IndexAny(rest, "?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if i := strings.LastIndex(rest[:end], "@"); i >= 0 {
+		rest = "xxxxx@" + rest[i+1:]
+	}
+	if hasScheme {
+		return scheme + "://" + rest
+	}
+	return rest
+}
+
+// redactURL returns a URL string without userinfo.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return redactRaw(raw)
+	}
+	u.User = nil
+	return u.String()
+}
+
+// normalize is the PEP 503 normalized form of a project name: lowercase,
+// runs of '-', '_' and '.' replaced by one '-'.
+func normalize(name string) string {
+	var b strings.Builder
+	sep := false
+	for _, r := range strings.ToLower(name) {
+		if r == '-' || r == '_' || r == '.' {
+			sep = true
+			continue
+		}
+		if sep && b.Len() > 0 {
+			b.WriteByte('-')
+		}
+		sep = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// checkProject accepts PEP 508 project names only, which also keeps a name
+// from steering a request to another path on the index.
+func checkProject(name string) error {
+	ok := name != ""
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		edge := i == 0 || i == len(name)-1
+		ok = alnum || (!edge && (c == '-' || c == '_' || c == '.'))
+	}
+	if !ok {
+		return fmt.Errorf("project %q: not a valid Python project name", name)
+	}
+	return nil
+}
+
+// session is the state of one Files or Download call: the parsed indexes
+// and, read at most once, the netrc entries.
+type session struct {
+	s         *Sources
+	client    *http.Client
+	indexes   []endpoint
+	netrc     []netrcEntry
+	netrcErr  error
+	netrcRead bool
+}
+
+func (s *Sources) session(withIndexes bool) (*session, error) {
+	ss := &session{s: s, client: s.HTTPClient}
+	if ss.client == nil {
+		ss.client = http.DefaultClient
+	}
+	if !withIndexes {
+		return ss, nil
+	}
+	raw := append([]string{s.IndexURL}, s.ExtraIndexURLs...)
+	if raw[0] == "" {
+		raw[0] = DefaultIndexURL
+	}
+	for _, r := range raw {
+		e, err := parseEndpoint(r)
+		if err != nil {
+			return nil, err
+		}
+		ss.indexes = append(ss.indexes, e)
+	}
+	return ss, nil
+}
+
+// credsFor returns the Basic auth credentials for a request to u: the
+// credentials of an index on the same scheme and host, else the netrc entry
+// for the host.
+func (ss *session) credsFor(u *url.URL) (user, pass string, ok bool, err error) {
+	for _, e := range ss.indexes {
+		if e.hasCreds && e.url.Scheme == u.Scheme && strings.EqualFold(e.url.Host, u.Host) {
+			return e.user, e.pass, true, nil
+		}
+	}
+	if !ss.netrcRead {
+		ss.netrcRead = true
+		ss.netrc, ss.netrcErr = readNetrc(netrcPath(ss.s.NetrcPath))
+	}
+	if ss.netrcErr != nil {
+		return "", "", false, ss.netrcErr
+	}
+	user, pass, ok = lookupNetrc(ss.netrc, u.Hostname())
+	return user, pass, ok, nil
+}
+
+// Files lists the files of project in every source: the primary index,
+// then the extra indexes, then the find-links (only the find-links if
+// NoIndex). An index that does not have the project is not an error; an
+// index that cannot be read (after retries) is. Files that two sources
+// both list with the same filename and sha256 appear once, from the first.
+func (s *Sources) Files(ctx context.Context, project string) ([]File, error) {
+	if err := checkProject(project); err != nil {
+		return nil, err
+	}
+	ss, err := s.session(true)
+	if err != nil {
+		return nil, err
+	}
+	var all []File
+	if !s.NoIndex {
+		for _, e := range ss.indexes {
+			files, err := ss.listIndex(ctx, e, project)
+			if err != nil {
+				return nil, fmt.Errorf("index %s: project %s: %w", e.display(), project, err)
+			}
+			all = append(all, files...)
+		}
+	}
+	for _, fl := range s.FindLinks {
+		files, err := ss.listFindLinks(ctx, fl, project)
+		if err != nil {
+			where := fl
+			if strings.Contains(fl, "://") {
+				where = redactRaw(fl)
+			}
+			return nil, fmt.Errorf("find-links %s: project %s: %w", where, project, err)
+		}
+		all = append(all, files...)
+	}
+	seen := make(map[[2]string]bool)
+	out := all[:0]
+	for _, f := range all {
+		k := [2]string{f.Filename, f.SHA256}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// listIndex fetches and parses the project page of one index.
+func (ss *session) listIndex(ctx context.Context, e endpoint, project string) ([]File, error) {
+	page := *e.url
+	page.Path = strings.TrimSuffix(page.Path, "/") + "/" + normalize(project) + "/"
+	page.RawPath = ""
+	files, found, err := ss.fetchPage(ctx, &page, e.display())
+	if err != nil || !found {
+		return nil, err
+	}
+	return files, nil
+}
+
+// listFindLinks lists the files of project in a find-links folder or page.
+func (ss *session) listFindLinks(ctx context.Context, fl, project string) ([]File, error) {
+	if u, err := url.Parse(fl); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+		e, err := parseEndpoint(fl)
+		if err != nil {
+			return nil, err
+		}
+		files, found, err := ss.fetchPage(ctx, e.url, e.display())
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			return nil, &StatusError{URL: e.display(), StatusCode: http.StatusNotFound, Status: "404 Not Found"}
+		}
+		var out []File
+		for _, f := range files {
+			if belongsTo(f.Filename, project) {
+				out = append(out, f)
+			}
+		}
+		return out, nil
+	}
+	dir, err := localPath(fl)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []File
+	for _, de := range entries {
+		name := de.Name()
+		if !belongsTo(name, project) {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+			continue // a folder or a dangling link is not a distribution
+		}
+		out = append(out, File{Filename: name, URL: fileURL(p), Source: dir})
+	}
+	return out, nil
+}
+
+// localPath turns a find-links entry (a path or a file:// URL) into an
+// absolute path.
+func localPath(fl string) (string, error) {
+	p := fl
+	if strings.HasPrefix(fl, "file:") {
+		u, err := url.Parse(fl)
+		if err != nil || (u.Host != "" && u.Host != "localhost") {
+			return "", errors.New("want a folder path or a file:///absolute/path URL")
+		}
+		p = filepath.FromSlash(u.Path)
+	}
+	return filepath.Abs(p)
+}
+
+// fileURL is the file:// URL of an absolute path.
+func fileURL(p string) string {
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(p)}).String()
+}
+
+// belongsTo reports whether filename is a wheel or sdist of project. A
+// wheel's name part (before the first '-') is escaped, so it normalizes to
+// the project exactly. An sdist's name part may itself hold '-'
+// ("pillow-heif-0.15.0.tar.gz"), so any '-' that splits the stem into a
+// name normalizing to the project and a version (a digit first, no '-')
+// counts.
+func belongsTo(filename, project string) bool {
+	want := normalize(project)
+	lower := strings.ToLower(filename)
+	if strings.HasSuffix(lower, ".whl") {
+		name, _, ok := strings.Cut(filename, "-")
+		return ok && normalize(name) == want
+	}
+	stem := ""
+	for _, ext := range []string{".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar"} {
+		if strings.HasSuffix(lower, ext) {
+			stem = filename[:len(filename)-len(ext)]
+			break
+		}
+	}
+	for i := 0; i < len(stem)-1; i++ {
+		rest := stem[i+1:]
+		if stem[i] == '-' && normalize(stem[:i]) == want &&
+			'0' <= rest[0] && rest[0] <= '9' && !strings.Contains(rest, "-") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,155 @@
+// Package build turns a hashed lock into a byte-reproducible Lambda
+// artifact: it reads the lock (build/lock), computes the key, resolves each
+// pinned package to the most specific wheel whose sha256 the lock names
+// (build/wheel, build/index), fetches what the cache lacks (build/cache),
+// and assembles the zip (build/pack).
+//
+// The zip's bytes depend only on the lock's requirements and the target:
+// not on the machine, the folder, the clock, the umask, which index served
+// a file, or the order downloads finished in. A build that fails writes
+// nothing: no output file, no cache entry that does not match its hash.
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/galerly/galerly-lambda/build/cache"
+	"github.com/galerly/galerly-lambda/build/index"
+	"github.com/galerly/galerly-lambda/build/lock"
+	"github.com/galerly/galerly-lambda/build/target"
+)
+
+// MaxUnzipped is Lambda's limit on a function and all its layers,
+// unzipped: 250 MiB.
+const MaxUnzipped = 262_144_000
+
+// defaultJobs bounds parallel index queries and downloads: enough to hide
+// latency, few enough not to trip an index's rate limit.
+const defaultJobs = 8
+
+// LayerOptions says what to build and where to look for wheels.
+type LayerOptions struct {
+	Lock   string        // path of the lock file
+	Target target.Target // runtimes and architecture
+	Out    string        // path of the zip to write
+
+	Sources  index.Sources // where wheels come from
+	CacheDir string        // "" for cache.DefaultDir()
+
+	// MaxUnzipped caps the unzipped size; MaxUnzipped (the package
+	// constant) if zero. It may only lower Lambda's limit.
+	MaxUnzipped int64
+	// Jobs bounds parallel index queries and downloads; 8 if zero.
+	Jobs int
+
+	// Progress receives a live download line when it is a terminal.
+	Progress io.Writer
+	// Log receives notes a person may want to read (what was left out of
+	// a wheel, why a wheel was chosen); nothing if nil.
+	Log io.Writer
+}
+
+// Result describes a built artifact. Its JSON form is what
+// `lambdapack layer` prints.
+type Result struct {
+	Key           string    `json:"key"`
+	SHA256        string    `json:"sha256"`
+	ZipBytes      int64     `json:"zipBytes"`
+	UnzippedBytes int64     `json:"unzippedBytes"`
+	Files         int       `json:"files"`
+	Packages      []Package `json:"packages"`
+}
+
+// Package is one wheel that went into an artifact.
+type Package struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Wheel   string `json:"wheel"`
+	SHA256  string `json:"sha256"`
+	// Path is the folder of the zip the wheel was installed into, e.g.
+	// "python/" or "python/lib/python3.12/site-packages/".
+	Path string `json:"path"`
+}
+
+// LayerKey computes the layer key of the lock at path for t, in process
+// and with no network: the same key `lambdapack key` prints, and the one a
+// layer built from that lock is stored under.
+func LayerKey(path string, t target.Target) (string, error) {
+	return lock.KeyFile(path, t)
+}
+
+// Layer builds the layer zip that opts describe and writes it to opts.Out.
+func Layer(ctx context.Context, opts LayerOptions) (*Result, error) {
+	if opts.Out == "" {
+		return nil, errors.New("no output file given")
+	}
+	max := opts.MaxUnzipped
+	if max == 0 {
+		max = MaxUnzipped
+	}
+	if max < 0 || max > MaxUnzipped {
+		return nil, fmt.Errorf("max unzipped size %d: want 1 to %d bytes (Lambda's limit)", max, MaxUnzipped)
+	}
+	l, err := lock.ReadFile(opts.Lock)
+	if err != nil {
+		return nil, err
+	}
+	key := lock.Key(l, opts.Target)
+	c, err := openCache(opts.CacheDir)
+	if err != nil {
+		return nil, err
+	}
+	r := &resolver{
+		lock:     l,
+		target:   opts.Target,
+		key:      key,
+		cache:    c,
+		sources:  &opts.Sources,
+		jobs:     opts.Jobs,
+		log:      logTo(opts.Log),
+		progress: opts.Progress,
+	}
+	if r.jobs <= 0 {
+		r.jobs = defaultJobs
+	}
+	placed, err := r.resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := assemble(placed, opts.Out, max, r.log)
+	if err != nil {
+		return nil, err
+	}
+	res.Key = key
+	return res, nil
+}
+
+func openCache(dir string) (*cache.Cache, error) {
+	if dir == "" {
+		d, err := cache.DefaultDir()
+		if err != nil {
+			return nil, fmt.Errorf("cache: %w (pass --cache DIR)", err)
+		}
+		dir = d
+	}
+	return cache.Open(dir)
+}
+
+// logTo returns a printf-style logger writing lines to w, or discarding
+// them when w is nil.
+func logTo(w io.Writer) func(format string, args ...any) {
+	if w == nil {
+		w = io.Discard
+	}
+	return func(format string, args ...any) {
+		fmt.Fprintf(w, format+"\n", args...)
+	}
+}
+
+// removeQuietly removes a temporary file on a failure path, where the
+// failure being reported matters more than a failed cleanup.
+func removeQuietly(path string) { _ = os.Remove(path) }

@@ -1,0 +1,122 @@
+package lock
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strings"
+
+	"github.com/galerly/galerly-lambda/build/target"
+)
+
+// keyFormat is the first line of the canonical text. Change it whenever
+// the builder's output for the same lock and target changes, so that
+// every layer is rebuilt.
+const keyFormat = "lambdapack layer key v1"
+
+// Applied is a requirement that applies to at least one runtime of a
+// target.
+type Applied struct {
+	Requirement
+	Runtimes []target.Runtime // the target's runtimes whose marker is true, oldest first
+}
+
+// For returns the requirements that apply to t, each with the runtimes of
+// t it applies to, in the lock's order (by name). A requirement whose
+// marker is false for every runtime of t is left out.
+func (l *Lock) For(t target.Target) []Applied {
+	t = canonicalTarget(t)
+	var out []Applied
+	for _, req := range l.Requirements {
+		var on []target.Runtime
+		for _, r := range t.Runtimes {
+			if req.Marker.Eval(r, t.Arch) {
+				on = append(on, r)
+			}
+		}
+		if len(on) > 0 {
+			out = append(out, Applied{Requirement: req, Runtimes: on})
+		}
+	}
+	return out
+}
+
+// Canonical returns the text the layer key hashes: the key format, the
+// target, then one line per requirement that applies to t, sorted by
+// normalized name:
+//
+//	lambdapack layer key v1
+//	target python3.11,python3.12/x86_64
+//	numpy==2.1.3 sha256:016d...,sha256:0213...
+//	tomli==2.0.1 sha256:939d... [python3.9,python3.10]
+//
+// The runtimes in brackets appear only when a marker limits the
+// requirement to some of the target's runtimes. Nothing about how the
+// file was written (comments, order, spelling, continuations, its path)
+// is in the text, so only a change to what would be installed changes
+// the key.
+func Canonical(l *Lock, t target.Target) string {
+	t = canonicalTarget(t)
+	var lines []string
+	for _, a := range l.For(t) {
+		hashes := slices.Clone(a.Hashes)
+		slices.Sort(hashes)
+		hashes = slices.Compact(hashes)
+		var b strings.Builder
+		b.WriteString(a.Name + "==" + a.Version + " ")
+		for i, h := range hashes {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("sha256:" + strings.ToLower(h))
+		}
+		if len(a.Runtimes) < len(t.Runtimes) {
+			names := make([]string, len(a.Runtimes))
+			for i, r := range a.Runtimes {
+				names[i] = r.String()
+			}
+			b.WriteString(" [" + strings.Join(names, ",") + "]")
+		}
+		lines = append(lines, b.String())
+	}
+	// Sort by name first ("foo" before "foo-bar", whose '-' sorts before
+	// '='), then by the whole line for locks not made by Parse.
+	slices.SortFunc(lines, func(x, y string) int {
+		nx, _, _ := strings.Cut(x, "==")
+		ny, _, _ := strings.Cut(y, "==")
+		return cmp.Or(cmp.Compare(nx, ny), cmp.Compare(x, y))
+	})
+	var b strings.Builder
+	b.WriteString(keyFormat + "\n")
+	b.WriteString("target " + t.String() + "\n")
+	for _, line := range lines {
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}
+
+// Key returns the layer key of lock l built for t: the lowercase hex
+// sha256 of Canonical(l, t). It needs no network and no files, so a
+// preview can compute it and compare it with the deployed layer's.
+func Key(l *Lock, t target.Target) string {
+	sum := sha256.Sum256([]byte(Canonical(l, t)))
+	return hex.EncodeToString(sum[:])
+}
+
+// KeyFile reads the lock at path and returns its key for t.
+func KeyFile(path string, t target.Target) (string, error) {
+	l, err := ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return Key(l, t), nil
+}
+
+// canonicalTarget sorts and de-duplicates t's runtimes, so that a Target
+// not made by target.New still hashes like the equal one that was.
+func canonicalTarget(t target.Target) target.Target {
+	rs := slices.Clone(t.Runtimes)
+	slices.SortFunc(rs, func(a, b target.Runtime) int { return cmp.Compare(a.Minor, b.Minor) })
+	return target.Target{Runtimes: slices.Compact(rs), Arch: t.Arch}
+}

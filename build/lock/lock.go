@@ -1,0 +1,293 @@
+// Package lock reads the pip --require-hashes lock format that pip-compile
+// and `uv pip compile --generate-hashes` write, evaluates its PEP 508
+// environment markers for a Lambda target, and computes the layer key: a
+// hash of what the lock asks to install, independent of how the file is
+// formatted.
+//
+// The accepted format is deliberately narrow. Every requirement must be an
+// exact pin, name==version, with at least one --hash=sha256: digest;
+// anything whose meaning depends on something outside the file (ranges,
+// URLs, paths, VCS checkouts, editables, includes, index options) is
+// refused with the file and line at fault, because the key could not
+// describe it.
+package lock
+
+import (
+	"cmp"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"unicode"
+)
+
+// Error is a problem with one line of a lock file. Line is the first
+// physical line of the requirement, even when it continues over several.
+type Error struct {
+	File string
+	Line int
+	Err  error
+}
+
+// Error formats e as "FILE:LINE: message", the form editors and CI log
+// viewers turn into a link.
+func (e *Error) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
+
+// Unwrap returns the underlying problem.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Requirement is one pinned package of a lock.
+type Requirement struct {
+	Name    string   // PEP 503 normalized name, e.g. "pillow-heif"
+	Spelled string   // the name as the file spells it, e.g. "Pillow_HEIF", for messages
+	Version string   // the pinned version as written after ==
+	Hashes  []string // lowercase hex sha256 digests, sorted, without duplicates
+	Marker  *Marker  // the environment marker after ';', nil when there is none
+	Line    int      // first physical line of the requirement
+}
+
+// Lock is a parsed lock file.
+type Lock struct {
+	File         string        // the name the lock was read under, for messages
+	Requirements []Requirement // sorted by Name, names unique
+}
+
+// ReadFile reads and parses the lock file at path.
+func ReadFile(path string) (*Lock, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read lock: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses a lock file's contents; name is used in messages only. The
+// first problem found is returned as an *Error naming name and the line.
+func Parse(name string, data []byte) (*Lock, error) {
+	l := &Lock{File: name}
+	seen := make(map[string]int) // normalized name -> line
+	for _, ll := range logicalLines(string(data)) {
+		req, err := parseLine(name, ll.text)
+		if err != nil {
+			return nil, &Error{File: name, Line: ll.line, Err: err}
+		}
+		if req == nil {
+			continue
+		}
+		if first, dup := seen[req.Name]; dup {
+			return nil, &Error{File: name, Line: ll.line,
+				Err: fmt.Errorf("%s is listed twice, on lines %d and %d: a lock pins each package once", req.Spelled, first, ll.line)}
+		}
+		seen[req.Name] = ll.line
+		req.Line = ll.line
+		l.Requirements = append(l.Requirements, *req)
+	}
+	slices.SortFunc(l.Requirements, func(a, b Requirement) int { return cmp.Compare(a.Name, b.Name) })
+	return l, nil
+}
+
+// logicalLine is one requirement or option line after backslash
+// continuations are joined; line is its first physical line.
+type logicalLine struct {
+	line int
+	text string
+}
+
+// logicalLines joins backslash continuations the way pip does, with two
+// leniencies that cannot change a lock's meaning: whitespace after the
+// backslash is ignored, and the joined pieces are separated by a space so
+// "numpy==1.0\" followed by "--hash=..." still splits into two tokens.
+// As in pip, a comment line or a line without a trailing backslash ends
+// the continuation, and comments are stripped after joining.
+func logicalLines(s string) []logicalLine {
+	s = strings.TrimPrefix(s, "\ufeff")
+	var (
+		out   []logicalLine
+		parts []string
+		start int
+	)
+	flush := func() {
+		if parts != nil {
+			out = append(out, logicalLine{line: start, text: stripComment(strings.Join(parts, " "))})
+			parts = nil
+		}
+	}
+	for i, raw := range strings.Split(s, "\n") {
+		line := strings.TrimRightFunc(raw, unicode.IsSpace)
+		if strings.HasPrefix(strings.TrimLeftFunc(line, unicode.IsSpace), "#") {
+			flush()
+			continue
+		}
+		body, more := strings.CutSuffix(line, `\`)
+		if parts == nil {
+			start = i + 1
+		}
+		parts = append(parts, body)
+		if !more {
+			flush()
+		}
+	}
+	flush()
+	return out
+}
+
+// stripComment cuts s at the first '#' that starts the line or follows
+// whitespace, as pip does; a '#' inside a token (a URL fragment) stays.
+func stripComment(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '#' && (i == 0 || isSpace(s[i-1])) {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'
+}
+
+// parseLine parses one logical line. It returns nil, nil for a line that
+// holds no requirement (blank, or an option that is harmless here).
+func parseLine(file, text string) (*Requirement, error) {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil, nil
+	}
+	if text[0] == '-' {
+		return nil, checkOptionLine(file, text)
+	}
+	reqText, optText := splitOptions(text)
+	req, err := parseRequirement(reqText)
+	if err != nil {
+		return nil, err
+	}
+	req.Hashes, err = parseHashes(optText)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Hashes) == 0 {
+		return nil, fmt.Errorf("%s==%s has no --hash=sha256: every requirement needs the digests of its files (pip-compile --generate-hashes, uv pip compile --generate-hashes)", req.Spelled, req.Version)
+	}
+	return req, nil
+}
+
+// splitOptions splits a requirement line where its options begin: at the
+// first token that starts with '-' outside a quoted marker string.
+func splitOptions(s string) (req, opts string) {
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '-' && i > 0 && isSpace(s[i-1]):
+			return strings.TrimSpace(s[:i]), s[i:]
+		}
+	}
+	return s, ""
+}
+
+// parseHashes reads the options of a requirement line, where only --hash
+// is allowed, and returns the sorted, de-duplicated sha256 digests.
+func parseHashes(opts string) ([]string, error) {
+	fields := strings.Fields(opts)
+	var hashes []string
+	for i := 0; i < len(fields); i++ {
+		f := fields[i]
+		var val string
+		switch {
+		case strings.HasPrefix(f, "--hash="):
+			val = strings.TrimPrefix(f, "--hash=")
+		case f == "--hash":
+			if i+1 == len(fields) {
+				return nil, fmt.Errorf("--hash needs a value: --hash=sha256:HEX")
+			}
+			i++
+			val = fields[i]
+		default:
+			name, _, _ := strings.Cut(f, "=")
+			return nil, fmt.Errorf("option %s is not supported on a requirement line: only --hash=sha256:HEX is", name)
+		}
+		h, err := parseHash(val)
+		if err != nil {
+			return nil, err
+		}
+		hashes = append(hashes, h)
+	}
+	slices.Sort(hashes)
+	return slices.Compact(hashes), nil
+}
+
+// parseHash checks one --hash value and returns its lowercase hex digest.
+// Only sha256 is accepted: it is what PyPI publishes and what the cache
+// and the key are addressed by.
+func parseHash(val string) (string, error) {
+	algo, hex, ok := strings.Cut(val, ":")
+	if !ok {
+		return "", fmt.Errorf("--hash=%s: want --hash=sha256:HEX", val)
+	}
+	if !strings.EqualFold(algo, "sha256") {
+		return "", fmt.Errorf("--hash=%s: only sha256 hashes are supported, not %s", val, algo)
+	}
+	if len(hex) != 64 || strings.IndexFunc(hex, func(r rune) bool { return !isHexDigit(r) }) >= 0 {
+		return "", fmt.Errorf("--hash=%s: a sha256 digest is 64 hex digits", val)
+	}
+	return strings.ToLower(hex), nil
+}
+
+func isHexDigit(r rune) bool {
+	return '0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F'
+}
+
+// checkOptionLine handles a line of pip options. Options that only say
+// what lambdapack does anyway are accepted; options that would change
+// what gets installed, or where from, are refused, because the key is
+// computed from this file alone and must describe the whole build.
+func checkOptionLine(file, text string) error {
+	fields := strings.Fields(text)
+	for i := 0; i < len(fields); i++ {
+		f := fields[i]
+		if !strings.HasPrefix(f, "-") {
+			return fmt.Errorf("unexpected %q: a lock line is NAME==VERSION --hash=sha256:HEX", f)
+		}
+		name, val, hasVal := strings.Cut(f, "=")
+		if !strings.HasPrefix(f, "--") && len(f) > 2 {
+			// Short options may carry their value attached: -rbase.txt.
+			name, val, hasVal = f[:2], f[2:], true
+		}
+		value := func() string {
+			if hasVal {
+				return val
+			}
+			if i+1 < len(fields) {
+				i++
+				return fields[i]
+			}
+			return "FILE"
+		}
+		switch name {
+		case "-r", "--requirement", "-c", "--constraint":
+			v := value()
+			return fmt.Errorf("%s %s: includes are not supported: inline %s into %s", name, v, v, file)
+		case "-e", "--editable":
+			return fmt.Errorf("%s %s: editable requirements are not supported: a layer is built only from pinned wheels (NAME==VERSION --hash=sha256:HEX)", name, value())
+		case "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--no-index", "--trusted-host":
+			return fmt.Errorf("%s: index options are not read from the lock: put them on the lambdapack command line (--index-url, --extra-index-url, --find-links, --no-index) and regenerate the lock without them (--no-emit-index-url, --no-emit-find-links)", name)
+		case "--no-binary":
+			return fmt.Errorf("--no-binary: lambdapack installs wheels only and never builds from source")
+		case "--hash":
+			return fmt.Errorf("--hash with no requirement before it: is the backslash missing at the end of the line above?")
+		case "--require-hashes", "--pre", "--prefer-binary":
+			// What lambdapack does regardless (pins are exact, hashes required).
+		case "--only-binary":
+			value() // lambdapack uses only wheels anyway
+		default:
+			return fmt.Errorf("option %s is not supported in a lock", name)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,462 @@
+package lock
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/galerly/galerly-lambda/build/target"
+)
+
+// Marker is a parsed PEP 508 environment marker, such as
+// `python_version < "3.12" and platform_machine == "x86_64"`.
+//
+// It is evaluated for a Lambda runtime and architecture, where the
+// environment is known in advance: sys_platform "linux", platform_system
+// "Linux", os_name "posix", implementation_name "cpython",
+// platform_python_implementation "CPython", python_version "3.X",
+// platform_machine x86_64 or aarch64, and no extra.
+//
+// python_full_version (and implementation_version) cannot be known
+// exactly: Lambda applies patch releases on its own schedule. They are
+// modelled as the newest patch release of 3.X, so comparisons with
+// another minor version are exact, and within 3.X a marker is resolved
+// as for a current runtime (python_full_version >= "3.12.1" is true,
+// == "3.12.0" false). Because of that they may only be compared as
+// versions, never as strings.
+//
+// Markers whose value depends on the host kernel (platform_release,
+// platform_version) and unknown variables are refused when parsing, so
+// Eval always has an answer.
+type Marker struct {
+	root expr
+}
+
+// ParseMarker parses the text of an environment marker (what follows ';'
+// in a requirement).
+func ParseMarker(s string) (*Marker, error) {
+	toks, err := tokenize(s)
+	if err != nil {
+		return nil, err
+	}
+	p := &markerParser{toks: toks}
+	root, err := p.parseOr()
+	if err != nil {
+		return nil, err
+	}
+	if t := p.peek(); t.kind != tEOF {
+		return nil, fmt.Errorf("unexpected %q at offset %d", t.text, t.pos)
+	}
+	return &Marker{root: root}, nil
+}
+
+// Eval reports whether the marker is true on Lambda runtime r on
+// architecture a. A nil marker is always true: a requirement without a
+// marker applies everywhere.
+func (m *Marker) Eval(r target.Runtime, a target.Arch) bool {
+	if m == nil {
+		return true
+	}
+	return m.root.eval(env{minor: r.Minor, machine: a.Machine()})
+}
+
+// String returns the marker in a canonical spelling: single spaces,
+// double quotes, parentheses only where they are needed.
+func (m *Marker) String() string {
+	if m == nil {
+		return ""
+	}
+	var b strings.Builder
+	m.root.format(&b, false)
+	return b.String()
+}
+
+// env is the Lambda execution environment a marker is evaluated in.
+type env struct {
+	minor   int
+	machine string
+}
+
+type expr interface {
+	eval(e env) bool
+	// format writes the expression; inAnd says it is an operand of "and",
+	// where an "or" needs parentheses.
+	format(b *strings.Builder, inAnd bool)
+}
+
+type boolExpr struct {
+	and  bool
+	l, r expr
+}
+
+func (x *boolExpr) eval(e env) bool {
+	if x.and {
+		return x.l.eval(e) && x.r.eval(e)
+	}
+	return x.l.eval(e) || x.r.eval(e)
+}
+
+func (x *boolExpr) format(b *strings.Builder, inAnd bool) {
+	paren := inAnd && !x.and
+	if paren {
+		b.WriteByte('(')
+	}
+	x.l.format(b, x.and)
+	if x.and {
+		b.WriteString(" and ")
+	} else {
+		b.WriteString(" or ")
+	}
+	x.r.format(b, x.and)
+	if paren {
+		b.WriteByte(')')
+	}
+}
+
+// operand is a marker variable (name set) or a string literal.
+type operand struct {
+	name string
+	lit  string
+	ver  *version // the literal as a version, when the comparison is one
+}
+
+type cmpExpr struct {
+	l, r    operand
+	op      string
+	version bool // compare as PEP 440 versions rather than strings
+}
+
+func (x *cmpExpr) format(b *strings.Builder, _ bool) {
+	for i, o := range []operand{x.l, x.r} {
+		if i == 1 {
+			b.WriteString(" " + x.op + " ")
+		}
+		switch {
+		case o.name != "":
+			b.WriteString(o.name)
+		case strings.Contains(o.lit, `"`):
+			b.WriteString("'" + o.lit + "'")
+		default:
+			b.WriteString(`"` + o.lit + `"`)
+		}
+	}
+}
+
+func (x *cmpExpr) eval(e env) bool {
+	if x.version {
+		return compareOp(x.op, x.l.versionIn(e), x.r.versionIn(e))
+	}
+	l, r := x.l.stringIn(e), x.r.stringIn(e)
+	switch x.op {
+	case "==", "===":
+		return l == r
+	case "!=":
+		return l != r
+	case "<":
+		return l < r
+	case "<=":
+		return l <= r
+	case ">":
+		return l > r
+	case ">=":
+		return l >= r
+	case "in":
+		return strings.Contains(r, l)
+	case "not in":
+		return !strings.Contains(r, l)
+	}
+	return false // unreachable: newCmp accepts only the operators above
+}
+
+// versionIn returns the operand's value as a version in e.
+func (o operand) versionIn(e env) version {
+	switch o.name {
+	case "":
+		return *o.ver
+	case "python_version":
+		return version{release: []int{3, e.minor}, post: -1, dev: -1}
+	default: // python_full_version, implementation_version
+		return version{release: []int{3, e.minor}, post: -1, dev: -1, latest: true}
+	}
+}
+
+// stringIn returns the operand's value as a string in e.
+func (o operand) stringIn(e env) string {
+	switch o.name {
+	case "":
+		return o.lit
+	case "python_version":
+		return fmt.Sprintf("3.%d", e.minor)
+	case "platform_machine":
+		return e.machine
+	case "sys_platform":
+		return "linux"
+	case "platform_system":
+		return "Linux"
+	case "os_name":
+		return "posix"
+	case "implementation_name":
+		return "cpython"
+	case "platform_python_implementation":
+		return "CPython"
+	}
+	return "" // extra: a layer installs no extras
+}
+
+// Kinds of marker variable.
+const (
+	varString  = iota
+	varVersion // python_version: exact on Lambda
+	varPatch   // python_full_version, implementation_version: patch unknown
+)
+
+// variableKind classifies a PEP 508 marker variable, refusing those that
+// have no fixed value on Lambda.
+func variableKind(name string) (int, error) {
+	switch name {
+	case "python_version":
+		return varVersion, nil
+	case "python_full_version", "implementation_version":
+		return varPatch, nil
+	case "platform_machine", "sys_platform", "platform_system", "os_name",
+		"implementation_name", "platform_python_implementation", "extra":
+		return varString, nil
+	case "platform_release", "platform_version":
+		return 0, fmt.Errorf("%s depends on the kernel of the Lambda host and cannot be evaluated when building", name)
+	}
+	return 0, fmt.Errorf("unknown marker variable %q", name)
+}
+
+// newCmp checks a comparison and decides how it compares, so that Eval
+// never meets a comparison it cannot answer.
+func newCmp(l, r operand, op string) (*cmpExpr, error) {
+	kind := func(o operand) int {
+		k, _ := variableKind(o.name) // names were checked by the parser
+		if o.name == "" {
+			k = -1
+		}
+		return k
+	}
+	lk, rk := kind(l), kind(r)
+	x := &cmpExpr{l: l, r: r, op: op}
+	stringOnly := op == "in" || op == "not in" || op == "==="
+	switch {
+	case stringOnly && (lk == varPatch || rk == varPatch):
+		return nil, fmt.Errorf("%s %s: the patch release of a Lambda runtime is not fixed, so it can only be compared as a version (==, !=, <, <=, >, >=, ~=)", x.desc(), op)
+	case stringOnly:
+		return x, nil
+	case lk >= varVersion || rk >= varVersion:
+		x.version = true
+		for i, o := range []*operand{&x.l, &x.r} {
+			if o.name != "" {
+				if k := kind(*o); k == varString {
+					return nil, fmt.Errorf("%s %s: %s is not a version", x.desc(), op, o.name)
+				}
+				continue
+			}
+			v, err := parseVersion(o.lit, i == 1 && (op == "==" || op == "!="))
+			if err != nil {
+				return nil, fmt.Errorf("%s %s %q: %w", x.desc(), op, o.lit, err)
+			}
+			o.ver = &v
+		}
+	case lk < 0 && rk < 0:
+		// Two literals: compare as versions when both are, as packaging does.
+		lv, lerr := parseVersion(l.lit, false)
+		rv, rerr := parseVersion(r.lit, op == "==" || op == "!=")
+		if lerr == nil && rerr == nil {
+			x.version, x.l.ver, x.r.ver = true, &lv, &rv
+		}
+	}
+	if op == "~=" {
+		if !x.version {
+			return nil, fmt.Errorf("%s ~=: ~= compares versions, and these are strings", x.desc())
+		}
+		if x.r.ver != nil && len(x.r.ver.release) < 2 {
+			return nil, fmt.Errorf("~=%s needs at least two release numbers", x.r.lit)
+		}
+	}
+	return x, nil
+}
+
+// desc names the left side of a comparison for messages.
+func (x *cmpExpr) desc() string {
+	if x.l.name != "" {
+		return x.l.name
+	}
+	return fmt.Sprintf("%q", x.l.lit)
+}
+
+// Marker tokens.
+const (
+	tEOF = iota
+	tLParen
+	tRParen
+	tString
+	tIdent // variable names and the keywords and, or, in, not
+	tOp    // ===, ==, !=, ~=, <=, >=, <, >
+)
+
+type token struct {
+	kind int
+	text string // for tString, the contents without quotes
+	pos  int
+}
+
+func tokenize(s string) ([]token, error) {
+	var toks []token
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case isSpace(c):
+			i++
+		case c == '(' || c == ')':
+			k := tLParen
+			if c == ')' {
+				k = tRParen
+			}
+			toks = append(toks, token{k, string(c), i})
+			i++
+		case c == '"' || c == '\'':
+			end := strings.IndexByte(s[i+1:], c)
+			if end < 0 {
+				return nil, fmt.Errorf("unterminated string at offset %d", i)
+			}
+			toks = append(toks, token{tString, s[i+1 : i+1+end], i})
+			i += end + 2
+		case isAlnum(c) || c == '_' || c == '.':
+			j := i
+			for j < len(s) && (isAlnum(s[j]) || s[j] == '_' || s[j] == '.') {
+				j++
+			}
+			toks = append(toks, token{tIdent, s[i:j], i})
+			i = j
+		default:
+			op := ""
+			for _, o := range []string{"===", "==", "!=", "~=", "<=", ">=", "<", ">"} {
+				if strings.HasPrefix(s[i:], o) {
+					op = o
+					break
+				}
+			}
+			if op == "" {
+				return nil, fmt.Errorf("unexpected %q at offset %d", s[i:i+1], i)
+			}
+			toks = append(toks, token{tOp, op, i})
+			i += len(op)
+		}
+	}
+	return append(toks, token{kind: tEOF, text: "end of marker", pos: len(s)}), nil
+}
+
+// maxDepth bounds parenthesis nesting, so hostile input cannot exhaust
+// the stack.
+const maxDepth = 100
+
+type markerParser struct {
+	toks  []token
+	i     int
+	depth int
+}
+
+func (p *markerParser) peek() token { return p.toks[p.i] }
+
+func (p *markerParser) next() token {
+	t := p.toks[p.i]
+	if t.kind != tEOF {
+		p.i++
+	}
+	return t
+}
+
+func (p *markerParser) isKeyword(word string) bool {
+	t := p.peek()
+	return t.kind == tIdent && t.text == word
+}
+
+func (p *markerParser) parseOr() (expr, error) {
+	l, err := p.parseAnd()
+	for err == nil && p.isKeyword("or") {
+		p.next()
+		var r expr
+		if r, err = p.parseAnd(); err == nil {
+			l = &boolExpr{and: false, l: l, r: r}
+		}
+	}
+	return l, err
+}
+
+func (p *markerParser) parseAnd() (expr, error) {
+	l, err := p.parseAtom()
+	for err == nil && p.isKeyword("and") {
+		p.next()
+		var r expr
+		if r, err = p.parseAtom(); err == nil {
+			l = &boolExpr{and: true, l: l, r: r}
+		}
+	}
+	return l, err
+}
+
+func (p *markerParser) parseAtom() (expr, error) {
+	if p.peek().kind == tLParen {
+		open := p.next()
+		if p.depth++; p.depth > maxDepth {
+			return nil, errors.New("parentheses nested too deeply")
+		}
+		x, err := p.parseOr()
+		if err != nil {
+			return nil, err
+		}
+		p.depth--
+		if t := p.next(); t.kind != tRParen {
+			return nil, fmt.Errorf("expected ) to close ( at offset %d, found %q", open.pos, t.text)
+		}
+		return x, nil
+	}
+	l, err := p.parseOperand()
+	if err != nil {
+		return nil, err
+	}
+	op, err := p.parseOp()
+	if err != nil {
+		return nil, err
+	}
+	r, err := p.parseOperand()
+	if err != nil {
+		return nil, err
+	}
+	return newCmp(l, r, op)
+}
+
+func (p *markerParser) parseOperand() (operand, error) {
+	t := p.next()
+	switch {
+	case t.kind == tString:
+		return operand{lit: t.text}, nil
+	case t.kind == tIdent && !isMarkerKeyword(t.text):
+		if _, err := variableKind(t.text); err != nil {
+			return operand{}, err
+		}
+		return operand{name: t.text}, nil
+	}
+	return operand{}, fmt.Errorf("expected a variable or a quoted string at offset %d, found %q", t.pos, t.text)
+}
+
+func (p *markerParser) parseOp() (string, error) {
+	t := p.next()
+	switch {
+	case t.kind == tOp:
+		return t.text, nil
+	case t.kind == tIdent && t.text == "in":
+		return "in", nil
+	case t.kind == tIdent && t.text == "not" && p.isKeyword("in"):
+		p.next()
+		return "not in", nil
+	}
+	return "", fmt.Errorf("expected a comparison operator at offset %d, found %q", t.pos, t.text)
+}
+
+func isMarkerKeyword(s string) bool {
+	return s == "and" || s == "or" || s == "in" || s == "not"
+}

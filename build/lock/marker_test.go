@@ -1,0 +1,200 @@
+package lock
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/galerly/galerly-lambda/build/target"
+)
+
+func TestMarkerEval(t *testing.T) {
+	tests := []struct {
+		marker string
+		rt     int // python3.<rt>
+		arch   target.Arch
+		want   bool
+	}{
+		// python_version compares as a version, not as a string.
+		{`python_version < "3.12"`, 11, target.X86_64, true},
+		{`python_version < "3.12"`, 12, target.X86_64, false},
+		{`python_version >= '3.12'`, 12, target.X86_64, true},
+		{`python_version > "3.9"`, 10, target.X86_64, true},
+		{`python_version <= "3.9"`, 10, target.X86_64, false},
+		{`"3.12" <= python_version`, 13, target.X86_64, true},
+		{`"3.12" > python_version`, 13, target.X86_64, false},
+		{`python_version == "3.12"`, 12, target.X86_64, true},
+		{`python_version == "3.12.0"`, 12, target.X86_64, true},
+		{`python_version != "3.12"`, 12, target.X86_64, false},
+		{`python_version == "3.*"`, 12, target.X86_64, true},
+		{`python_version == "3.1.*"`, 12, target.X86_64, false},
+		{`python_version != "3.12.*"`, 11, target.X86_64, true},
+		{`python_version == "1!3.*"`, 12, target.X86_64, false},
+		{`python_version ~= "3.10"`, 12, target.X86_64, true},
+		{`python_version ~= "3.13"`, 12, target.X86_64, false},
+		{`python_version > "3.12rc1"`, 12, target.X86_64, true},
+		{`python_version < "3.13.dev0"`, 12, target.X86_64, true},
+		{`python_version >= "3.12.post1"`, 12, target.X86_64, false},
+		{`python_version < "1!0.1"`, 14, target.X86_64, true},
+		{`python_version === "3.12"`, 12, target.X86_64, true},
+		{`python_version === "3.12.0"`, 12, target.X86_64, false},
+		{`python_version in "3.11 3.12"`, 11, target.X86_64, true},
+		{`python_version in "3.11 3.12"`, 13, target.X86_64, false},
+		{`python_version not in "3.9, 3.10"`, 12, target.X86_64, true},
+		// python_full_version: the newest patch release of the runtime.
+		{`python_full_version >= "3.12.1"`, 12, target.X86_64, true},
+		{`python_full_version < "3.12.4"`, 12, target.X86_64, false},
+		{`python_full_version == "3.12.0"`, 12, target.X86_64, false},
+		{`python_full_version == "3.12"`, 12, target.X86_64, false},
+		{`python_full_version == "3.12.*"`, 12, target.X86_64, true},
+		{`python_full_version == "3.12.1.*"`, 12, target.X86_64, false},
+		{`python_full_version != "3.11.*"`, 12, target.X86_64, true},
+		{`python_full_version < "3.13"`, 12, target.X86_64, true},
+		{`python_full_version >= "3.13.0"`, 12, target.X86_64, false},
+		{`python_full_version < '3.11'`, 11, target.X86_64, false},
+		{`python_full_version > "3.11"`, 11, target.X86_64, true},
+		{`python_full_version ~= "3.11.0"`, 11, target.X86_64, true},
+		{`python_full_version ~= "3.11.0"`, 12, target.X86_64, false},
+		{`"3.12.2" < python_full_version`, 12, target.X86_64, true},
+		{`implementation_version >= "3.11"`, 11, target.X86_64, true},
+		// The fixed facts of a Lambda environment.
+		{`platform_machine == "x86_64"`, 12, target.X86_64, true},
+		{`platform_machine == "x86_64"`, 12, target.ARM64, false},
+		{`platform_machine == 'aarch64'`, 12, target.ARM64, true},
+		{`platform_machine == "arm64"`, 12, target.ARM64, false},
+		{`platform_machine in "x86_64 AMD64"`, 12, target.X86_64, true},
+		{`"arm" not in platform_machine`, 12, target.X86_64, true},
+		{`sys_platform == "linux"`, 12, target.X86_64, true},
+		{`sys_platform == "win32"`, 12, target.X86_64, false},
+		{`sys_platform == "darwin"`, 12, target.ARM64, false},
+		{`platform_system == "Linux"`, 9, target.X86_64, true},
+		{`platform_system == "Windows"`, 9, target.X86_64, false},
+		{`os_name == "posix"`, 12, target.X86_64, true},
+		{`os_name == "nt"`, 12, target.X86_64, false},
+		{`implementation_name == "cpython"`, 12, target.X86_64, true},
+		{`platform_python_implementation == "CPython"`, 12, target.X86_64, true},
+		{`platform_python_implementation == "PyPy"`, 12, target.X86_64, false},
+		{`extra == "socks"`, 12, target.X86_64, false},
+		{`extra != "socks"`, 12, target.X86_64, true},
+		{`platform_machine < "y"`, 12, target.X86_64, true},
+		{`platform_machine >= "y"`, 12, target.X86_64, false},
+		{`platform_machine > "a"`, 12, target.ARM64, true},
+		{`platform_machine <= "a"`, 12, target.ARM64, false},
+		// Two literals compare as versions when both are versions.
+		{`"1.10" > "1.9"`, 12, target.X86_64, true},
+		{`"1.0.dev1" < "1.0a1"`, 12, target.X86_64, true},
+		{`"1.0a1" < "1.0b1"`, 12, target.X86_64, true},
+		{`"1.0rc1" < "1.0"`, 12, target.X86_64, true},
+		{`"1.0" < "1.0.post1"`, 12, target.X86_64, true},
+		{`"1.0.post1.dev1" < "1.0.post1"`, 12, target.X86_64, true},
+		{`"1.0a1.dev1" < "1.0a1"`, 12, target.X86_64, true},
+		{`"1.0" == "1.0.0"`, 12, target.X86_64, true},
+		{`"2.0" ~= "1.4"`, 12, target.X86_64, false},
+		{`"abc" < "abd"`, 12, target.X86_64, true},
+		// and binds tighter than or; parentheses override.
+		{`sys_platform == "linux" or sys_platform == "win32" and platform_machine == "aarch64"`, 12, target.X86_64, true},
+		{`(sys_platform == "linux" or sys_platform == "win32") and platform_machine == "aarch64"`, 12, target.X86_64, false},
+		{`(sys_platform == "linux" or sys_platform == "win32") and platform_machine == "aarch64"`, 12, target.ARM64, true},
+		{`((python_version<"3.12"))and(platform_machine=="x86_64")`, 11, target.X86_64, true},
+		// What uv pip compile --universal writes.
+		{`platform_machine == 'x86_64' and sys_platform == 'linux'`, 11, target.X86_64, true},
+		{`python_full_version < '3.12' and platform_python_implementation == 'CPython'`, 12, target.X86_64, false},
+		{`python_full_version < '3.12' and platform_python_implementation == 'CPython'`, 11, target.X86_64, true},
+		{`sys_platform != 'win32' and sys_platform != 'darwin'`, 11, target.ARM64, true},
+	}
+	for _, tt := range tests {
+		m, err := ParseMarker(tt.marker)
+		if err != nil {
+			t.Errorf("ParseMarker(%s): %v", tt.marker, err)
+			continue
+		}
+		r := target.Runtime{Minor: tt.rt}
+		if got := m.Eval(r, tt.arch); got != tt.want {
+			t.Errorf("%s on %s/%s = %v, want %v", tt.marker, r, tt.arch, got, tt.want)
+		}
+	}
+}
+
+func TestNilMarkerIsTrue(t *testing.T) {
+	var m *Marker
+	if !m.Eval(target.Runtime{Minor: 12}, target.ARM64) || m.String() != "" {
+		t.Fatal("a requirement without a marker must apply everywhere")
+	}
+}
+
+func TestMarkerRefuses(t *testing.T) {
+	tests := []struct{ marker, want string }{
+		{``, "expected a variable or a quoted string"},
+		{`python_version <`, "expected a variable or a quoted string"},
+		{`python_version "3.12"`, "expected a comparison operator"},
+		{`python_version = "3.12"`, `unexpected "="`},
+		{`python_version not "3.12"`, "expected a comparison operator"},
+		{`python_version < "3.12" and`, "expected a variable or a quoted string"},
+		{`and == "x"`, "expected a variable or a quoted string"},
+		{`python_version < "3.12" python_version`, `unexpected "python_version"`},
+		{`(python_version < "3.12"`, "expected ) to close ( at offset 0"},
+		{`python_version < "3.12")`, `unexpected ")"`},
+		{`python_version < "3.12`, "unterminated string"},
+		{`python_version < 3.12`, `unknown marker variable "3.12"`},
+		{`foo == "x"`, `unknown marker variable "foo"`},
+		{`os.name == "posix"`, `unknown marker variable "os.name"`},
+		{`platform_release >= "5.10"`, "platform_release depends on the kernel"},
+		{`platform_version == "x"`, "platform_version depends on the kernel"},
+		{`python_full_version in "3.12.1 3.12.2"`, "can only be compared as a version"},
+		{`"3.12" in implementation_version`, "can only be compared as a version"},
+		{`python_full_version === "3.12.1"`, "can only be compared as a version"},
+		{`python_version < "abc"`, `"abc": not a version`},
+		{`python_version == "3.*.1"`, "not a version"},
+		{`python_version < "3.12.*"`, "not a version"},
+		{`python_version == "3.12rc1.*"`, "not a version prefix"},
+		{`"3.*" == python_version`, "not a version"},
+		{`python_version == "99999999999999999999999"`, "out of range"},
+		{`python_version == "99999999999999999999999!3.12"`, "out of range"},
+		{`python_version == "3.12rc99999999999999999999999"`, "out of range"},
+		{`python_version == "3.12.post99999999999999999999999"`, "out of range"},
+		{`python_version == "3.12.dev99999999999999999999999"`, "out of range"},
+		{`python_version == platform_machine`, "platform_machine is not a version"},
+		{`platform_machine ~= "x86"`, "~= compares versions"},
+		{`python_version ~= "3"`, "~=3 needs at least two release numbers"},
+		{strings.Repeat("(", 200) + `os_name == "posix"` + strings.Repeat(")", 200), "nested too deeply"},
+		{`sys_platform == "linux" § os_name == "posix"`, "unexpected"},
+	}
+	for _, tt := range tests {
+		_, err := ParseMarker(tt.marker)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ParseMarker(%s) error = %v, want %q", tt.marker, err, tt.want)
+		}
+	}
+}
+
+func TestMarkerString(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`python_version<'3.12'`, `python_version < "3.12"`},
+		{`python_version<'3.12' and(sys_platform=="linux" or os_name == "nt")`, `python_version < "3.12" and (sys_platform == "linux" or os_name == "nt")`},
+		{`(os_name == "a" and os_name == "b") or os_name == "c"`, `os_name == "a" and os_name == "b" or os_name == "c"`},
+		{`os_name == "a" or (os_name == "b" or os_name == "c")`, `os_name == "a" or os_name == "b" or os_name == "c"`},
+		{`platform_machine == 'say "hi"'`, `platform_machine == 'say "hi"'`},
+		{`"linux" not in sys_platform`, `"linux" not in sys_platform`},
+	}
+	for _, tt := range tests {
+		m, err := ParseMarker(tt.in)
+		if err != nil {
+			t.Fatalf("ParseMarker(%s): %v", tt.in, err)
+		}
+		if got := m.String(); got != tt.want {
+			t.Errorf("ParseMarker(%s).String() = %s, want %s", tt.in, got, tt.want)
+		}
+		// The canonical text means the same on every runtime.
+		m2, err := ParseMarker(m.String())
+		if err != nil {
+			t.Fatalf("reparse %s: %v", m, err)
+		}
+		for _, rt := range target.SupportedRuntimes() {
+			r, _ := target.ParseRuntime(rt)
+			for _, a := range []target.Arch{target.X86_64, target.ARM64} {
+				if m.Eval(r, a) != m2.Eval(r, a) {
+					t.Errorf("%s and %s differ on %s/%s", tt.in, m, r, a)
+				}
+			}
+		}
+	}
+}
