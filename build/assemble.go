@@ -8,11 +8,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/galerly/galerly-lambda/build/internal/atomicfile"
 	"github.com/galerly/galerly-lambda/build/pack"
 )
 
@@ -60,46 +59,23 @@ func assemble(placed []placement, out string, max int64, log func(string, ...any
 	return res, nil
 }
 
-// writeAtomic writes the archive to a temporary file beside out and
-// renames it into place once complete, so no reader ever sees a partial
-// zip and a failed build leaves none behind. It returns the zip's sha256
-// and size.
+// writeAtomic writes the archive to out atomically, so no reader ever sees
+// a partial zip and a failed build leaves none behind. It returns the
+// zip's sha256 and size.
 func writeAtomic(out string, a *pack.Archive) (string, int64, error) {
-	dir := filepath.Dir(out)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(out)+".*.tmp")
-	if err != nil {
-		return "", 0, fmt.Errorf("output %s: %w", out, err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			removeQuietly(tmp.Name())
-		}
-	}()
 	h := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(tmp, h), 1<<20)
-	n, err := a.WriteTo(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		// CreateTemp makes 0600 files; an artifact is for others to read.
-		err = tmp.Chmod(0o644)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
+	var n int64
+	err := atomicfile.Write(out, 0o644, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(io.MultiWriter(w, h), 1<<20)
+		var err error
+		if n, err = a.WriteTo(bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
 	if err != nil {
 		return "", 0, fmt.Errorf("output %s: %w", out, err)
 	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		return "", 0, fmt.Errorf("output %s: %w", out, err)
-	}
-	ok = true
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 

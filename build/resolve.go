@@ -294,16 +294,21 @@ func (r *resolver) fetch(ctx context.Context, placed []placement, files [][]inde
 	for _, sum := range missing {
 		f := from[sum]
 		g.Go(func() error {
+			var dlErr error
 			path, err := r.cache.Put(sum, func(w io.Writer) error {
-				return sources.Download(gctx, f, w)
+				dlErr = sources.Download(gctx, f, w)
+				return dlErr
 			})
-			if err != nil {
-				var mm *cache.MismatchError
-				if errors.As(err, &mm) {
-					return fmt.Errorf("%s from %s: downloaded bytes have sha256 %s, but the lock %s names %s for it; the file was not kept (a tampered or corrupted download)",
-						f.Filename, f.Source, mm.Got, r.lock.File, mm.Want)
-				}
-				return fmt.Errorf("download %s from %s: %w", f.Filename, f.Source, err)
+			var mm *cache.MismatchError
+			switch {
+			case errors.As(err, &mm):
+				return fmt.Errorf("%s from %s: downloaded bytes have sha256 %s, but the lock %s names %s for it; the file was not kept (a tampered or corrupted download)",
+					f.Filename, f.Source, mm.Got, r.lock.File, mm.Want)
+			case dlErr != nil:
+				// Download's error already names the file and the URL.
+				return dlErr
+			case err != nil:
+				return fmt.Errorf("%s: %w", f.Filename, err)
 			}
 			prog.FileDone()
 			mu.Lock()

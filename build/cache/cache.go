@@ -23,11 +23,11 @@
 package cache
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/galerly/galerly-lambda/build/internal/atomicfile"
 	"io"
 	"io/fs"
 	"os"
@@ -137,70 +137,41 @@ func (c *Cache) Get(sum string) (path string, ok bool, err error) {
 
 // Put stores the content that fill writes under sum and returns the blob's
 // path. If a verified blob is already present fill is not called. The
-// content is written to a temporary file in the blob's folder, hashed as it
-// is written, synced, and renamed into place only if its sha256 equals sum;
-// otherwise Put returns a *MismatchError and leaves nothing behind. An
-// error from fill is returned (wrapped) and likewise leaves nothing behind.
+// content is hashed as it is written and the blob appears, whole, only if
+// its sha256 equals sum; otherwise Put returns a *MismatchError and leaves
+// nothing behind. An error from fill is returned (wrapped) and likewise
+// leaves nothing behind.
 func (c *Cache) Put(sum string, fill func(w io.Writer) error) (path string, err error) {
 	if path, ok, err := c.Get(sum); err != nil || ok {
 		return path, err
 	}
 	path = c.blobPath(sum)
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", fmt.Errorf("cache: %w", err)
 	}
-	// The leading dot keeps temporary files apart from entries, whose names
-	// are bare hex.
-	tmp, err := os.CreateTemp(dir, ".tmp-"+sum[:16]+"-*")
-	if err != nil {
-		return "", fmt.Errorf("cache: %w", err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			tmp.Close()
-			os.Remove(tmp.Name())
+	var fillErr error
+	// Blobs are read-only: the builder trusts a blob by its name, so no
+	// other tool should change its bytes in place.
+	err = atomicfile.Write(path, 0o444, func(w io.Writer) error {
+		h := sha256.New()
+		if fillErr = fill(io.MultiWriter(w, h)); fillErr != nil {
+			return fillErr
 		}
-	}()
-	h := sha256.New()
-	if err := fill(io.MultiWriter(tmp, h)); err != nil {
-		return "", fmt.Errorf("cache: fill %s: %w", sum, err)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
-		return "", &MismatchError{Want: sum, Got: got}
-	}
-	if err := tmp.Chmod(0o444); err != nil {
-		return "", fmt.Errorf("cache: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return "", fmt.Errorf("cache: sync %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("cache: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		// Where rename cannot replace an existing file (Windows, read-only
-		// target), a good entry put there by another process is success.
-		if p, ok, gerr := c.Get(sum); gerr == nil && ok {
-			os.Remove(tmp.Name())
-			committed = true
-			return p, nil
+		if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+			return &MismatchError{Want: sum, Got: got}
 		}
+		return nil
+	})
+	var mm *MismatchError
+	switch {
+	case errors.As(err, &mm):
+		return "", err
+	case fillErr != nil:
+		return "", fmt.Errorf("cache: fill %s: %w", sum, fillErr)
+	case err != nil:
 		return "", fmt.Errorf("cache: %w", err)
 	}
-	committed = true
-	syncDir(dir)
 	return path, nil
-}
-
-// syncDir makes a rename in dir durable. Not every system can sync a
-// folder; the entry is verified on read anyway, so failure is ignored.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 // checkRecordName allows plain file names only, so a record name can never
@@ -242,27 +213,12 @@ func (c *Cache) WriteRecord(name string, data []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".tmp-"+name+"-*")
+	err := atomicfile.Write(filepath.Join(dir, name), 0o644, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("cache: record %s: %w", name, err)
 	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	_, err = io.Copy(tmp, bytes.NewReader(data))
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(dir, name))
-	}
-	if err != nil {
-		return fmt.Errorf("cache: record %s: %w", name, err)
-	}
-	syncDir(dir)
 	return nil
 }
