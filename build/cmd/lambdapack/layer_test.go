@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/galerly/galerly-lambda/build"
@@ -362,5 +363,42 @@ func TestLayerFailures(t *testing.T) {
 				t.Errorf("a failed build left %v", left)
 			}
 		})
+	}
+}
+
+// Two builds at once sharing one cold cache both succeed with the same
+// bytes: the cache is written atomically by whichever finishes first.
+func TestLayerConcurrentBuildsShareCache(t *testing.T) {
+	w := newWheelhouse(t)
+	ix := wheeltest.ServeIndex(t, w.wheels, wheeltest.JSON)
+	cacheDir := t.TempDir()
+	results := make([]result, 2)
+	dirs := []string{t.TempDir(), t.TempDir()}
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Go(func() {
+			results[i] = lambdapackProcess(t, dirs[i], "022", "UTC", "layer", "--lock", w.lock, "--runtime", "python3.11", "--runtime", "python3.12",
+				"--arch", arch(t), "--index-url", ix.URL, "--cache", cacheDir, "--out", "layer.zip")
+		})
+	}
+	wg.Wait()
+	var sums []string
+	for i, r := range results {
+		if r.code != 0 {
+			t.Fatalf("build %d failed: %s", i, r.stderr)
+		}
+		var res build.Result
+		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+			t.Fatal(err)
+		}
+		sums = append(sums, res.SHA256)
+	}
+	if sums[0] != sums[1] {
+		t.Errorf("concurrent builds differ: %v", sums)
+	}
+	a, _ := os.ReadFile(filepath.Join(dirs[0], "layer.zip"))
+	b, _ := os.ReadFile(filepath.Join(dirs[1], "layer.zip"))
+	if len(a) == 0 || string(a) != string(b) {
+		t.Error("the two zips are not identical")
 	}
 }
