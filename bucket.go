@@ -1,0 +1,61 @@
+package main
+
+import (
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// artifactsBucket returns the name of the bucket that built layer and
+// function zips are uploaded to, under keys derived from their content.
+//
+// With cfg.ArtifactsBucket set, that existing bucket is used and the stack
+// declares nothing. Otherwise the stack creates one: private (every public
+// access path blocked, ACLs disabled) and encrypted at rest by default.
+// The returned name then resolves only once those settings exist, so the
+// build step that uploads to it cannot run before the bucket is locked
+// down.
+func artifactsBucket(ctx *pulumi.Context, cfg *Config) (pulumi.StringOutput, error) {
+	if cfg.ArtifactsBucket != "" {
+		return pulumi.String(cfg.ArtifactsBucket).ToStringOutput(), nil
+	}
+	const name = "artifacts"
+	bucket, err := s3.NewBucketV2(ctx, name, &s3.BucketV2Args{})
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	parent := pulumi.Parent(bucket)
+	sse, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, name, &s3.BucketServerSideEncryptionConfigurationV2Args{
+		Bucket: bucket.ID(),
+		Rules: s3.BucketServerSideEncryptionConfigurationV2RuleArray{
+			&s3.BucketServerSideEncryptionConfigurationV2RuleArgs{
+				ApplyServerSideEncryptionByDefault: &s3.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs{
+					SseAlgorithm: pulumi.String("AES256"),
+				},
+			},
+		},
+	}, parent)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	block, err := s3.NewBucketPublicAccessBlock(ctx, name, &s3.BucketPublicAccessBlockArgs{
+		Bucket:                bucket.ID(),
+		BlockPublicAcls:       pulumi.Bool(true),
+		BlockPublicPolicy:     pulumi.Bool(true),
+		IgnorePublicAcls:      pulumi.Bool(true),
+		RestrictPublicBuckets: pulumi.Bool(true),
+	}, parent)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	owner, err := s3.NewBucketOwnershipControls(ctx, name, &s3.BucketOwnershipControlsArgs{
+		Bucket: bucket.ID(),
+		Rule: &s3.BucketOwnershipControlsRuleArgs{
+			ObjectOwnership: pulumi.String("BucketOwnerEnforced"),
+		},
+	}, parent)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	ready := pulumi.All(bucket.Bucket, sse.ID(), block.ID(), owner.ID())
+	return ready.ApplyT(func(v []any) string { return v[0].(string) }).(pulumi.StringOutput), nil
+}

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/galerly/galerly-lambda/build/lock"
+	"github.com/galerly/galerly-lambda/build/target"
+	"github.com/galerly/galerly-lambda/build/wheel"
+)
+
+// testdata/files.tsv holds the real PyPI filenames and sha256 digests of
+// every file the locks name (testdata/README.md says where they come
+// from), so these tests select wheels exactly as a build would, without
+// reaching an index.
+
+// realFiles reads testdata/files.tsv into sha256 -> filename.
+func realFiles(t *testing.T) map[string]string {
+	t.Helper()
+	f, err := os.Open("testdata/files.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		cols := strings.Split(sc.Text(), "\t")
+		if len(cols) != 3 {
+			t.Fatalf("testdata/files.tsv:%d: %d columns, want filename, sha256, size", line, len(cols))
+		}
+		if line > 1 {
+			out[cols[1]] = cols[0]
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// lockedWheels returns the wheels among the files whose digests the
+// requirement names: what a build could choose from. Every digest must
+// have a known file, or the test data is out of date with the lock.
+func lockedWheels(t *testing.T, file string, req lock.Requirement, files map[string]string) []wheel.Filename {
+	t.Helper()
+	var out []wheel.Filename
+	for _, h := range req.Hashes {
+		name, ok := files[h]
+		if !ok {
+			t.Fatalf("%s:%d: %s==%s names sha256:%s, which testdata/files.tsv lacks; add the index's filenames for the new pins",
+				file, req.Line, req.Name, req.Version, h)
+		}
+		if !strings.HasSuffix(name, ".whl") {
+			continue // an sdist: never used
+		}
+		w, err := wheel.ParseFilename(name)
+		if err != nil {
+			t.Fatalf("testdata/files.tsv: %v", err)
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// selectLock selects a wheel for every requirement of the lock at path
+// that applies to tg, and returns the selections and the refusals by
+// package name.
+func selectLock(t *testing.T, path string, tg target.Target) (map[string]wheel.Selection, map[string]error) {
+	t.Helper()
+	l, err := lock.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := realFiles(t)
+	picked, refused := map[string]wheel.Selection{}, map[string]error{}
+	applied := l.For(tg)
+	if len(applied) == 0 {
+		t.Fatalf("%s has no requirement for %s", path, tg)
+	}
+	for _, a := range applied {
+		sub := target.Target{Runtimes: a.Runtimes, Arch: tg.Arch}
+		sel, err := wheel.Select(a.Name, a.Version, lockedWheels(t, path, a.Requirement, files), sub)
+		if err != nil {
+			refused[a.Name] = err
+			continue
+		}
+		picked[a.Name] = sel
+	}
+	return picked, refused
+}
+
+// The lock the prod stack ships has a wheel for every package on every
+// runtime the stack declares, as one layer for all of them and for each
+// runtime alone.
+func TestProdLockFitsProdRuntimes(t *testing.T) {
+	cfg, err := loadWith(t, stackConfig(t, "prod"), projectRoot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := cfg.Layer.Target
+	if !slices.Contains(tg.Runtimes, cfg.Function.Runtime) {
+		t.Fatalf("function runtime %s is not among the layer's %s", cfg.Function.Runtime, tg)
+	}
+	targets := []target.Target{tg}
+	for _, r := range tg.Runtimes {
+		targets = append(targets, target.Target{Runtimes: []target.Runtime{r}, Arch: tg.Arch})
+	}
+	for _, sub := range targets {
+		want := lockPins(t, cfg.Layer.LockPath, sub)
+		t.Run(sub.String(), func(t *testing.T) {
+			picked, refused := selectLock(t, cfg.Layer.LockPath, sub)
+			for name, err := range refused {
+				t.Errorf("%s on %s: %v", name, sub, err)
+			}
+			if len(picked) != len(want) {
+				t.Errorf("selected %d packages, want all %d the lock pins", len(picked), len(want))
+			}
+			for name, sel := range picked {
+				for _, r := range sub.Runtimes {
+					if sel.Shared == nil {
+						if _, ok := sel.PerRuntime[r]; !ok {
+							t.Errorf("%s: no wheel for %s", name, r)
+						}
+					}
+				}
+				t.Logf("%s: %s", name, sel.Why)
+			}
+		})
+	}
+}
+
+// The manylinux_2_28 wheel set is a real case Lambda's python3.11 (Amazon
+// Linux 2, glibc 2.26) cannot run: it is refused, for the glibc, while
+// python3.12 (glibc 2.34) takes it.
+func TestManylinux228RefusedForPython311(t *testing.T) {
+	const path = "testdata/image-processing-manylinux_2_28.txt"
+	py311, err := target.New([]string{"python3.11"}, "x86_64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, refused := selectLock(t, path, py311)
+	for _, name := range []string{"pillow-heif", "rawpy"} {
+		if _, ok := refused[name]; !ok {
+			t.Errorf("%s was not refused for python3.11", name)
+		}
+	}
+	for name, err := range refused {
+		if !strings.Contains(err.Error(), "glibc") {
+			t.Errorf("%s refused without naming glibc: %v", name, err)
+		}
+	}
+
+	py312, err := target.New([]string{"python3.12"}, "x86_64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, refused := selectLock(t, path, py312); len(refused) > 0 {
+		t.Errorf("python3.12 refused %v; the set is meant to fit it", refused)
+	}
+}
+
+// locks/image-processing.txt pins every version locks/image-processing.in
+// asks for: editing one without recompiling the other is caught here.
+func TestLockMatchesIn(t *testing.T) {
+	got := lockPins(t, "locks/image-processing.txt", prodTarget(t))
+	for _, p := range inPins(t, "locks/image-processing.in") {
+		if !slices.Contains(got, p) {
+			t.Errorf("locks/image-processing.in asks for %s; locks/image-processing.txt pins %v", p, got)
+		}
+	}
+}
+
+// lockPins returns "name==version" for each requirement of the lock at
+// path that applies to tg, sorted.
+func lockPins(t *testing.T, path string, tg target.Target) []string {
+	t.Helper()
+	l, err := lock.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, a := range l.For(tg) {
+		out = append(out, a.Name+"=="+a.Version)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,589 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/galerly/galerly-lambda/build"
+	"github.com/galerly/galerly-lambda/build/lock"
+	"github.com/galerly/galerly-lambda/build/target"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// The program runs here as the Pulumi CLI would run it (same config, same
+// project root) against mocks that record every resource it registers.
+
+const (
+	project = "galerly-lambda"
+
+	typeStack     = "pulumi:pulumi:Stack"
+	typeBucket    = "aws:s3/bucketV2:BucketV2"
+	typeSSE       = "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2"
+	typeBlock     = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+	typeOwnership = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+	typeLayer     = "galerly:lambda:Layer"
+	typeCommand   = "command:local:Command"
+	typeLayerVer  = "aws:lambda/layerVersion:LayerVersion"
+
+	// What the mocked AWS names things.
+	mockBucket  = "artifacts-4f1c2b9"
+	mockAccount = "123456789012"
+	mockUnzip   = 187_654_321
+)
+
+// stackConfig returns the config the Pulumi CLI gives the program for a
+// stack: the defaults Pulumi.yaml declares, overlaid by Pulumi.<stack>.yaml,
+// as "namespace:key" -> the value as text (JSON for lists). Both files are
+// read with the Pulumi SDK's own loaders, which also check Pulumi.yaml's
+// config schema (types, defaults of the declared type).
+func stackConfig(t *testing.T, stack string) map[string]string {
+	t.Helper()
+	proj, err := workspace.LoadProject("Pulumi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := workspace.LoadProjectStack(nil, proj, "Pulumi."+stack+".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := map[string]string{}
+	for key, ct := range proj.Config {
+		if ct.Default == nil {
+			continue
+		}
+		if !strings.Contains(key, ":") {
+			key = proj.Name.String() + ":" + key
+		}
+		cfg[key] = configText(t, ct.Default)
+	}
+	for key, v := range ps.Config {
+		if v.Secure() {
+			t.Fatalf("Pulumi.%s.yaml: %s is a secret; these tests pass only plain config", stack, key)
+		}
+		text, err := v.Value(config.NopDecrypter)
+		if err != nil {
+			t.Fatalf("Pulumi.%s.yaml: %s: %v", stack, key, err)
+		}
+		cfg[key.String()] = text
+	}
+	return cfg
+}
+
+// configText renders a YAML value the way the CLI hands it to a program:
+// strings as they are, everything else as JSON.
+func configText(t *testing.T, v any) string {
+	t.Helper()
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// projectRoot is the absolute project folder, as the CLI passes it.
+func projectRoot(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wd
+}
+
+// registered is one resource the program registered.
+type registered struct {
+	Type, Name string
+	Inputs     resource.PropertyMap
+	// Unknown lists the inputs the program sent as not yet known.
+	Unknown []string
+	Parent  string
+	Deps    []string            // dependsOn URNs
+	PropDep map[string][]string // input name -> URNs it was computed from
+}
+
+// dependsOn reports whether r lists the resource typ::name in dependsOn.
+func (r registered) dependsOn(typ, name string) bool {
+	return slices.ContainsFunc(r.Deps, func(u string) bool { return isURN(u, typ, name) })
+}
+
+// inputFrom reports whether input key of r was computed from typ::name.
+func (r registered) inputFrom(key, typ, name string) bool {
+	return slices.ContainsFunc(r.PropDep[key], func(u string) bool { return isURN(u, typ, name) })
+}
+
+func isURN(u, typ, name string) bool {
+	urn := resource.URN(u)
+	return string(urn.Type()) == typ && urn.Name() == name
+}
+
+// mocks records what the program registers and answers like AWS would.
+type mocks struct {
+	// preview leaves every provider-computed output unknown, as a preview
+	// of a stack that does not exist yet sees them.
+	preview bool
+	// report, when set, replaces the build step's stdout.
+	report func(key string) string
+
+	mu        sync.Mutex
+	resources []registered
+}
+
+func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	rpc := args.RegisterRPC
+	r := registered{
+		Type:    args.TypeToken,
+		Name:    args.Name,
+		Inputs:  args.Inputs,
+		Parent:  rpc.GetParent(),
+		Deps:    rpc.GetDependencies(),
+		PropDep: map[string][]string{},
+	}
+	for k, v := range rpc.GetPropertyDependencies() {
+		r.PropDep[k] = v.GetUrns()
+	}
+	for k, v := range rpc.GetObject().GetFields() {
+		if v.GetStringValue() == plugin.UnknownStringValue {
+			r.Unknown = append(r.Unknown, k)
+		}
+	}
+	slices.Sort(r.Unknown)
+	m.mu.Lock()
+	m.resources = append(m.resources, r)
+	m.mu.Unlock()
+
+	state := args.Inputs.Copy()
+	if m.preview {
+		return "", state, nil
+	}
+	switch args.TypeToken {
+	case typeBucket:
+		state["bucket"] = resource.NewProperty(mockBucket)
+		state["arn"] = resource.NewProperty("arn:aws:s3:::" + mockBucket)
+		return mockBucket, state, nil
+	case typeLayerVer:
+		name := args.Inputs["layerName"].StringValue()
+		layerArn := fmt.Sprintf("arn:aws:lambda:us-east-1:%s:layer:%s", mockAccount, name)
+		state["layerArn"] = resource.NewProperty(layerArn)
+		state["arn"] = resource.NewProperty(layerArn + ":1")
+		state["version"] = resource.NewProperty("1")
+		return layerArn + ":1", state, nil
+	case typeCommand:
+		key := args.Inputs["triggers"].ArrayValue()[0].StringValue()
+		out := fmt.Sprintf(`{"key":%q,"sha256":"00","zipBytes":1,"unzippedBytes":%d,"files":1,"packages":[]}`, key, mockUnzip)
+		if m.report != nil {
+			out = m.report(key)
+		}
+		state["stdout"] = resource.NewProperty("go: downloading nothing\n" + out + "\n")
+		return args.Name + "-id", state, nil
+	}
+	return args.Name + "-id", state, nil
+}
+
+func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	return args.Args, nil
+}
+
+// find returns the one registered resource typ::name.
+func (m *mocks) find(t *testing.T, typ, name string) registered {
+	t.Helper()
+	var found []registered
+	for _, r := range m.resources {
+		if r.Type == typ && r.Name == name {
+			found = append(found, r)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d resources %s::%s, want 1; registered: %v", len(found), typ, name, m.names())
+	}
+	return found[0]
+}
+
+// names lists "type::name" of every resource except providers and the stack.
+func (m *mocks) names() []string {
+	var out []string
+	for _, r := range m.resources {
+		if r.Type == typeStack || strings.HasPrefix(r.Type, "pulumi:providers:") {
+			continue
+		}
+		out = append(out, r.Type+"::"+r.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// run says how to run the program.
+type run struct {
+	config  map[string]string
+	root    string // the project folder; projectRoot if ""
+	preview bool
+	report  func(key string) string
+	// body replaces program, to capture what it exports.
+	body pulumi.RunFunc
+}
+
+// runProgram runs the program with mocks and returns them and its error.
+func runProgram(t *testing.T, r run) (*mocks, error) {
+	t.Helper()
+	m := &mocks{preview: r.preview, report: r.report}
+	root := r.root
+	if root == "" {
+		root = projectRoot(t)
+	}
+	body := r.body
+	if body == nil {
+		body = program
+	}
+	err := pulumi.RunErr(body, pulumi.WithMocks(project, "prod", m), func(info *pulumi.RunInfo) {
+		info.Config = r.config
+		info.RootDirectory = root
+		info.DryRun = r.preview
+	})
+	return m, err
+}
+
+// mustRun runs the program and fails the test on an error.
+func mustRun(t *testing.T, r run) *mocks {
+	t.Helper()
+	m, err := runProgram(t, r)
+	if err != nil {
+		t.Fatalf("program: %v", err)
+	}
+	return m
+}
+
+// prodTarget is the layer target Pulumi.prod.yaml declares.
+func prodTarget(t *testing.T) target.Target {
+	t.Helper()
+	cfg := stackConfig(t, "prod")
+	var runtimes []string
+	if err := json.Unmarshal([]byte(cfg[project+":layerRuntimes"]), &runtimes); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := target.New(runtimes, cfg[project+":architecture"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tg
+}
+
+// inPins reads the exact pins of a .in file, sorted, as "name==version".
+func inPins(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		if line = strings.TrimSpace(line); line != "" {
+			name, version, ok := strings.Cut(line, "==")
+			if !ok {
+				t.Fatalf("%s: %q is not an exact pin", path, line)
+			}
+			out = append(out, lock.NormalizeName(name)+"=="+version)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func strValue(t *testing.T, r registered, key string) string {
+	t.Helper()
+	v, ok := r.Inputs[resource.PropertyKey(key)]
+	if !ok || !v.IsString() {
+		t.Fatalf("%s::%s input %s = %v, want a string", r.Type, r.Name, key, v)
+	}
+	return v.StringValue()
+}
+
+func strList(t *testing.T, r registered, key string) []string {
+	t.Helper()
+	v, ok := r.Inputs[resource.PropertyKey(key)]
+	if !ok || !v.IsArray() {
+		t.Fatalf("%s::%s input %s = %v, want a list", r.Type, r.Name, key, v)
+	}
+	var out []string
+	for _, e := range v.ArrayValue() {
+		if !e.IsString() {
+			t.Fatalf("%s::%s input %s holds %v, want strings", r.Type, r.Name, key, e)
+		}
+		out = append(out, e.StringValue())
+	}
+	return out
+}
+
+func TestProgramGraph(t *testing.T) {
+	m := mustRun(t, run{config: stackConfig(t, "prod")})
+	const name = "galerly-image-processing"
+
+	want := []string{
+		typeLayer + "::" + name,
+		typeLayerVer + "::" + name,
+		typeBlock + "::artifacts",
+		typeOwnership + "::artifacts",
+		typeSSE + "::artifacts",
+		typeBucket + "::artifacts",
+		typeCommand + "::" + name + "-build",
+	}
+	slices.Sort(want)
+	if got := m.names(); !slices.Equal(got, want) {
+		t.Errorf("resources:\n got %v\nwant %v", got, want)
+	}
+
+	key, err := build.LayerKey("locks/image-processing.txt", prodTarget(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pins := lockPins(t, "locks/image-processing.txt", prodTarget(t))
+	for _, p := range inPins(t, "locks/image-processing.in") {
+		if !slices.Contains(pins, p) {
+			t.Fatalf("the lock does not pin %s from locks/image-processing.in", p)
+		}
+	}
+	s3Key := "layers/" + name + "/" + key + ".zip"
+
+	t.Run("build step", func(t *testing.T) {
+		cmd := m.find(t, typeCommand, name+"-build")
+		if got, want := strList(t, cmd, "triggers"), append([]string{key}, pins...); !slices.Equal(got, want) {
+			t.Errorf("triggers = %v, want the key and every pin of the lock: %v", got, want)
+		}
+		wantCreate := "mkdir -p .lambdapack && go run ./build/cmd/lambdapack layer --lock locks/image-processing.txt" +
+			" --runtime python3.11 --runtime python3.12 --arch x86_64 --out .lambdapack/layer-" + key + ".zip" +
+			" --upload s3://" + mockBucket + "/" + s3Key
+		if got := strValue(t, cmd, "create"); got != wantCreate {
+			t.Errorf("create =\n %s\nwant\n %s", got, wantCreate)
+		}
+		if got := strValue(t, cmd, "dir"); got != "." {
+			t.Errorf("dir = %q, want the project folder as \".\"", got)
+		}
+		env := cmd.Inputs["environment"]
+		if !env.IsObject() || len(env.ObjectValue()) != 1 || env.ObjectValue()["AWS_REGION"].StringValue() != "us-east-1" {
+			t.Errorf("environment = %v, want only AWS_REGION=us-east-1 from aws:region", env)
+		}
+		for _, res := range []struct{ typ, name string }{
+			{typeBucket, "artifacts"}, {typeSSE, "artifacts"}, {typeBlock, "artifacts"}, {typeOwnership, "artifacts"},
+		} {
+			if !cmd.inputFrom("create", res.typ, res.name) {
+				t.Errorf("the upload command does not wait for %s::%s", res.typ, res.name)
+			}
+		}
+		if !isURN(cmd.Parent, typeLayer, name) {
+			t.Errorf("build step's parent = %s, want the layer component", cmd.Parent)
+		}
+	})
+
+	t.Run("layer version", func(t *testing.T) {
+		lv := m.find(t, typeLayerVer, name)
+		if got := strValue(t, lv, "s3Key"); got != s3Key {
+			t.Errorf("s3Key = %s, want %s (the key build.LayerKey computes)", got, s3Key)
+		}
+		if got := strValue(t, lv, "s3Bucket"); got != mockBucket {
+			t.Errorf("s3Bucket = %s, want the artifacts bucket %s", got, mockBucket)
+		}
+		if got := strValue(t, lv, "layerName"); got != name {
+			t.Errorf("layerName = %s, want %s", got, name)
+		}
+		if got, want := strList(t, lv, "compatibleRuntimes"), []string{"python3.11", "python3.12"}; !slices.Equal(got, want) {
+			t.Errorf("compatibleRuntimes = %v, want %v", got, want)
+		}
+		if got, want := strList(t, lv, "compatibleArchitectures"), []string{"x86_64"}; !slices.Equal(got, want) {
+			t.Errorf("compatibleArchitectures = %v, want %v", got, want)
+		}
+		desc := strValue(t, lv, "description")
+		if len(desc) > maxDescription {
+			t.Errorf("description is %d characters, Lambda allows %d: %q", len(desc), maxDescription, desc)
+		}
+		for _, p := range pins {
+			if !strings.Contains(desc, p) {
+				t.Errorf("description %q does not name %s", desc, p)
+			}
+		}
+		if !lv.dependsOn(typeCommand, name+"-build") {
+			t.Errorf("layer version depends on %v, want the build step", lv.Deps)
+		}
+		if !lv.inputFrom("s3Bucket", typeBucket, "artifacts") {
+			t.Errorf("s3Bucket does not come from the artifacts bucket")
+		}
+		if !isURN(lv.Parent, typeLayer, name) {
+			t.Errorf("layer version's parent = %s, want the layer component", lv.Parent)
+		}
+	})
+
+	t.Run("bucket", func(t *testing.T) {
+		sse := m.find(t, typeSSE, "artifacts")
+		rules := sse.Inputs["rules"]
+		if !rules.IsArray() || len(rules.ArrayValue()) != 1 {
+			t.Fatalf("encryption rules = %v, want one", rules)
+		}
+		def := rules.ArrayValue()[0].ObjectValue()["applyServerSideEncryptionByDefault"].ObjectValue()
+		if got := def["sseAlgorithm"].StringValue(); got != "AES256" {
+			t.Errorf("default encryption = %q, want AES256", got)
+		}
+		block := m.find(t, typeBlock, "artifacts")
+		for _, k := range []string{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"} {
+			if v := block.Inputs[resource.PropertyKey(k)]; !v.IsBool() || !v.BoolValue() {
+				t.Errorf("public access block %s = %v, want true", k, v)
+			}
+		}
+		own := m.find(t, typeOwnership, "artifacts")
+		if got := own.Inputs["rule"].ObjectValue()["objectOwnership"].StringValue(); got != "BucketOwnerEnforced" {
+			t.Errorf("object ownership = %q, want BucketOwnerEnforced (ACLs off)", got)
+		}
+		for _, r := range []registered{sse, block, own} {
+			if got := strValue(t, r, "bucket"); got != mockBucket {
+				t.Errorf("%s applies to bucket %q, want %q", r.Type, got, mockBucket)
+			}
+		}
+	})
+}
+
+// exported runs the program's resources and returns its outputs, resolved.
+func exported(t *testing.T, r run) map[string]any {
+	t.Helper()
+	var (
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		out = map[string]any{}
+	)
+	r.body = func(ctx *pulumi.Context) error {
+		outputs, err := deploy(ctx)
+		if err != nil {
+			return err
+		}
+		for name, v := range outputs {
+			ctx.Export(name, v)
+			wg.Add(1)
+			pulumi.ToOutput(v).ApplyT(func(x any) any {
+				mu.Lock()
+				out[name] = x
+				mu.Unlock()
+				wg.Done()
+				return x
+			})
+		}
+		return nil
+	}
+	mustRun(t, r)
+	wg.Wait()
+	return out
+}
+
+func TestProgramOutputs(t *testing.T) {
+	out := exported(t, run{config: stackConfig(t, "prod")})
+	key, err := build.LayerKey("locks/image-processing.txt", prodTarget(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	layerArn := "arn:aws:lambda:us-east-1:" + mockAccount + ":layer:galerly-image-processing"
+	want := map[string]any{
+		"layerArn":            layerArn + ":1",
+		"layerUnversionedArn": layerArn,
+		"layerVersion":        "1",
+		"layerKey":            key,
+		"layerPackages":       lockPins(t, "locks/image-processing.txt", prodTarget(t)),
+		"layerS3Uri":          "s3://" + mockBucket + "/layers/galerly-image-processing/" + key + ".zip",
+		"layerUnzippedBytes":  mockUnzip,
+	}
+	for name, w := range want {
+		got, ok := out[name]
+		if !ok {
+			t.Errorf("output %s not exported", name)
+			continue
+		}
+		if fmt.Sprint(got) != fmt.Sprint(w) {
+			t.Errorf("output %s = %v, want %v", name, got, w)
+		}
+	}
+	for name := range out {
+		if _, ok := want[name]; !ok {
+			t.Errorf("unexpected output %s", name)
+		}
+	}
+}
+
+// A pull request's preview computes the key from the lock: the build
+// step's triggers and the layer version's S3 key and description are exact
+// even before the bucket exists.
+func TestPreviewIsExact(t *testing.T) {
+	m := mustRun(t, run{config: stackConfig(t, "prod"), preview: true})
+	key, err := build.LayerKey("locks/image-processing.txt", prodTarget(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := m.find(t, typeCommand, "galerly-image-processing-build")
+	if got := strList(t, cmd, "triggers"); len(got) == 0 || got[0] != key {
+		t.Errorf("preview triggers = %v, want the key %s first", got, key)
+	}
+	if !slices.Equal(cmd.Unknown, []string{"create"}) {
+		t.Errorf("preview: unknown build-step inputs %v, want only create (it names the new bucket)", cmd.Unknown)
+	}
+	lv := m.find(t, typeLayerVer, "galerly-image-processing")
+	if got := strValue(t, lv, "s3Key"); !strings.Contains(got, key) {
+		t.Errorf("preview s3Key = %s, want it to contain %s", got, key)
+	}
+	if !slices.Equal(lv.Unknown, []string{"s3Bucket"}) {
+		t.Errorf("preview: unknown layer-version inputs %v, want only s3Bucket", lv.Unknown)
+	}
+}
+
+// With artifactsBucket set, the stack uses that bucket and creates none.
+func TestExistingBucket(t *testing.T) {
+	cfg := stackConfig(t, "prod")
+	cfg[project+":artifactsBucket"] = "galerly-artifacts"
+	m := mustRun(t, run{config: cfg})
+	for _, n := range m.names() {
+		if strings.HasPrefix(n, "aws:s3") {
+			t.Errorf("created %s, want no bucket resources", n)
+		}
+	}
+	lv := m.find(t, typeLayerVer, "galerly-image-processing")
+	if got := strValue(t, lv, "s3Bucket"); got != "galerly-artifacts" {
+		t.Errorf("s3Bucket = %q, want galerly-artifacts", got)
+	}
+	cmd := m.find(t, typeCommand, "galerly-image-processing-build")
+	if got := strValue(t, cmd, "create"); !strings.Contains(got, " --upload s3://galerly-artifacts/layers/galerly-image-processing/") {
+		t.Errorf("create = %s, want an upload to the configured bucket", got)
+	}
+}
+
+// If the builder stored the zip under another key than the program
+// computed, the update fails instead of exporting a size for the wrong
+// artifact.
+func TestBuildReportMustAgreeOnKey(t *testing.T) {
+	other := strings.Repeat("ab", 32)
+	_, err := runProgram(t, run{
+		config: stackConfig(t, "prod"),
+		report: func(string) string { return `{"key":"` + other + `","unzippedBytes":1}` },
+	})
+	if err == nil || !strings.Contains(err.Error(), other) || !strings.Contains(err.Error(), "disagree") {
+		t.Fatalf("err = %v, want the key disagreement named", err)
+	}
+}
+
+// copyProject makes a project folder in a temp dir holding the lock at
+// locks/image-processing.txt with the given content, and returns its path.
+func copyProject(t *testing.T, lockText string) string {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "locks"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "locks", "image-processing.txt"), []byte(lockText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
