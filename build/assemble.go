@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -21,12 +22,15 @@ const largestListed = 5
 
 // assemble plans the zip from the placed wheels, checks the size limit
 // before writing a byte, and writes the zip to out atomically.
-func assemble(placed []placement, out string, max int64, log func(string, ...any)) (*Result, error) {
+func assemble(ctx context.Context, placed []placement, out string, max int64, log func(string, ...any)) (*Result, error) {
 	slices.SortFunc(placed, func(a, b placement) int {
 		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Wheel, b.Wheel))
 	})
 	a := pack.New()
 	for _, p := range placed {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		zr, err := zip.OpenReader(p.file)
 		if err != nil {
 			return nil, fmt.Errorf("wheel %s (%s %s): not a readable zip: %w", p.Wheel, p.Name, p.Version, err)
@@ -43,7 +47,7 @@ func assemble(placed []placement, out string, max int64, log func(string, ...any
 		return nil, fmt.Errorf("unzipped size %s is over the limit of %s%s; largest: %s",
 			bytesText(size), bytesText(max), limitWhy(max), largest(a.Sizes(), placed))
 	}
-	sum, n, err := writeAtomic(out, a)
+	sum, n, err := writeAtomic(ctx, out, a)
 	if err != nil {
 		return nil, err
 	}
@@ -62,11 +66,11 @@ func assemble(placed []placement, out string, max int64, log func(string, ...any
 // writeAtomic writes the archive to out atomically, so no reader ever sees
 // a partial zip and a failed build leaves none behind. It returns the
 // zip's sha256 and size.
-func writeAtomic(out string, a *pack.Archive) (string, int64, error) {
+func writeAtomic(ctx context.Context, out string, a *pack.Archive) (string, int64, error) {
 	h := sha256.New()
 	var n int64
 	err := atomicfile.Write(out, 0o644, func(w io.Writer) error {
-		bw := bufio.NewWriterSize(io.MultiWriter(w, h), 1<<20)
+		bw := bufio.NewWriterSize(ctxWriter{ctx, io.MultiWriter(w, h)}, 1<<20)
 		var err error
 		if n, err = a.WriteTo(bw); err != nil {
 			return err
@@ -77,6 +81,20 @@ func writeAtomic(out string, a *pack.Archive) (string, int64, error) {
 		return "", 0, fmt.Errorf("output %s: %w", out, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// ctxWriter fails writes once ctx is done, so an interrupted build stops
+// writing a large zip at the next buffer flush instead of finishing it.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 // limitWhy explains where the limit comes from when it is Lambda's own.

@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"sync"
 
 	"github.com/galerly/galerly-lambda/build/cache"
 	"github.com/galerly/galerly-lambda/build/index"
@@ -25,7 +27,7 @@ import (
 
 // MaxUnzipped is Lambda's limit on a function and all its layers,
 // unzipped: 250 MiB.
-const MaxUnzipped = 262_144_000
+const MaxUnzipped = target.MaxUnzippedBytes
 
 // defaultJobs bounds parallel index queries and downloads: enough to hide
 // latency, few enough not to trip an index's rate limit.
@@ -78,14 +80,23 @@ type Package struct {
 // LayerKey computes the layer key of the lock at path for t, in process
 // and with no network: the same key `lambdapack key` prints, and the one a
 // layer built from that lock is stored under.
+// A lock from which nothing applies to t is refused here as the build
+// would refuse it, so a preview never accepts what an update will reject.
 func LayerKey(path string, t target.Target) (string, error) {
-	return lock.KeyFile(path, t)
+	l, err := lock.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	if _, err := applying(l, t); err != nil {
+		return "", err
+	}
+	return lock.Key(l, t), nil
 }
 
 // Layer builds the layer zip that opts describe and writes it to opts.Out.
 func Layer(ctx context.Context, opts LayerOptions) (*Result, error) {
-	if opts.Out == "" {
-		return nil, errors.New("no output file given")
+	if err := checkOut(opts.Out); err != nil {
+		return nil, err
 	}
 	max := opts.MaxUnzipped
 	if max == 0 {
@@ -120,7 +131,7 @@ func Layer(ctx context.Context, opts LayerOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := assemble(placed, opts.Out, max, r.log)
+	res, err := assemble(ctx, placed, opts.Out, max, r.log)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +143,7 @@ func openCache(dir string) (*cache.Cache, error) {
 	if dir == "" {
 		d, err := cache.DefaultDir()
 		if err != nil {
-			return nil, fmt.Errorf("cache: %w (pass --cache DIR)", err)
+			return nil, fmt.Errorf("%w (pass --cache DIR)", err)
 		}
 		dir = d
 	}
@@ -140,12 +151,16 @@ func openCache(dir string) (*cache.Cache, error) {
 }
 
 // logTo returns a printf-style logger writing lines to w, or discarding
-// them when w is nil.
+// them when w is nil. It is safe for concurrent use whatever w is: the
+// resolver logs from several goroutines.
 func logTo(w io.Writer) func(format string, args ...any) {
 	if w == nil {
 		w = io.Discard
 	}
+	var mu sync.Mutex
 	return func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
 		fmt.Fprintf(w, format+"\n", args...)
 	}
 }
@@ -153,3 +168,20 @@ func logTo(w io.Writer) func(format string, args ...any) {
 // removeQuietly removes a temporary file on a failure path, where the
 // failure being reported matters more than a failed cleanup.
 func removeQuietly(path string) { _ = os.Remove(path) }
+
+// checkOut refuses an output path the zip could not be written to before
+// anything is downloaded or built, naming the path the user gave.
+func checkOut(out string) error {
+	if out == "" {
+		return errors.New("no output file given")
+	}
+	if st, err := os.Stat(out); err == nil && st.IsDir() {
+		return fmt.Errorf("output %s is a folder: give the zip's file name, e.g. %s", out, filepath.Join(out, "layer.zip"))
+	}
+	dir := filepath.Dir(out)
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() {
+		return fmt.Errorf("output %s: the folder %s does not exist", out, dir)
+	}
+	return nil
+}

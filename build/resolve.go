@@ -55,21 +55,23 @@ func (r *resolver) recordName() string { return "layer-" + r.key + ".json" }
 // resolve returns every wheel placement, with each wheel verified in the
 // cache, from the cache alone when it can.
 func (r *resolver) resolve(ctx context.Context) ([]placement, error) {
-	if placed, ok := r.fromCache(); ok {
+	if placed, ok := r.fromCache(ctx); ok {
 		return placed, nil
 	}
-	applied := r.lock.For(r.target)
-	if len(applied) == 0 {
-		return nil, fmt.Errorf("lock %s: no requirement applies to %s", r.lock.File, r.target)
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	perReq := make([][]placement, len(applied))
-	files := make([][]index.File, len(applied))
+	applied, err := applying(r.lock, r.target)
+	if err != nil {
+		return nil, err
+	}
+	perReq := make([]choice, len(applied))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.jobs)
 	for i, req := range applied {
 		g.Go(func() error {
-			p, f, err := r.choose(gctx, req)
-			perReq[i], files[i] = p, f
+			c, err := r.choose(gctx, req)
+			perReq[i] = c
 			return err
 		})
 	}
@@ -77,15 +79,22 @@ func (r *resolver) resolve(ctx context.Context) ([]placement, error) {
 		return nil, err
 	}
 	var placed []placement
-	for _, p := range perReq {
-		placed = append(placed, p...)
+	var files []index.File
+	for _, c := range perReq {
+		// Logged in lock order, not the order the queries finished in.
+		r.log("%s", c.why)
+		for _, n := range c.notes {
+			r.log("note: %s", n)
+		}
+		placed = append(placed, c.placed...)
+		files = append(files, c.files...)
 	}
 	if err := r.fetch(ctx, placed, files); err != nil {
 		return nil, err
 	}
 	data, err := json.MarshalIndent(placed, "", "  ")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("record the resolution: %w", err)
 	}
 	if err := r.cache.WriteRecord(r.recordName(), data); err != nil {
 		// The build is still right; only the next one will ask the index again.
@@ -94,9 +103,19 @@ func (r *resolver) resolve(ctx context.Context) ([]placement, error) {
 	return placed, nil
 }
 
+// applying returns the requirements of l that apply to t, refusing a lock
+// that would make an empty layer.
+func applying(l *lock.Lock, t target.Target) ([]lock.Applied, error) {
+	applied := l.For(t)
+	if len(applied) == 0 {
+		return nil, fmt.Errorf("lock %s: no requirement applies to %s, so the layer would be empty", l.File, t)
+	}
+	return applied, nil
+}
+
 // fromCache returns the recorded resolution for the key when every wheel
 // it names is in the cache and still has its hash.
-func (r *resolver) fromCache() ([]placement, bool) {
+func (r *resolver) fromCache(ctx context.Context) ([]placement, bool) {
 	data, ok, err := r.cache.ReadRecord(r.recordName())
 	if err != nil || !ok {
 		return nil, false
@@ -106,6 +125,9 @@ func (r *resolver) fromCache() ([]placement, bool) {
 		return nil, false
 	}
 	for i := range placed {
+		if ctx.Err() != nil {
+			return nil, false
+		}
 		path, ok, err := r.cache.Get(placed[i].SHA256)
 		if err != nil || !ok {
 			return nil, false
@@ -116,34 +138,67 @@ func (r *resolver) fromCache() ([]placement, bool) {
 	return placed, true
 }
 
+// choice is what choose decided for one requirement.
+type choice struct {
+	placed []placement
+	files  []index.File // where each placed wheel can be downloaded from
+	why    string       // which wheel and why, for the log
+	notes  []string     // what a person may want to know (a yanked file)
+}
+
+// where names a requirement in messages the way the lock parser does,
+// FILE:LINE, followed by the pin.
+func (r *resolver) where(req lock.Applied) string {
+	return fmt.Sprintf("%s:%d: %s==%s", r.lock.File, req.Line, req.Spelled, req.Version)
+}
+
 // choose lists the files of one requirement, keeps those whose sha256 the
-// lock names, and picks the wheels for the target. It returns the
-// placements and the files they may be downloaded from.
-func (r *resolver) choose(ctx context.Context, req lock.Applied) ([]placement, []index.File, error) {
-	where := fmt.Sprintf("%s==%s (%s line %d)", req.Spelled, req.Version, r.lock.File, req.Line)
+// lock names, and picks the wheels for the target.
+func (r *resolver) choose(ctx context.Context, req lock.Applied) (choice, error) {
+	where := r.where(req)
 	listed, err := r.sources.Files(ctx, req.Name)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", where, err)
+		return choice{}, fmt.Errorf("%s: %w", where, err)
 	}
 	if len(listed) == 0 {
-		return nil, nil, fmt.Errorf("%s: no source lists %s (searched %s)", where, req.Name, r.searched())
+		return choice{}, fmt.Errorf("%s: no source lists %s (searched %s)", where, req.Name, r.searched())
 	}
 	reqTarget := target.Target{Runtimes: req.Runtimes, Arch: r.target.Arch}
 	inLock := make(map[string]bool, len(req.Hashes))
 	for _, h := range req.Hashes {
 		inLock[h] = true
 	}
-	bySum := map[string]index.File{}
+	var (
+		bySum    = map[string]index.File{} // the files whose sha256 the lock names
+		misfits  []wheel.Filename          // unhashed files of this version that fit no runtime: only their reasons matter
+		unlocked []string                  // files hashed here whose sha256 the lock does not name
+		sdists   int
+	)
 	for _, f := range listed {
+		fn, err := wheel.ParseFilename(f.Filename)
+		if err != nil {
+			sdists++
+			continue
+		}
+		if fn.Name != req.Name || !fn.IsVersion(req.Version) {
+			continue
+		}
 		if f.SHA256 == "" {
-			sum, ok, err := r.hashUnlisted(ctx, f, reqTarget, req, inLock)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", where, err)
-			}
-			if !ok {
+			// A source that gives no hash (a find-links folder, an index
+			// without hash fragments): hash only what could be chosen.
+			if !fitsAny(fn, reqTarget) {
+				misfits = append(misfits, fn)
 				continue
 			}
+			sum, err := r.hashUnlisted(ctx, f, inLock)
+			if err != nil {
+				return choice{}, fmt.Errorf("%s: %w", where, err)
+			}
 			f.SHA256 = sum
+			if !inLock[sum] {
+				unlocked = append(unlocked, fmt.Sprintf("%s in %s has sha256 %s", f.Filename, f.Source, sum))
+				continue
+			}
 		}
 		if !inLock[f.SHA256] {
 			continue
@@ -152,98 +207,97 @@ func (r *resolver) choose(ctx context.Context, req lock.Applied) ([]placement, [
 			bySum[f.SHA256] = f
 		}
 	}
-	var names []wheel.Filename
-	var sdists int
 	byName := map[string]index.File{}
+	var names []wheel.Filename
 	for _, f := range bySum {
-		fn, err := wheel.ParseFilename(f.Filename)
-		if err != nil {
-			sdists++
-			continue
-		}
+		// Two files of one name that the lock both names: keep the smaller
+		// hash, so the choice does not depend on listing order.
 		if prev, dup := byName[f.Filename]; dup && prev.SHA256 < f.SHA256 {
 			continue
-		}
-		if _, dup := byName[f.Filename]; !dup {
+		} else if !dup {
+			fn, _ := wheel.ParseFilename(f.Filename)
 			names = append(names, fn)
 		}
 		byName[f.Filename] = f
 	}
-	if len(names) == 0 {
-		msg := fmt.Sprintf("%s: none of the %d files the sources list has a sha256 the lock names", where, len(listed))
-		if sdists > 0 {
-			msg = fmt.Sprintf("%s: the lock's hashes match only a source distribution; lambdapack installs wheels only", where)
+	if len(names) == 0 && len(misfits) == 0 {
+		switch {
+		case len(unlocked) > 0:
+			return choice{}, fmt.Errorf("%s: %s, which the lock does not name (it names %s); the file is not the one the lock was made from",
+				where, strings.Join(unlocked, "; "), hashList(req.Hashes))
+		case sdists > 0:
+			return choice{}, fmt.Errorf("%s: the sources list no wheel whose sha256 the lock names (only source distributions or files of other versions); lambdapack installs wheels only", where)
 		}
-		return nil, nil, errors.New(msg)
+		return choice{}, fmt.Errorf("%s: none of the %d files the sources list for %s has a sha256 the lock names", where, len(listed), req.Name)
 	}
-	sel, err := wheel.Select(req.Name, req.Version, names, reqTarget)
+	sel, err := wheel.Select(req.Name, req.Version, append(names, misfits...), reqTarget)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s line %d: %w", r.lock.File, req.Line, err)
+		// Select names the package and version itself.
+		return choice{}, fmt.Errorf("%s:%d: %w", r.lock.File, req.Line, err)
 	}
-	r.log("%s", sel.Why)
-	var placed []placement
-	var from []index.File
+	c := choice{why: sel.Why}
 	add := func(fn wheel.Filename, path string) {
 		f := byName[fn.Raw]
-		placed = append(placed, placement{Name: req.Name, Version: req.Version, Wheel: fn.Raw, SHA256: f.SHA256, Path: path})
-		from = append(from, f)
+		c.placed = append(c.placed, placement{Name: req.Name, Version: req.Version, Wheel: fn.Raw, SHA256: f.SHA256, Path: path})
+		c.files = append(c.files, f)
+		if f.Yanked {
+			c.notes = append(c.notes, fmt.Sprintf("%s is yanked on %s; it is used because the lock pins it exactly", fn.Raw, f.Source))
+		}
 	}
-	allRuntimes := len(req.Runtimes) == len(r.target.Runtimes)
-	switch {
-	case sel.Shared != nil && (allRuntimes || len(r.target.Runtimes) == 1):
+	if sel.Shared != nil && (len(r.target.Runtimes) == 1 || len(req.Runtimes) == len(r.target.Runtimes)) {
 		add(*sel.Shared, "python/")
-	case len(r.target.Runtimes) == 1:
-		for _, fn := range sel.PerRuntime {
-			add(fn, "python/")
+		return c, nil
+	}
+	// A wheel chosen for only some runtimes, or a package a marker limits
+	// to some of them, goes where only those runtimes look.
+	for _, rt := range req.Runtimes {
+		fn, ok := sel.PerRuntime[rt]
+		if sel.Shared != nil {
+			fn, ok = *sel.Shared, true
 		}
-	default:
-		// A wheel that fits only some runtimes, or a package a marker limits
-		// to some of them, must go where only those runtimes look.
-		for _, rt := range req.Runtimes {
-			fn, ok := sel.PerRuntime[rt]
-			if sel.Shared != nil {
-				fn, ok = *sel.Shared, true
-			}
-			if ok {
-				add(fn, rt.SitePackages()+"/")
-			}
+		if ok {
+			add(fn, rt.SitePackages()+"/")
 		}
 	}
-	return placed, from, nil
+	return c, nil
 }
 
-// hashUnlisted learns the sha256 of a file whose source gave none (a
-// find-links folder, an index without hash fragments), but only for a
-// wheel that could be chosen: one of this version that fits the target.
-// A file whose hash the lock names is kept in the cache, so it is read
-// from its source only once.
-func (r *resolver) hashUnlisted(ctx context.Context, f index.File, t target.Target, req lock.Applied, inLock map[string]bool) (string, bool, error) {
-	fn, err := wheel.ParseFilename(f.Filename)
-	if err != nil || fn.Name != req.Name {
-		return "", false, nil
-	}
-	fits := false
+// fitsAny reports whether fn fits at least one runtime of t.
+func fitsAny(fn wheel.Filename, t target.Target) bool {
 	for _, rt := range t.Runtimes {
 		if fn.Fit(rt, t.Arch).OK {
-			fits = true
+			return true
 		}
 	}
-	if !fits {
-		return "", false, nil
+	return false
+}
+
+// hashList shortens a lock's hashes for a message.
+func hashList(hashes []string) string {
+	const shown = 3
+	if len(hashes) <= shown {
+		return strings.Join(hashes, ", ")
 	}
+	return fmt.Sprintf("%s and %d more", strings.Join(hashes[:shown], ", "), len(hashes)-shown)
+}
+
+// hashUnlisted learns the sha256 of a file whose source gave none. A file
+// whose hash the lock names is kept in the cache, so it is read from its
+// source only once.
+func (r *resolver) hashUnlisted(ctx context.Context, f index.File, inLock map[string]bool) (string, error) {
 	tmp, err := os.CreateTemp(r.cache.Dir(), ".hash-*")
 	if err != nil {
-		return "", false, fmt.Errorf("cache: %w", err)
+		return "", fmt.Errorf("cache: %w", err)
 	}
 	defer removeQuietly(tmp.Name())
 	defer tmp.Close()
 	h := sha256.New()
 	if err := r.sources.Download(ctx, f, io.MultiWriter(tmp, h)); err != nil {
-		return "", false, fmt.Errorf("%s: %w", f.Filename, err)
+		return "", err
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	if !inLock[sum] {
-		return "", false, nil
+		return sum, nil
 	}
 	_, err = r.cache.Put(sum, func(w io.Writer) error {
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
@@ -253,20 +307,18 @@ func (r *resolver) hashUnlisted(ctx context.Context, f index.File, t target.Targ
 		return err
 	})
 	if err != nil {
-		return "", false, fmt.Errorf("%s: %w", f.Filename, err)
+		return "", fmt.Errorf("%s: %w", f.Filename, err)
 	}
-	return sum, true, nil
+	return sum, nil
 }
 
 // fetch makes sure every placed wheel is in the cache with its hash,
-// downloading in parallel what is missing. files[i] lists, for the
-// placements of requirement i, where each wheel can be downloaded from.
-func (r *resolver) fetch(ctx context.Context, placed []placement, files [][]index.File) error {
+// downloading in parallel what is missing from files, which says where
+// each wheel can be downloaded from.
+func (r *resolver) fetch(ctx context.Context, placed []placement, files []index.File) error {
 	from := map[string]index.File{}
-	for _, fs := range files {
-		for _, f := range fs {
-			from[f.SHA256] = f
-		}
+	for _, f := range files {
+		from[f.SHA256] = f
 	}
 	var missing []string
 	paths := map[string]string{}

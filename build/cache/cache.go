@@ -27,12 +27,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/galerly/galerly-lambda/build/internal/atomicfile"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/galerly/galerly-lambda/build/internal/atomicfile"
 )
 
 // Cache is a cache folder. Its methods are safe for concurrent use by

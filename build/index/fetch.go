@@ -33,7 +33,10 @@ type transient struct {
 	after time.Duration
 }
 
+// Error returns the message of the error that may go away on retry.
 func (t *transient) Error() string { return t.err.Error() }
+
+// Unwrap returns the underlying error, for errors.Is and errors.As.
 func (t *transient) Unwrap() error { return t.err }
 
 // retryable reports the status codes that can succeed if tried again.
@@ -155,10 +158,7 @@ func (b *watchedBody) Close() error {
 // apply to it. A failure to get a response is returned as transient unless
 // ctx is done; the response body ends the request when closed.
 func (ss *session) get(ctx context.Context, u *url.URL, header http.Header) (*http.Response, bool, error) {
-	user, pass, hasCreds, err := ss.credsFor(u)
-	if err != nil {
-		return nil, false, err
-	}
+	user, pass, hasCreds := ss.credsFor(u)
 	stall := ss.s.stall
 	if stall == 0 {
 		stall = stallTimeout
@@ -202,15 +202,20 @@ func (ss *session) get(ctx context.Context, u *url.URL, header http.Header) (*ht
 }
 
 // statusError turns a failed response into an error, transient when a
-// retry may help. The final URL (after redirects) is named.
-func statusError(resp *http.Response, sentCreds bool) error {
+// retry may help. The final URL (after redirects) is named. An unreadable
+// netrc file is mentioned only here, where it may be why no credentials
+// were sent.
+func (ss *session) statusError(resp *http.Response, sentCreds bool) error {
 	e := &StatusError{URL: redactURL(resp.Request.URL.String()), StatusCode: resp.StatusCode, Status: resp.Status}
 	switch resp.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden:
-		if sentCreds {
+		switch {
+		case sentCreds:
 			e.Hint = "the credentials were refused"
-		} else {
-			e.Hint = "no credentials were sent: put them in the index URL or in a netrc file"
+		case ss.netrcErr != nil:
+			e.Hint = fmt.Sprintf("no credentials were sent: put them in the index or find-links URL, or fix the netrc file, which was ignored: %v", ss.netrcErr)
+		default:
+			e.Hint = "no credentials were sent: put them in the index or find-links URL, or in a netrc file"
 		}
 	}
 	if retryable(resp.StatusCode) {
@@ -242,7 +247,7 @@ func (ss *session) fetchPage(ctx context.Context, u *url.URL, source string) (fi
 			found = false
 			return nil
 		case resp.StatusCode != http.StatusOK:
-			return statusError(resp, sentCreds)
+			return ss.statusError(resp, sentCreds)
 		}
 		body, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBytes+1))
 		if err != nil {
@@ -298,17 +303,17 @@ func (s *Sources) Download(ctx context.Context, f File, w io.Writer) error {
 	default:
 		return fmt.Errorf("download %s: unsupported URL scheme %q", f.Filename, u.Scheme)
 	}
-	ss, err := s.session(!s.NoIndex)
+	ss, err := s.session()
 	if err != nil {
 		return err
 	}
 	if u.User != nil {
 		// Credentials in a file URL apply to that URL only.
-		e, err := parseEndpoint(f.URL)
+		e, err := parseEndpoint("file URL", f.URL)
 		if err != nil {
 			return fmt.Errorf("download %s: %w", f.Filename, err)
 		}
-		ss.indexes = append([]endpoint{e}, ss.indexes...)
+		ss.auth = append([]endpoint{e}, ss.auth...)
 		u = e.url
 	}
 	if err := ss.download(ctx, u, w); err != nil {
@@ -321,7 +326,11 @@ func (s *Sources) Download(ctx context.Context, f File, w io.Writer) error {
 // fix.
 type writeErr struct{ err error }
 
+// Error names the failed write, which is the caller's and not the
+// server's.
 func (e writeErr) Error() string { return "write: " + e.err.Error() }
+
+// Unwrap returns the writer's error, for errors.Is and errors.As.
 func (e writeErr) Unwrap() error { return e.err }
 
 func (ss *session) download(ctx context.Context, u *url.URL, w io.Writer) error {
@@ -354,9 +363,9 @@ func (ss *session) download(ctx context.Context, u *url.URL, w io.Writer) error 
 				useRange = false
 				return &transient{err: fmt.Errorf("GET %s: server refused to resume at byte %d", u, written)}
 			}
-			return statusError(resp, sentCreds)
+			return ss.statusError(resp, sentCreds)
 		default:
-			return statusError(resp, sentCreds)
+			return ss.statusError(resp, sentCreds)
 		}
 		if skip > 0 {
 			if _, err := io.CopyN(io.Discard, resp.Body, skip); err != nil {

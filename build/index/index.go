@@ -2,9 +2,9 @@
 // places pip would look: simple repository indexes (PEP 691 JSON or PEP 503
 // HTML, PyPI by default, private ones by URL) and local find-links folders.
 //
-// Credentials come from the index URL's userinfo or, failing that, from a
-// netrc file; they are sent as HTTP Basic auth and never appear in a File,
-// an error or a message. Transient failures (network errors, 5xx, 429) are
+// Credentials come from the userinfo of an index or find-links URL or,
+// failing that, from a netrc file; they are sent as HTTP Basic auth and
+// never appear in a File, an error or a message. Transient failures (network errors, 5xx, 429) are
 // retried with exponential backoff and jitter, honouring Retry-After.
 //
 // The package does not check that a download has the sha256 the lock
@@ -50,6 +50,10 @@ type File struct {
 	Source string
 	// Yanked is set when the index marks the file yanked (PEP 592).
 	Yanked bool
+	// YankedReason is the reason the index gave for yanking the file (a
+	// PEP 691 yanked string, or a PEP 592 data-yanked value), or "" if it
+	// gave none. It is only ever set when Yanked is.
+	YankedReason string
 }
 
 // Sources says where to look for files and how to reach them. The zero
@@ -58,20 +62,24 @@ type File struct {
 type Sources struct {
 	// IndexURL is the primary simple index; DefaultIndexURL if empty.
 	// Userinfo in it (https://user:token@host/simple/) is sent as Basic
-	// auth to it and to files on the same scheme and host.
+	// auth to it and to files on the same scheme and host, unless NoIndex.
 	IndexURL string
 	// ExtraIndexURLs are searched after IndexURL, and their files merged.
 	ExtraIndexURLs []string
 	// FindLinks are local folders (a path or a file:// URL) whose files
 	// are listed when their names belong to the project, or http(s) URLs
-	// of HTML or JSON pages of links, filtered the same way.
+	// of HTML or JSON pages of links, filtered the same way. Userinfo in
+	// an http(s) find-links URL is sent as Basic auth to it and to files on
+	// the same scheme and host, as for IndexURL.
 	FindLinks []string
 	// NoIndex skips IndexURL and ExtraIndexURLs: only FindLinks are used.
 	NoIndex bool
 	// HTTPClient sends the requests; http.DefaultClient if nil.
 	HTTPClient *http.Client
 	// NetrcPath is the netrc file with credentials for hosts whose URL has
-	// none; $NETRC or ~/.netrc if empty. A missing file means none.
+	// none; $NETRC or ~/.netrc if empty. A missing file means none. A file
+	// that cannot be read or parsed also means none, as with pip; the
+	// reason is given in the hint of a 401 or 403 StatusError.
 	NetrcPath string
 	// Retries is how many times a transiently failed request is retried:
 	// DefaultRetries if zero, none if negative.
@@ -98,6 +106,8 @@ type StatusError struct {
 	Hint       string // what the user may do about it, or ""
 }
 
+// Error returns "GET <url>: <status>", followed by the hint in
+// parentheses when there is one.
 func (e *StatusError) Error() string {
 	msg := "GET " + e.URL + ": " + e.Status
 	if e.Hint != "" {
@@ -116,12 +126,13 @@ type endpoint struct {
 // display returns the URL as messages and File.Source show it.
 func (e endpoint) display() string { return e.url.String() }
 
-// parseEndpoint parses an index URL, moving userinfo into credentials.
-func parseEndpoint(raw string) (endpoint, error) {
+// parseEndpoint parses an index or find-links URL (kind, for messages),
+// moving userinfo into credentials.
+func parseEndpoint(kind, raw string) (endpoint, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		// The raw text may hold a password: show it redacted.
-		return endpoint{}, fmt.Errorf("index URL %s: want an absolute http:// or https:// URL", redactRaw(raw))
+		return endpoint{}, fmt.Errorf("%s %s: want an absolute http:// or https:// URL", kind, redactRaw(raw))
 	}
 	e := endpoint{url: u}
 	if u.User != nil {
@@ -201,81 +212,107 @@ func checkProject(name string) error {
 	return nil
 }
 
-// session is the state of one Files or Download call: the parsed indexes
-// and, read at most once, the netrc entries.
+// session is the state of one Files or Download call: the parsed indexes,
+// the endpoints whose URL carries credentials and, read at most once, the
+// netrc entries.
 type session struct {
-	s         *Sources
-	client    *http.Client
-	indexes   []endpoint
+	s       *Sources
+	client  *http.Client
+	indexes []endpoint // none if NoIndex
+	// auth holds the endpoints with credentials, in the order they are
+	// tried: indexes, then find-links pages.
+	auth      []endpoint
 	netrc     []netrcEntry
-	netrcErr  error
+	netrcErr  error // why the netrc file was ignored, if it was
 	netrcRead bool
 }
 
-func (s *Sources) session(withIndexes bool) (*session, error) {
+func (s *Sources) session() (*session, error) {
 	ss := &session{s: s, client: s.HTTPClient}
 	if ss.client == nil {
 		ss.client = http.DefaultClient
 	}
-	if !withIndexes {
-		return ss, nil
+	if !s.NoIndex {
+		raw := append([]string{s.IndexURL}, s.ExtraIndexURLs...)
+		if raw[0] == "" {
+			raw[0] = DefaultIndexURL
+		}
+		for _, r := range raw {
+			e, err := parseEndpoint("index URL", r)
+			if err != nil {
+				return nil, err
+			}
+			ss.indexes = append(ss.indexes, e)
+		}
 	}
-	raw := append([]string{s.IndexURL}, s.ExtraIndexURLs...)
-	if raw[0] == "" {
-		raw[0] = DefaultIndexURL
+	for _, e := range ss.indexes {
+		if e.hasCreds {
+			ss.auth = append(ss.auth, e)
+		}
 	}
-	for _, r := range raw {
-		e, err := parseEndpoint(r)
+	for _, fl := range s.FindLinks {
+		if !isHTTP(fl) {
+			continue
+		}
+		e, err := parseEndpoint("find-links", fl)
 		if err != nil {
 			return nil, err
 		}
-		ss.indexes = append(ss.indexes, e)
+		if e.hasCreds {
+			ss.auth = append(ss.auth, e)
+		}
 	}
 	return ss, nil
 }
 
+// isHTTP reports whether a find-links entry is a page URL rather than a
+// folder.
+func isHTTP(fl string) bool {
+	u, err := url.Parse(fl)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https")
+}
+
 // credsFor returns the Basic auth credentials for a request to u: the
-// credentials of an index on the same scheme and host, else the netrc entry
-// for the host.
-func (ss *session) credsFor(u *url.URL) (user, pass string, ok bool, err error) {
-	for _, e := range ss.indexes {
-		if e.hasCreds && e.url.Scheme == u.Scheme && strings.EqualFold(e.url.Host, u.Host) {
-			return e.user, e.pass, true, nil
+// credentials of an index or find-links URL on the same scheme and host,
+// else the netrc entry for the host. A netrc file that cannot be read is
+// treated as empty, its error kept for the hint of a 401 or 403 (see
+// statusError): it must not break requests to hosts that need no
+// credentials.
+func (ss *session) credsFor(u *url.URL) (user, pass string, ok bool) {
+	for _, e := range ss.auth {
+		if e.url.Scheme == u.Scheme && strings.EqualFold(e.url.Host, u.Host) {
+			return e.user, e.pass, true
 		}
 	}
 	if !ss.netrcRead {
 		ss.netrcRead = true
 		ss.netrc, ss.netrcErr = readNetrc(netrcPath(ss.s.NetrcPath))
 	}
-	if ss.netrcErr != nil {
-		return "", "", false, ss.netrcErr
-	}
-	user, pass, ok = lookupNetrc(ss.netrc, u.Hostname())
-	return user, pass, ok, nil
+	return lookupNetrc(ss.netrc, u.Hostname())
 }
 
 // Files lists the files of project in every source: the primary index,
 // then the extra indexes, then the find-links (only the find-links if
 // NoIndex). An index that does not have the project is not an error; an
 // index that cannot be read (after retries) is. Files that two sources
-// both list with the same filename and sha256 appear once, from the first.
+// both list with the same filename and sha256 appear once, from the first;
+// files without a sha256 (as in find-links folders) are told apart by URL,
+// since two of the same name may hold different bytes.
 func (s *Sources) Files(ctx context.Context, project string) ([]File, error) {
 	if err := checkProject(project); err != nil {
 		return nil, err
 	}
-	ss, err := s.session(true)
+	ss, err := s.session()
 	if err != nil {
 		return nil, err
 	}
 	var all []File
-	if !s.NoIndex {
-		for _, e := range ss.indexes {
-			files, err := ss.listIndex(ctx, e, project)
-			if err != nil {
-				return nil, fmt.Errorf("index %s: project %s: %w", e.display(), project, err)
-			}
-			all = append(all, files...)
+	for _, e := range ss.indexes {
+		files, err := ss.listIndex(ctx, e, project)
+		if err != nil {
+			return nil, fmt.Errorf("index %s: project %s: %w", e.display(), project, err)
 		}
+		all = append(all, files...)
 	}
 	for _, fl := range s.FindLinks {
 		files, err := ss.listFindLinks(ctx, fl, project)
@@ -288,10 +325,17 @@ func (s *Sources) Files(ctx context.Context, project string) ([]File, error) {
 		}
 		all = append(all, files...)
 	}
-	seen := make(map[[2]string]bool)
+	// The same file is often on two indexes (a mirror, a proxy): keep
+	// one. Without a digest, the same name is no proof of the same bytes,
+	// and which copy survived would depend on the order of the sources.
+	type key struct{ filename, sha256, url string }
+	seen := make(map[key]bool)
 	out := all[:0]
 	for _, f := range all {
-		k := [2]string{f.Filename, f.SHA256}
+		k := key{filename: f.Filename, sha256: f.SHA256}
+		if f.SHA256 == "" {
+			k.url = f.URL
+		}
 		if !seen[k] {
 			seen[k] = true
 			out = append(out, f)
@@ -314,8 +358,8 @@ func (ss *session) listIndex(ctx context.Context, e endpoint, project string) ([
 
 // listFindLinks lists the files of project in a find-links folder or page.
 func (ss *session) listFindLinks(ctx context.Context, fl, project string) ([]File, error) {
-	if u, err := url.Parse(fl); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
-		e, err := parseEndpoint(fl)
+	if isHTTP(fl) {
+		e, err := parseEndpoint("find-links", fl)
 		if err != nil {
 			return nil, err
 		}

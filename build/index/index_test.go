@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -126,11 +127,11 @@ func TestJSONIndex(t *testing.T) {
 	src := srv.URL + "/simple/"
 	want := []File{
 		{"pillow_heif-0.16.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-			srv.URL + "/files/pillow_heif-0.16.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", shaA, src, false},
+			srv.URL + "/files/pillow_heif-0.16.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", shaA, src, false, ""},
 		{"pillow_heif-0.15.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-			"https://files.example.test/p/pillow_heif-0.15.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", shaB, src, true},
-		{"pillow_heif-0.14.0.tar.gz", srv.URL + "/files/pillow_heif-0.14.0.tar.gz", "", src, true},
-		{"pillow_heif-0.13.0.tar.gz", srv.URL + "/files/pillow_heif-0.13.0.tar.gz", "", src, false},
+			"https://files.example.test/p/pillow_heif-0.15.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", shaB, src, true, ""},
+		{"pillow_heif-0.14.0.tar.gz", srv.URL + "/files/pillow_heif-0.14.0.tar.gz", "", src, true, "broken build"},
+		{"pillow_heif-0.13.0.tar.gz", srv.URL + "/files/pillow_heif-0.13.0.tar.gz", "", src, false, ""},
 	}
 	if !reflect.DeepEqual(files, want) {
 		t.Errorf("Files =\n%+v\nwant\n%+v", files, want)
@@ -175,11 +176,11 @@ func TestHTMLIndex(t *testing.T) {
 	src := srv.URL + "/simple"
 	want := []File{
 		{"numpy-2.0.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-			srv.URL + "/mirror/pypi/numpy/numpy-2.0.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", shaA, src, false},
+			srv.URL + "/mirror/pypi/numpy/numpy-2.0.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", shaA, src, false, ""},
 		{"numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-			srv.URL + "/mirror/files/numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", shaB, src, true},
-		{"numpy-1.26.3.tar.gz", srv.URL + "/abs/numpy-1.26.3.tar.gz", "", src, true},
-		{"numpy+1.0.tar.gz", srv.URL + "/files/numpy%2B1.0.tar.gz", "", src, false},
+			srv.URL + "/mirror/files/numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", shaB, src, true, ""},
+		{"numpy-1.26.3.tar.gz", srv.URL + "/abs/numpy-1.26.3.tar.gz", "", src, true, "bad release"},
+		{"numpy+1.0.tar.gz", srv.URL + "/files/numpy%2B1.0.tar.gz", "", src, false, ""},
 	}
 	if !reflect.DeepEqual(files, want) {
 		t.Errorf("Files =\n%+v\nwant\n%+v", files, want)
@@ -436,6 +437,51 @@ func TestFindLinksMissingFolder(t *testing.T) {
 	}
 }
 
+// TestFindLinksSameName: two folders may hold files of the same name with
+// different bytes. Without a sha256 nothing proves them the same, so both
+// are listed, whatever the order of the folders; only the same file listed
+// twice is listed once.
+func TestFindLinksSameName(t *testing.T) {
+	const name = "twin-1.0-py3-none-any.whl"
+	dirs := []string{t.TempDir(), t.TempDir()}
+	for i, d := range dirs {
+		if err := os.WriteFile(filepath.Join(d, name), []byte(fmt.Sprint("twin from folder ", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		want  []string // Source of each file listed, in order
+	}{
+		{"in order", []string{dirs[0], dirs[1]}, []string{dirs[0], dirs[1]}},
+		{"reversed", []string{dirs[1], dirs[0]}, []string{dirs[1], dirs[0]}},
+		{"same folder twice", []string{dirs[0], fileURL(dirs[0])}, []string{dirs[0]}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Sources{NoIndex: true, FindLinks: tc.flags}
+			files, err := s.Files(context.Background(), "twin")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range files {
+				got = append(got, f.Source)
+				var buf bytes.Buffer
+				if err := s.Download(context.Background(), f, &buf); err != nil {
+					t.Fatal(err)
+				}
+				if want := fmt.Sprint("twin from folder ", slices.Index(dirs, f.Source)); buf.String() != want {
+					t.Errorf("%s from %s: downloaded %q, want %q", f.Filename, f.Source, buf.String(), want)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("%s listed from %q, want %q", name, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestFindLinksPage(t *testing.T) {
 	srv, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
@@ -624,15 +670,99 @@ func TestNetrcCredentials(t *testing.T) {
 	}
 }
 
-func TestBadNetrcNamed(t *testing.T) {
-	srv, _ := serve(t, pageOf())
-	netrc := filepath.Join(t.TempDir(), "netrc")
-	os.WriteFile(netrc, []byte("machine 127.0.0.1\nlogin bob\npasword x\n"), 0o600)
-	s, _ := fastSources(srv.URL + "/simple/")
-	s.NetrcPath = netrc
-	_, err := s.Files(context.Background(), "numpy")
-	if err == nil || !strings.Contains(err.Error(), netrc+" line 3") {
-		t.Errorf("err = %v, want one naming %s line 3", err, netrc)
+// TestBadNetrcIgnored: like pip, a netrc file that cannot be used means no
+// netrc credentials rather than a failed build; it is named only when a
+// server then asks for credentials.
+func TestBadNetrcIgnored(t *testing.T) {
+	content := []byte("private wheel")
+	open, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/simple/numpy/":
+			pageOf("numpy-2.0.0-py3-none-any.whl", sumOf(content))(w, r)
+		default:
+			w.Write(content)
+		}
+	})
+	locked, _ := authServer(t, "bob", "hunter2-netrc", content)
+	dir := t.TempDir()
+	malformed := filepath.Join(dir, "netrc")
+	// An unquoted password with a space: "netrc" is an unexpected word,
+	// and must not be shown.
+	os.WriteFile(malformed, []byte("machine 127.0.0.1\nlogin bob\npassword hunter2 netrc\n"), 0o600)
+	folder := filepath.Join(dir, "folder")
+	os.Mkdir(folder, 0o755)
+
+	for _, tc := range []struct{ name, netrc, reason string }{
+		{"malformed", malformed, malformed + " line 3"},
+		{"unreadable", folder, folder},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := fastSources(open.URL + "/simple/")
+			s.NetrcPath = tc.netrc
+			files, err := s.Files(context.Background(), "numpy")
+			if err != nil || len(files) != 1 {
+				t.Fatalf("a host that needs no credentials: Files = %+v, %v; want the file (the netrc ignored)", files, err)
+			}
+			var buf bytes.Buffer
+			if err := s.Download(context.Background(), files[0], &buf); err != nil || !bytes.Equal(buf.Bytes(), content) {
+				t.Errorf("a host that needs no credentials: Download = %q, %v", buf.Bytes(), err)
+			}
+
+			s.IndexURL = locked.URL + "/simple/"
+			_, err = s.Files(context.Background(), "numpy")
+			var se *StatusError
+			if !errors.As(err, &se) || se.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("a host that needs credentials: err = %v, want a 401 StatusError", err)
+			}
+			if !strings.Contains(se.Hint, tc.reason) || !strings.Contains(se.Hint, "ignored") {
+				t.Errorf("hint %q: want the netrc problem (%s)", se.Hint, tc.reason)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("err = %q shows part of the netrc password", err)
+			}
+		})
+	}
+}
+
+// TestFindLinksPageCredentials: userinfo in an http(s) find-links URL is
+// sent to the page and to its files on the same host, and shown nowhere.
+func TestFindLinksPageCredentials(t *testing.T) {
+	const user, pass = "carol", "fl-s3cret-7"
+	content := []byte("find-links wheel")
+	srv, rc := authServer(t, user, pass, content)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	s := &Sources{
+		NoIndex:   true,
+		FindLinks: []string{"http://" + user + ":" + pass + "@" + host + "/simple/numpy/"},
+		NetrcPath: os.DevNull,
+	}
+	files, err := s.Files(context.Background(), "numpy")
+	if err != nil || len(files) != 1 {
+		t.Fatalf("Files = %+v, %v; want the page's one file", files, err)
+	}
+	if f := files[0]; f.Source != srv.URL+"/simple/numpy/" || strings.Contains(fmt.Sprint(f), pass) {
+		t.Errorf("file %+v: want Source %s/simple/numpy/ and no password", f, srv.URL)
+	}
+	var buf bytes.Buffer
+	if err := s.Download(context.Background(), files[0], &buf); err != nil || !bytes.Equal(buf.Bytes(), content) {
+		t.Fatalf("Download = %q, %v", buf.Bytes(), err)
+	}
+	if paths := rc.paths(); len(paths) != 2 {
+		t.Errorf("requests %q, want the page and the file", paths)
+	}
+	for _, r := range rc.all() {
+		if u, p, _ := r.BasicAuth(); u != user || p != pass {
+			t.Errorf("%s: credentials %q/%q, want the find-links URL's", r.URL.Path, u, p)
+		}
+	}
+
+	// Without credentials, the hint names the find-links URL as a place
+	// for them.
+	s.FindLinks = []string{srv.URL + "/simple/numpy/"}
+	_, err = s.Files(context.Background(), "numpy")
+	var se *StatusError
+	if !errors.As(err, &se) || se.StatusCode != http.StatusUnauthorized || !strings.Contains(se.Hint, "find-links URL") {
+		t.Errorf("err = %v, want a 401 whose hint mentions the find-links URL", err)
 	}
 }
 

@@ -132,7 +132,10 @@ func parseNetrc(data string) ([]netrcEntry, error) {
 				cur.password = v
 			}
 		default:
-			return nil, fmt.Errorf("line %d: unexpected word %q (want machine, default, login, password, account, macdef)", t.line, t.text)
+			// The word is not shown: in a malformed file it may be part of
+			// a password (an unquoted one with a space), and this error can
+			// end up in a build log.
+			return nil, fmt.Errorf("line %d: unexpected word (want machine, default, login, password, account, port or macdef)", t.line)
 		}
 	}
 	return entries, nil

@@ -48,13 +48,19 @@ func TestNetrcErrors(t *testing.T) {
 		{"machine", "line 1: \"machine\" needs a value"},
 		{"machine a\nlogin", "line 2: \"login\" needs a value"},
 		{"login u password p", "line 1: \"login\" before any machine"},
-		{"machine a\n\nusername u", "line 3: unexpected word \"username\""},
+		{"machine a\n\nusername u", "line 3: unexpected word"},
 		{"machine a login u password \"unterminated\n", "line 1: unterminated quoted word"},
-		{"machine a login \"two\nlines\" oops", "line 2: unexpected word \"oops\""},
+		{"machine a login \"two\nlines\" oops", "line 2: unexpected word"},
+		// An unquoted password with a space: the error, which may be
+		// logged, must not show the rest of it.
+		{"machine a login u password hunter2 s3cret", "line 1: unexpected word"},
 	} {
 		_, err := parseNetrc(tc.netrc)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("parseNetrc(%q) err = %v, want %q", tc.netrc, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("parseNetrc(%q) err = %v shows a password", tc.netrc, err)
 		}
 	}
 }

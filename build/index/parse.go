@@ -72,26 +72,31 @@ func parseJSON(body []byte, base *url.URL, source string) ([]File, error) {
 		if err != nil || f.URL == "" || f.Filename == "" {
 			return nil, fmt.Errorf("PEP 691 JSON page: file %q: bad url %q", f.Filename, redactRaw(f.URL))
 		}
+		yanked, reason := jsonYanked(f.Yanked)
 		out = append(out, File{
-			Filename: f.Filename,
-			URL:      cleanFileURL(u),
-			SHA256:   cleanSHA256(f.Hashes["sha256"]),
-			Source:   source,
-			Yanked:   jsonYanked(f.Yanked),
+			Filename:     f.Filename,
+			URL:          cleanFileURL(u),
+			SHA256:       cleanSHA256(f.Hashes["sha256"]),
+			Source:       source,
+			Yanked:       yanked,
+			YankedReason: reason,
 		})
 	}
 	return out, nil
 }
 
 // jsonYanked reads PEP 691's yanked: false or absent, true, or a reason
-// string (which means yanked).
-func jsonYanked(raw json.RawMessage) bool {
+// string (which means yanked, even when empty).
+func jsonYanked(raw json.RawMessage) (yanked bool, reason string) {
 	var b bool
 	if json.Unmarshal(raw, &b) == nil {
-		return b
+		return b, ""
 	}
 	var s string
-	return json.Unmarshal(raw, &s) == nil
+	if json.Unmarshal(raw, &s) == nil {
+		return true, strings.TrimSpace(s)
+	}
+	return false, ""
 }
 
 func parseHTML(body []byte, base *url.URL, source string) ([]File, error) {
@@ -139,13 +144,16 @@ func parseHTML(body []byte, base *url.URL, source string) ([]File, error) {
 					continue // a folder (such as "../"), not a file
 				}
 				filename := path.Base(u.Path)
-				_, yanked := attrs["data-yanked"]
+				// PEP 592: the attribute marks the file yanked; its value,
+				// if any, is the reason.
+				reason, yanked := attrs["data-yanked"]
 				out = append(out, File{
-					Filename: filename,
-					URL:      cleanFileURL(u),
-					SHA256:   fragmentSHA256(u.Fragment),
-					Source:   source,
-					Yanked:   yanked,
+					Filename:     filename,
+					URL:          cleanFileURL(u),
+					SHA256:       fragmentSHA256(u.Fragment),
+					Source:       source,
+					Yanked:       yanked,
+					YankedReason: strings.TrimSpace(reason),
 				})
 			}
 		}

@@ -26,6 +26,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/galerly/galerly-lambda/build/target"
 )
 
 // Options says what Run tests.
@@ -46,7 +48,7 @@ type Options struct {
 // maxUnzipped is Lambda's limit on a function and its layers unzipped; a
 // layer bigger than that cannot be deployed, so extraction stops there
 // rather than filling the disk with a zip bomb.
-const maxUnzipped = 262_144_000
+const maxUnzipped = target.MaxUnzippedBytes
 
 // waitDelay bounds how long Run waits, after the interpreter exits, for a
 // process started by an imported module to let go of its output.

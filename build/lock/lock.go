@@ -13,7 +13,9 @@
 package lock
 
 import (
+	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -64,6 +66,10 @@ func ReadFile(path string) (*Lock, error) {
 // Parse parses a lock file's contents; name is used in messages only. The
 // first problem found is returned as an *Error naming name and the line.
 func Parse(name string, data []byte) (*Lock, error) {
+	if isUTF16(data) {
+		return nil, &Error{File: name, Line: 1,
+			Err: errors.New("the lock is UTF-16; save it as UTF-8 (pip-compile and uv write UTF-8)")}
+	}
 	l := &Lock{File: name}
 	seen := make(map[string]int) // normalized name -> line
 	for _, ll := range logicalLines(string(data)) {
@@ -84,6 +90,19 @@ func Parse(name string, data []byte) (*Lock, error) {
 	}
 	slices.SortFunc(l.Requirements, func(a, b Requirement) int { return cmp.Compare(a.Name, b.Name) })
 	return l, nil
+}
+
+// isUTF16 reports whether data looks UTF-16 encoded: it starts with a
+// UTF-16 byte order mark (PowerShell's > writes FF FE), or its first line
+// holds a NUL byte, which text in any ASCII-compatible encoding does not.
+// Read as UTF-8, such a file fails on its first name with an error that
+// does not say what is wrong.
+func isUTF16(data []byte) bool {
+	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
+		return true
+	}
+	first, _, _ := bytes.Cut(data, []byte{'\n'})
+	return bytes.IndexByte(first, 0) >= 0
 }
 
 // logicalLine is one requirement or option line after backslash

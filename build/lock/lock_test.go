@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf16"
+
+	"github.com/galerly/galerly-lambda/build/internal/pyname"
 )
 
 // h returns a distinct valid sha256 hex digest for n.
@@ -196,6 +200,24 @@ exceptiongroup==1.2.2 ; python_full_version < '3.11' and (platform_machine=="x86
 	}
 }
 
+// encodeUTF16 encodes s as UTF-16, little or big endian, with or without
+// a byte order mark.
+func encodeUTF16(little, bom bool, s string) string {
+	units := utf16.Encode([]rune(s))
+	if bom {
+		units = append([]uint16{0xfeff}, units...)
+	}
+	var out []byte
+	for _, u := range units {
+		if little {
+			out = binary.LittleEndian.AppendUint16(out, u)
+		} else {
+			out = binary.BigEndian.AppendUint16(out, u)
+		}
+	}
+	return string(out)
+}
+
 func TestParseRefuses(t *testing.T) {
 	hash := " --hash=sha256:" + h(1)
 	tests := []struct {
@@ -275,6 +297,12 @@ func TestParseRefuses(t *testing.T) {
 		{"unknown marker variable", `numpy==2.1.3 ; python_implementation == "CPython"` + hash, 1, `unknown marker variable "python_implementation"`},
 		{"kernel marker", `numpy==2.1.3 ; platform_release >= "5.10"` + hash, 1, "platform_release depends on the kernel"},
 		{"empty marker", `numpy==2.1.3 ;` + hash, 1, "expected a variable or a quoted string"},
+		// PowerShell's > writes UTF-16 LE with a byte order mark.
+		{"UTF-16 LE", encodeUTF16(true, true, "numpy==2.1.3"+hash+"\r\n"), 1, "req.txt:1: the lock is UTF-16; save it as UTF-8 (pip-compile and uv write UTF-8)"},
+		{"UTF-16 BE", encodeUTF16(false, true, "numpy==2.1.3"+hash+"\n"), 1, "the lock is UTF-16; save it as UTF-8"},
+		{"UTF-16 LE without BOM", encodeUTF16(true, false, "numpy==2.1.3"+hash+"\n"), 1, "the lock is UTF-16"},
+		{"UTF-16 BE without BOM", encodeUTF16(false, false, "# comment\nnumpy==2.1.3"+hash+"\n"), 1, "the lock is UTF-16"},
+		{"UTF-16 BOM only", "\xff\xfe", 1, "the lock is UTF-16"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -491,7 +519,7 @@ func FuzzParse(f *testing.F) {
 			if i > 0 && l.Requirements[i-1].Name >= r.Name {
 				t.Fatalf("requirements not sorted and unique: %q then %q", l.Requirements[i-1].Name, r.Name)
 			}
-			if r.Name != NormalizeName(r.Spelled) || !validName(r.Spelled) || r.Version == "" || r.Line < 1 {
+			if r.Name != NormalizeName(r.Spelled) || !pyname.Valid(r.Spelled) || r.Version == "" || r.Line < 1 {
 				t.Fatalf("bad requirement %+v", r)
 			}
 			if len(r.Hashes) == 0 || !slices.IsSorted(r.Hashes) || len(slices.Compact(slices.Clone(r.Hashes))) != len(r.Hashes) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/galerly/galerly-lambda/build/internal/pep440"
 	"github.com/galerly/galerly-lambda/build/target"
 )
 
@@ -117,13 +118,16 @@ func (x *boolExpr) format(b *strings.Builder, inAnd bool) {
 type operand struct {
 	name string
 	lit  string
-	ver  *version // the literal as a version, when the comparison is one
+	ver  *pep440.Version // the literal as a version, when the comparison is one
 }
 
 type cmpExpr struct {
 	l, r    operand
 	op      string
 	version bool // compare as PEP 440 versions rather than strings
+	// prefix says the right literal is a release prefix (== "3.12.*"),
+	// matched rather than compared.
+	prefix bool
 }
 
 func (x *cmpExpr) format(b *strings.Builder, _ bool) {
@@ -144,7 +148,7 @@ func (x *cmpExpr) format(b *strings.Builder, _ bool) {
 
 func (x *cmpExpr) eval(e env) bool {
 	if x.version {
-		return compareOp(x.op, x.l.versionIn(e), x.r.versionIn(e))
+		return x.compareVersions(x.l.versionIn(e), x.r.versionIn(e))
 	}
 	l, r := x.l.stringIn(e), x.r.stringIn(e)
 	switch x.op {
@@ -168,16 +172,83 @@ func (x *cmpExpr) eval(e env) bool {
 	return false // unreachable: newCmp accepts only the operators above
 }
 
+// envVersion is a version operand's value on a runtime.
+type envVersion struct {
+	v pep440.Version
+	// latest marks the newest release starting with v: it is above every
+	// version whose release starts the same way. It models a Lambda
+	// runtime's python_full_version, whose patch release is not fixed.
+	latest bool
+}
+
 // versionIn returns the operand's value as a version in e.
-func (o operand) versionIn(e env) version {
-	switch o.name {
-	case "":
-		return *o.ver
-	case "python_version":
-		return version{release: []int{3, e.minor}, post: -1, dev: -1}
-	default: // python_full_version, implementation_version
-		return version{release: []int{3, e.minor}, post: -1, dev: -1, latest: true}
+func (o operand) versionIn(e env) envVersion {
+	if o.name == "" {
+		return envVersion{v: *o.ver}
 	}
+	// "3.N" always parses; the error cannot happen.
+	v, _ := pep440.Parse(fmt.Sprintf("3.%d", e.minor))
+	// python_full_version and implementation_version: the patch is unknown.
+	return envVersion{v: v, latest: o.name != "python_version"}
+}
+
+// compareVersions applies the comparison to two versions.
+func (x *cmpExpr) compareVersions(l, r envVersion) bool {
+	switch x.op {
+	case "==":
+		if x.prefix {
+			return hasPrefix(l, r.v)
+		}
+		return compareEnv(l, r) == 0
+	case "!=":
+		if x.prefix {
+			return !hasPrefix(l, r.v)
+		}
+		return compareEnv(l, r) != 0
+	case "<":
+		return compareEnv(l, r) < 0
+	case "<=":
+		return compareEnv(l, r) <= 0
+	case ">":
+		return compareEnv(l, r) > 0
+	case ">=":
+		return compareEnv(l, r) >= 0
+	case "~=":
+		// ~=X.Y.Z means >=X.Y.Z and ==X.Y.*; newCmp checked that a literal
+		// has two release numbers, and a runtime's version has.
+		return compareEnv(l, r) >= 0 && hasPrefix(l, r.v.Prefix(r.v.ReleaseLen()-1))
+	}
+	return false // unreachable: newCmp accepts only the operators above
+}
+
+// compareEnv orders two versions, either of which may be the newest
+// release of its prefix.
+func compareEnv(a, b envVersion) int {
+	switch {
+	case a.latest && !b.latest:
+		return newestAbove(a.v, b.v)
+	case b.latest && !a.latest:
+		return -newestAbove(b.v, a.v)
+	}
+	return a.v.Compare(b.v)
+}
+
+// newestAbove compares the newest release starting with prefix against v.
+// When v's release does not start with prefix's, the first release number
+// that differs decides, as it does between prefix and v themselves.
+func newestAbove(prefix, v pep440.Version) int {
+	if v.HasPrefix(prefix) {
+		return 1
+	}
+	return prefix.Compare(v)
+}
+
+// hasPrefix reports whether v matches the release prefix p (== "p.*").
+func hasPrefix(v envVersion, p pep440.Version) bool {
+	if v.latest && p.ReleaseLen() > v.v.ReleaseLen() {
+		return false // the newest patch is not one named in advance
+	}
+	return v.v.HasPrefix(p)
 }
 
 // stringIn returns the operand's value as a string in e.
@@ -254,29 +325,41 @@ func newCmp(l, r operand, op string) (*cmpExpr, error) {
 				}
 				continue
 			}
-			v, err := parseVersion(o.lit, i == 1 && (op == "==" || op == "!="))
+			v, prefix, err := parseVersionOperand(o.lit, i == 1, op)
 			if err != nil {
 				return nil, fmt.Errorf("%s %s %q: %w", x.desc(), op, o.lit, err)
 			}
-			o.ver = &v
+			o.ver, x.prefix = &v, prefix
 		}
 	case lk < 0 && rk < 0:
 		// Two literals: compare as versions when both are, as packaging does.
-		lv, lerr := parseVersion(l.lit, false)
-		rv, rerr := parseVersion(r.lit, op == "==" || op == "!=")
+		lv, _, lerr := parseVersionOperand(l.lit, false, op)
+		rv, prefix, rerr := parseVersionOperand(r.lit, true, op)
 		if lerr == nil && rerr == nil {
-			x.version, x.l.ver, x.r.ver = true, &lv, &rv
+			x.version, x.l.ver, x.r.ver, x.prefix = true, &lv, &rv, prefix
 		}
 	}
 	if op == "~=" {
 		if !x.version {
 			return nil, fmt.Errorf("%s ~=: ~= compares versions, and these are strings", x.desc())
 		}
-		if x.r.ver != nil && len(x.r.ver.release) < 2 {
+		if x.r.ver != nil && x.r.ver.ReleaseLen() < 2 {
 			return nil, fmt.Errorf("~=%s needs at least two release numbers", x.r.lit)
 		}
 	}
 	return x, nil
+}
+
+// parseVersionOperand parses a literal compared as a version. On the right
+// of == and != a trailing ".*" makes it a release prefix (prefix is true).
+func parseVersionOperand(lit string, right bool, op string) (v pep440.Version, prefix bool, err error) {
+	lit = strings.TrimSpace(lit)
+	if right && (op == "==" || op == "!=") && strings.HasSuffix(lit, ".*") {
+		v, err = pep440.ParsePrefix(lit)
+		return v, true, err
+	}
+	v, err = pep440.Parse(lit)
+	return v, false, err
 }
 
 // desc names the left side of a comparison for messages.
@@ -459,4 +542,8 @@ func (p *markerParser) parseOp() (string, error) {
 
 func isMarkerKeyword(s string) bool {
 	return s == "and" || s == "or" || s == "in" || s == "not"
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }

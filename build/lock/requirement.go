@@ -2,65 +2,15 @@ package lock
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/galerly/galerly-lambda/build/internal/pep440"
+	"github.com/galerly/galerly-lambda/build/internal/pyname"
 )
 
-// NormalizeName returns the PEP 503 normalized form of a project name:
-// lowercase, with every run of '-', '_' and '.' replaced by one '-'. Two
-// spellings name the same project exactly when they normalize equal.
-func NormalizeName(name string) string {
-	var b strings.Builder
-	sep := false
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c == '-' || c == '_' || c == '.' {
-			sep = true
-			continue
-		}
-		if sep {
-			b.WriteByte('-')
-			sep = false
-		}
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b.WriteByte(c)
-	}
-	if sep {
-		b.WriteByte('-')
-	}
-	return b.String()
-}
-
-// validName reports whether s is a valid PEP 508 project name: ASCII
-// letters, digits, '.', '_' and '-', starting and ending with a letter or
-// digit.
-func validName(s string) bool {
-	if s == "" || !isAlnum(s[0]) || !isAlnum(s[len(s)-1]) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isAlnum(s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-' {
-			return false
-		}
-	}
-	return true
-}
-
-func isAlnum(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-}
-
-// pep440 is the version pattern of PEP 440's appendix, which accepts every
-// spelling a normalizing tool accepts (case, separators, a leading v).
-var pep440 = regexp.MustCompile(`(?i)^\s*v?` +
-	`(?:(?P<epoch>[0-9]+)!)?` +
-	`(?P<release>[0-9]+(?:\.[0-9]+)*)` +
-	`(?P<pre>[-_.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?P<pre_n>[0-9]+)?)?` +
-	`(?P<post>-(?P<post_n1>[0-9]+)|[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n2>[0-9]+)?)?` +
-	`(?P<dev>[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>[0-9]+)?)?` +
-	`(?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?\s*$`)
+// NormalizeName returns the PEP 503 normalized form of a project name, as
+// package pyname does; Requirement.Name is in this form.
+func NormalizeName(name string) string { return pyname.Normalize(name) }
 
 // parseRequirement parses the part of a requirement line before its
 // options: NAME[EXTRAS]==VERSION[; MARKER]. Extras are checked and dropped:
@@ -78,7 +28,7 @@ func parseRequirement(s string) (*Requirement, error) {
 	if spelled == "" {
 		return nil, fmt.Errorf("%q: expected a package name", s)
 	}
-	if !validName(spelled) {
+	if !pyname.Valid(spelled) {
 		return nil, fmt.Errorf("invalid package name %q: a name is ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit", spelled)
 	}
 	rest := strings.TrimSpace(s[end:])
@@ -89,7 +39,7 @@ func parseRequirement(s string) (*Requirement, error) {
 		}
 		if extras := strings.TrimSpace(rest[1:close]); extras != "" {
 			for _, e := range strings.Split(extras, ",") {
-				if !validName(strings.TrimSpace(e)) {
+				if !pyname.Valid(strings.TrimSpace(e)) {
 					return nil, fmt.Errorf("%s: invalid extra %q", spelled, strings.TrimSpace(e))
 				}
 			}
@@ -141,7 +91,7 @@ func parsePin(name, spec string) (string, error) {
 		return "", fmt.Errorf("%s%s is a range, not an exact pin: %s", name, spec, want)
 	case strings.HasSuffix(version, ".*"):
 		return "", fmt.Errorf("%s%s is a wildcard, not an exact pin: %s", name, spec, want)
-	case !pep440.MatchString(version):
+	case !isVersion(version):
 		return "", fmt.Errorf("%s%s: %q is not a valid version (PEP 440)", name, spec, version)
 	}
 	return version, nil
@@ -154,7 +104,7 @@ func parsePin(name, spec string) (string, error) {
 func refuseReference(s string) error {
 	if at := strings.IndexByte(s, '@'); at >= 0 {
 		head := strings.TrimSpace(s[:at])
-		if name, _, _ := strings.Cut(head, "["); validName(strings.TrimSpace(name)) {
+		if name, _, _ := strings.Cut(head, "["); pyname.Valid(strings.TrimSpace(name)) {
 			ref := strings.TrimSpace(s[at+1:])
 			if u, _, ok := strings.Cut(ref, " ;"); ok {
 				ref = strings.TrimSpace(u)
@@ -219,4 +169,9 @@ func looksLikePath(s string) bool {
 		}
 	}
 	return false
+}
+
+func isVersion(s string) bool {
+	_, err := pep440.Parse(s)
+	return err == nil
 }

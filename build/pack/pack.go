@@ -72,10 +72,16 @@ type Archive struct {
 	entries map[string]*entry
 	// dirs maps every parent directory implied by an entry to the label of
 	// the first entry that implied it, to refuse a file at a directory's path.
-	dirs    map[string]string
-	sources map[string]bool
+	dirs map[string]string
+	// sources holds every wheel added, with its prefix, and FilesSource
+	// (prefix "") once a file is added.
+	sources map[sourceKey]bool
 	notes   []string
 }
+
+// sourceKey is one wheel under one prefix: the same wheel may go under
+// several (one site-packages folder per runtime it suits).
+type sourceKey struct{ name, prefix string }
 
 // entry is one file of the archive and where its bytes come from: a wheel
 // entry (zf, copied raw) or a plain file (open, deflated at write time).
@@ -119,7 +125,7 @@ func New() *Archive {
 	return &Archive{
 		entries: make(map[string]*entry),
 		dirs:    make(map[string]string),
-		sources: make(map[string]bool),
+		sources: make(map[sourceKey]bool),
 	}
 }
 
@@ -129,13 +135,18 @@ func New() *Archive {
 // It reads no content unless a path is already taken, to compare the two
 // copies.
 //
+// The same wheel may be added under several prefixes, as a wheel that suits
+// several runtimes goes into each runtime's site-packages; adding it twice
+// under one prefix is an error.
+//
 // On error the Archive is unchanged: a wheel is added whole or not at all.
 func (a *Archive) AddWheel(wheelName string, r *zip.Reader, prefix string) error {
 	if wheelName == "" || wheelName == FilesSource || strings.ContainsAny(wheelName, "/\\") {
 		return fmt.Errorf("pack: invalid wheel name %q", wheelName)
 	}
-	if a.sources[wheelName] {
-		return fmt.Errorf("pack: wheel %s added twice", wheelName)
+	key := sourceKey{wheelName, prefix}
+	if a.sources[key] {
+		return fmt.Errorf("pack: wheel %s added twice under prefix %q", wheelName, prefix)
 	}
 	if err := checkPrefix(prefix); err != nil {
 		return fmt.Errorf("pack: wheel %s: prefix %q: %w", wheelName, prefix, err)
@@ -184,7 +195,7 @@ func (a *Archive) AddWheel(wheelName string, r *zip.Reader, prefix string) error
 	if err := a.merge(staged); err != nil {
 		return err
 	}
-	a.sources[wheelName] = true
+	a.sources[key] = true
 	a.notes = append(a.notes, notes...)
 	return nil
 }
@@ -281,7 +292,7 @@ func (a *Archive) AddFile(name string, mode fs.FileMode, size int64, open func()
 	if err := a.merge([]*entry{e}); err != nil {
 		return err
 	}
-	a.sources[FilesSource] = true
+	a.sources[sourceKey{name: FilesSource}] = true
 	return nil
 }
 
@@ -473,14 +484,15 @@ func (a *Archive) UnzippedSize() int64 {
 }
 
 // Sizes returns the unzipped bytes each source contributes, keyed by wheel
-// name, with the files from AddFile under [FilesSource]. A path several
-// sources write identically counts once, for the source whose copy is kept,
-// so the values add up to [Archive.UnzippedSize]. Every source added is a
-// key, even one that contributes nothing.
+// name (summing its copies, for a wheel added under several prefixes), with
+// the files from AddFile under [FilesSource]. A path several sources write
+// identically counts once, for the source whose copy is kept, so the values
+// add up to [Archive.UnzippedSize]. Every source added is a key, even one
+// that contributes nothing.
 func (a *Archive) Sizes() map[string]int64 {
 	m := make(map[string]int64, len(a.sources))
 	for s := range a.sources {
-		m[s] = 0
+		m[s.name] = 0
 	}
 	for _, e := range a.entries {
 		m[e.source] += e.size
@@ -488,8 +500,9 @@ func (a *Archive) Sizes() map[string]int64 {
 	return m
 }
 
-// Notes returns, sorted, a line for each wheel entry left out and for each
-// path several sources wrote identically.
+// Notes returns, sorted, a line for each wheel entry left out (once, however
+// many prefixes the wheel was added under) and for each path several sources
+// wrote identically.
 func (a *Archive) Notes() []string {
 	notes := slices.Clone(a.notes)
 	for _, e := range a.entries {
@@ -499,5 +512,6 @@ func (a *Archive) Notes() []string {
 		}
 	}
 	slices.Sort(notes)
-	return notes
+	// A wheel under two prefixes leaves out the same entries twice.
+	return slices.Compact(notes)
 }

@@ -438,11 +438,100 @@ func TestAddWheelRefusesBadCalls(t *testing.T) {
 		}
 	}
 	a := New()
-	if err := a.AddWheel(name, r, ""); err != nil {
+	if err := a.AddWheel(name, r, "python/"); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.AddWheel(name, r, "python/"); err == nil || !strings.Contains(err.Error(), "added twice") {
-		t.Errorf("adding %s twice: %v, want an error", name, err)
+	if err := a.AddWheel(name, r, "python/"); err == nil || !strings.Contains(err.Error(), "added twice") || !strings.Contains(err.Error(), `"python/"`) {
+		t.Errorf("adding %s twice under python/: %v, want an error naming the prefix", name, err)
+	}
+}
+
+// TestSameWheelUnderTwoPrefixes: a wheel that suits several runtimes goes
+// into each runtime's site-packages folder, complete in each; it is
+// counted, in Sizes, as the sum of its copies, and its left-out entries
+// are noted once.
+func TestSameWheelUnderTwoPrefixes(t *testing.T) {
+	const (
+		py39  = "python/lib/python3.9/site-packages/"
+		py310 = "python/lib/python3.10/site-packages/"
+	)
+	files := []wfile{
+		{name: "twin/__init__.py", body: "VERSION = 1\n"},
+		{name: "twin-1.0.data/scripts/twin", body: "#!python\n", mode: 0o755},
+	}
+	single := New()
+	name, r := testWheel(t, "twin", "1.0", files...)
+	if err := single.AddWheel(name, r, py39); err != nil {
+		t.Fatal(err)
+	}
+	var single39 bytes.Buffer
+	if _, err := single.WriteTo(&single39); err != nil {
+		t.Fatal(err)
+	}
+
+	var outs [][]byte
+	for _, prefixes := range [][]string{{py39, py310}, {py310, py39}} {
+		a := New()
+		for _, p := range prefixes {
+			if err := a.AddWheel(name, r, p); err != nil {
+				t.Fatalf("AddWheel(%s, %q) after %q: %v", name, p, prefixes[0], err)
+			}
+		}
+		if want := 2 * single.Files(); a.Files() != want {
+			t.Errorf("Files() = %d, want %d (a full copy under each prefix)", a.Files(), want)
+		}
+		wantSizes := map[string]int64{name: 2 * single.UnzippedSize()}
+		if got := a.Sizes(); !maps.Equal(got, wantSizes) {
+			t.Errorf("Sizes() = %v, want %v (both copies, under the wheel's name)", got, wantSizes)
+		}
+		if !slices.Equal(a.Notes(), single.Notes()) || len(a.Notes()) != 1 {
+			t.Errorf("Notes() = %q, want the one note of a single copy %q", a.Notes(), single.Notes())
+		}
+
+		// Still refused twice under one prefix, and the archive unchanged.
+		err := a.AddWheel(name, r, py310)
+		if err == nil || !strings.Contains(err.Error(), "added twice") || !strings.Contains(err.Error(), py310) {
+			t.Errorf("third AddWheel under %s: %v, want an error naming the prefix", py310, err)
+		}
+		if want := 2 * single.Files(); a.Files() != want {
+			t.Errorf("refused AddWheel changed the archive: Files() = %d, want %d", a.Files(), want)
+		}
+
+		var buf bytes.Buffer
+		if _, err := a.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, buf.Bytes())
+		got := map[string]string{}
+		for _, f := range openZip(t, buf.Bytes()).File {
+			rc, err := f.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[f.Name] = string(b)
+		}
+		for _, f := range openZip(t, single39.Bytes()).File {
+			rest := strings.TrimPrefix(f.Name, py39)
+			rc, err := f.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(rc)
+			rc.Close()
+			for _, p := range []string{py39, py310} {
+				if got[p+rest] != string(b) {
+					t.Errorf("%s%s = %q, want %q", p, rest, got[p+rest], b)
+				}
+			}
+		}
+	}
+	if !bytes.Equal(outs[0], outs[1]) {
+		t.Error("the archive depends on the order of the prefixes")
 	}
 }
 

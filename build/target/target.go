@@ -14,6 +14,13 @@ import (
 	"strings"
 )
 
+// MaxUnzippedBytes is Lambda's limit on a function and all its layers,
+// unzipped: 250 MiB.
+const MaxUnzippedBytes = 262_144_000
+
+// MaxLayers is how many layers Lambda lets one function use.
+const MaxLayers = 5
+
 // Runtime is one Lambda Python runtime, python3.<Minor>.
 type Runtime struct {
 	Minor int

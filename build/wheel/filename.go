@@ -15,6 +15,9 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/galerly/galerly-lambda/build/internal/pep440"
+	"github.com/galerly/galerly-lambda/build/internal/pyname"
 )
 
 // Filename is a parsed wheel filename:
@@ -43,10 +46,6 @@ func (f Filename) Tag() string {
 var sdistSuffixes = []string{".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip"}
 
 var (
-	// A wheel's name component after PEP 491 escaping: runs of anything but
-	// letters, digits and '.' became one '_'. Dots are allowed because an
-	// earlier version of the spec kept them.
-	nameRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9._]*[A-Za-z0-9])?$`)
 	// Build tags start with a digit so tools can sort them numerically.
 	buildRE = regexp.MustCompile(`^[0-9][A-Za-z0-9_.]*$`)
 	tagRE   = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
@@ -90,11 +89,15 @@ func ParseFilename(s string) (Filename, error) {
 		}
 	}
 	f := Filename{Raw: s, Version: parts[1]}
-	if !nameRE.MatchString(parts[0]) || strings.Contains(parts[0], "__") {
+	// The name after PEP 491 escaping: runs of anything but letters, digits
+	// and '.' became one '_' (dots stay because an earlier version of the
+	// spec kept them), so it is a valid project name with no '-' (the split
+	// saw to that) and no "__".
+	if !pyname.Valid(parts[0]) || strings.Contains(parts[0], "__") {
 		return Filename{}, fmt.Errorf("wheel filename %q: %q is not a valid escaped distribution name", s, parts[0])
 	}
-	f.Name = NormalizeName(parts[0])
-	if _, ok := canonicalVersion(parts[1]); !ok {
+	f.Name = pyname.Normalize(parts[0])
+	if _, err := pep440.Parse(parts[1]); err != nil {
 		return Filename{}, fmt.Errorf("wheel filename %q: version %q is not a PEP 440 version", s, parts[1])
 	}
 	tags := parts[2:]
@@ -123,85 +126,7 @@ func ParseFilename(s string) (Filename, error) {
 	return f, nil
 }
 
-var nameSepRE = regexp.MustCompile(`[-_.]+`)
-
-// NormalizeName returns the PEP 503 normalized form of a distribution name:
-// lower case, with every run of '-', '_' and '.' replaced by one '-'.
-func NormalizeName(s string) string {
-	return nameSepRE.ReplaceAllString(strings.ToLower(s), "-")
-}
-
-// versionRE is the PEP 440 public+local version grammar, with the
-// alternative spellings the PEP allows (case-insensitive, optional
-// separators, implicit numbers).
-var versionRE = regexp.MustCompile(`(?i)^v?` +
-	`(?:([0-9]+)!)?` + // epoch
-	`([0-9]+(?:\.[0-9]+)*)` + // release
-	`(?:[-_.]?(alpha|a|beta|b|preview|pre|c|rc)[-_.]?([0-9]+)?)?` + // pre
-	`(?:-([0-9]+)|[-_.]?(post|rev|r)[-_.]?([0-9]+)?)?` + // post
-	`(?:[-_.]?(dev)[-_.]?([0-9]+)?)?` + // dev
-	`(?:\+([a-z0-9]+(?:[-_.][a-z0-9]+)*))?$`) // local
-
-// canonicalVersion returns a form of a PEP 440 version under which two
-// spellings compare equal exactly when PEP 440 says the versions are equal
-// ("1.0" and "1.0.0", "1.0-1" and "1.0.post1"), and whether s is a PEP 440
-// version at all. Numbers stay strings so that no version overflows.
-func canonicalVersion(s string) (string, bool) {
-	m := versionRE.FindStringSubmatch(s)
-	if m == nil {
-		return "", false
-	}
-	var b strings.Builder
-	if e := trimZeros(m[1]); e != "" && e != "0" {
-		b.WriteString(e + "!")
-	}
-	rel := strings.Split(m[2], ".")
-	for i := range rel {
-		rel[i] = trimZeros(rel[i])
-	}
-	// Trailing zero components do not change a version (1.0 == 1.0.0).
-	for len(rel) > 1 && rel[len(rel)-1] == "0" {
-		rel = rel[:len(rel)-1]
-	}
-	b.WriteString(strings.Join(rel, "."))
-	if m[3] != "" {
-		switch strings.ToLower(m[3]) {
-		case "alpha", "a":
-			b.WriteString("a")
-		case "beta", "b":
-			b.WriteString("b")
-		default: // c, rc, pre, preview
-			b.WriteString("rc")
-		}
-		b.WriteString(trimZeros(m[4]))
-	}
-	switch {
-	case m[5] != "":
-		b.WriteString(".post" + trimZeros(m[5]))
-	case m[6] != "":
-		b.WriteString(".post" + trimZeros(m[7]))
-	}
-	if m[8] != "" {
-		b.WriteString(".dev" + trimZeros(m[9]))
-	}
-	if m[10] != "" {
-		segs := nameSepRE.Split(strings.ToLower(m[10]), -1)
-		for i, seg := range segs {
-			if strings.Trim(seg, "0123456789") == "" {
-				segs[i] = trimZeros(seg)
-			}
-		}
-		b.WriteString("+" + strings.Join(segs, "."))
-	}
-	return b.String(), true
-}
-
-// trimZeros strips leading zeros from a decimal number, keeping one digit;
-// an absent number is 0, as PEP 440 reads "1.0a" as "1.0a0".
-func trimZeros(n string) string {
-	n = strings.TrimLeft(n, "0")
-	if n == "" {
-		return "0"
-	}
-	return n
-}
+// IsVersion reports whether f is a file of version v, by PEP 440 equality:
+// a lock pinning pkg==1.0 names the files of pkg 1.0.0 too, and a pin that
+// is not a PEP 440 version names no file.
+func (f Filename) IsVersion(v string) bool { return pep440.Equal(f.Version, v) }

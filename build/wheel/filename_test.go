@@ -125,66 +125,55 @@ func TestParseFilenameRefuses(t *testing.T) {
 	}
 }
 
-func TestNormalizeName(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"Pillow", "pillow"},
-		{"pillow_heif", "pillow-heif"},
-		{"pillow-heif", "pillow-heif"},
-		{"Pillow.HEIF", "pillow-heif"},
-		{"a-_.b", "a-b"},
+// TestNameNormalized: every spelling of a project name in a filename
+// gives the PEP 503 name the lock uses.
+func TestNameNormalized(t *testing.T) {
+	tests := []struct{ file, want string }{
+		{"Pillow-11.0.0-cp312-cp312-manylinux_2_28_x86_64.whl", "pillow"},
+		{"pillow_heif-0.20.0-py3-none-any.whl", "pillow-heif"},
+		{"Pillow.HEIF-0.20.0-py3-none-any.whl", "pillow-heif"},
+		{"a_.b-1.0-py3-none-any.whl", "a-b"},
 	}
 	for _, tt := range tests {
-		if got := NormalizeName(tt.in); got != tt.want {
-			t.Errorf("NormalizeName(%q) = %q, want %q", tt.in, got, tt.want)
+		f, err := ParseFilename(tt.file)
+		if err != nil {
+			t.Errorf("ParseFilename(%q): %v", tt.file, err)
+			continue
+		}
+		if f.Name != tt.want {
+			t.Errorf("ParseFilename(%q).Name = %q, want %q", tt.file, f.Name, tt.want)
 		}
 	}
 }
 
-func TestCanonicalVersion(t *testing.T) {
-	// Pairs PEP 440 says are the same version, and pairs it says differ.
-	same := [][2]string{
-		{"1.0", "1.0.0"},
-		{"2.1.3", "v2.1.3"},
-		{"1.0-1", "1.0.post1"},
-		{"1.0.post", "1.0.post0"},
-		{"1.0rev1", "1.0.post1"},
-		{"1.0a", "1.0a0"},
-		{"1.0alpha1", "1.0a1"},
-		{"1.0.beta.2", "1.0b2"},
-		{"1.0c1", "1.0rc1"},
-		{"1.0pre1", "1.0rc1"},
-		{"1.0.dev", "1.0.dev0"},
-		{"0!1.0", "1.0"},
-		{"01.002", "1.2"},
-		{"1.0+Local_01", "1.0+local.1"},
-		{"2.9.0.POST0", "2.9.0.post0"},
+// TestIsVersion: a pin finds the files of its version however either
+// spells it, and only those.
+func TestIsVersion(t *testing.T) {
+	tests := []struct {
+		file, version string
+		want          bool
+	}{
+		{"numpy-2.1.3-cp312-cp312-manylinux_2_17_x86_64.whl", "2.1.3", true},
+		{"numpy-2.1.3-cp312-cp312-manylinux_2_17_x86_64.whl", "v2.1.3", true},
+		{"foo-1.0.0-py3-none-any.whl", "1.0", true},
+		{"foo-1.0-py3-none-any.whl", "1.0.0", true},
+		{"python_dateutil-2.9.0.post0-py2.py3-none-any.whl", "2.9.0-0", true},
+		{"foo-1.0rc1-py3-none-any.whl", "1.0c1", true},
+		{"foo-1.0-1-py3-none-any.whl", "1.0", true}, // 1 is the build tag, not a post-release
+		{"numpy-2.1.3-cp312-cp312-manylinux_2_17_x86_64.whl", "2.1.30", false},
+		{"foo-1.0-py3-none-any.whl", "1.0.post1", false},
+		{"foo-1.0-py3-none-any.whl", "1.0rc1", false},
+		{"foo-1.0+local-py3-none-any.whl", "1.0", false},
+		{"foo-1.0-py3-none-any.whl", "latest", false},
+		{"foo-1.0-py3-none-any.whl", "", false},
 	}
-	for _, p := range same {
-		a, okA := canonicalVersion(p[0])
-		b, okB := canonicalVersion(p[1])
-		if !okA || !okB || a != b {
-			t.Errorf("canonicalVersion(%q) = %q, %v; canonicalVersion(%q) = %q, %v; want equal", p[0], a, okA, p[1], b, okB)
+	for _, tt := range tests {
+		f, err := ParseFilename(tt.file)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	differ := [][2]string{
-		{"1.0", "1.0.1"},
-		{"1.0", "1.0a1"},
-		{"1.0", "1.0.post1"},
-		{"1.0", "1.0.dev0"},
-		{"1.0", "1!1.0"},
-		{"1.0", "1.0+local"},
-		{"2.1.3", "2.1.30"},
-	}
-	for _, p := range differ {
-		a, _ := canonicalVersion(p[0])
-		b, _ := canonicalVersion(p[1])
-		if a == b {
-			t.Errorf("canonicalVersion(%q) == canonicalVersion(%q) == %q, want different", p[0], p[1], a)
-		}
-	}
-	for _, bad := range []string{"", "1.0.x", "dateutil", "1..0", "1.0-", "1.0+", "latest"} {
-		if got, ok := canonicalVersion(bad); ok {
-			t.Errorf("canonicalVersion(%q) = %q, ok; want refused", bad, got)
+		if got := f.IsVersion(tt.version); got != tt.want {
+			t.Errorf("%s IsVersion(%q) = %v, want %v", tt.file, tt.version, got, tt.want)
 		}
 	}
 }

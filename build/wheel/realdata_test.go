@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/galerly/galerly-lambda/build/internal/pyname"
 	"github.com/galerly/galerly-lambda/build/target"
 )
 
@@ -131,7 +132,7 @@ func TestProductionLayer(t *testing.T) {
 	reqs := readLock(t, "testdata/image-processing-manylinux2014.txt")
 	var names []string
 	for _, r := range reqs {
-		names = append(names, NormalizeName(r.name)+"=="+r.version)
+		names = append(names, pyname.Normalize(r.name)+"=="+r.version)
 	}
 	slices.Sort(names)
 	if want := []string{"numpy==2.1.3", "pillow-heif==0.20.0", "pillow==11.0.0", "rawpy==0.24.0"}; !slices.Equal(names, want) {
@@ -268,10 +269,10 @@ func TestManylinux228SetOnArm64(t *testing.T) {
 	}
 }
 
-// TestFunctionDeps: the function's pure-Python dependencies are shared
-// across runtimes. charset-normalizer ships both CPython and pure wheels:
-// across two runtimes the pure one is the only wheel fitting both, on one
-// runtime the compiled one is more specific.
+// TestFunctionDeps: the function's pure-Python dependencies get one shared
+// wheel each. charset-normalizer ships CPython wheels and a pure one: every
+// runtime gets its compiled wheel, however many runtimes the layer has,
+// rather than all of them falling back to the pure wheel they could share.
 func TestFunctionDeps(t *testing.T) {
 	byPkg := map[string][]Filename{}
 	for _, rf := range readFilesTSV(t) {
@@ -283,7 +284,7 @@ func TestFunctionDeps(t *testing.T) {
 	}
 	both := newTarget(t, x86, "python3.11", "python3.12")
 	for _, key := range []string{
-		"boto3 1.40.22", "botocore 1.40.22", "certifi 2025.8.3", "charset-normalizer 3.4.3", "idna 3.10",
+		"boto3 1.40.22", "botocore 1.40.22", "certifi 2025.8.3", "idna 3.10",
 		"jmespath 1.0.1", "python-dateutil 2.9.0.post0", "python-dotenv 1.1.1", "requests 2.32.5",
 		"s3transfer 0.13.1", "six 1.17.0", "stripe 11.6.0", "typing-extensions 4.15.0", "urllib3 2.5.0",
 	} {
@@ -297,11 +298,23 @@ func TestFunctionDeps(t *testing.T) {
 			t.Errorf("%s: %+v, want a shared pure-Python wheel", key, sel)
 		}
 	}
-	sel, err := Select("charset-normalizer", "3.4.3", byPkg["charset-normalizer 3.4.3"], newTarget(t, x86, "python3.12"))
+	const charset = "charset-normalizer 3.4.3"
+	compiled := func(cp string) string {
+		return "charset_normalizer-3.4.3-" + cp + "-" + cp + "-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl"
+	}
+	sel, err := Select("charset-normalizer", "3.4.3", byPkg[charset], both)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "charset_normalizer-3.4.3-cp312-cp312-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl"; sharedName(sel) != want {
-		t.Errorf("charset-normalizer python3.12: %s, want %s", sharedName(sel), want)
+	want := map[string]string{"python3.11": compiled("cp311"), "python3.12": compiled("cp312")}
+	if sel.Shared != nil || !slices.Equal(sortedValues(perRuntimeNames(sel)), sortedValues(want)) {
+		t.Errorf("charset-normalizer python3.11+3.12: shared %q, per runtime %v; want per runtime %v", sharedName(sel), perRuntimeNames(sel), want)
+	}
+	sel, err = Select("charset-normalizer", "3.4.3", byPkg[charset], newTarget(t, x86, "python3.12"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sharedName(sel) != compiled("cp312") {
+		t.Errorf("charset-normalizer python3.12: %s, want %s", sharedName(sel), compiled("cp312"))
 	}
 }

@@ -7,17 +7,21 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/galerly/galerly-lambda/build/internal/pep440"
+	"github.com/galerly/galerly-lambda/build/internal/pyname"
 	"github.com/galerly/galerly-lambda/build/target"
 )
 
 // Selection is the wheel each runtime of a target gets for one package
 // version. Exactly one of Shared and PerRuntime is set.
 type Selection struct {
-	// Shared is the wheel that fits every runtime; it goes to python/ in
-	// the layer, where every runtime imports it.
+	// Shared is set when every runtime's best wheel is the same file; it
+	// goes to python/ in the layer, where every runtime imports it.
 	Shared *Filename
-	// PerRuntime holds each runtime's own wheel when no single wheel fits
-	// them all; each goes to that runtime's python/lib/python3.X/site-packages.
+	// PerRuntime holds each runtime's best wheel when the runtimes' picks
+	// differ. It has an entry for every runtime, even where some picks
+	// coincide (an abi3 wheel best for two runtimes of three); each goes to
+	// that runtime's python/lib/python3.X/site-packages.
 	PerRuntime map[target.Runtime]Filename
 	// Why explains the choice in one line, for build logs.
 	Why string
@@ -38,11 +42,14 @@ type candidate struct {
 // Select picks the wheels for one locked package version (pkg==version)
 // among files, for target t.
 //
-// The rule, so that a build can be explained and repeated: if some file fits
-// every runtime, the one whose lowest rank across the runtimes is highest is
-// Shared; otherwise each runtime gets its highest-ranked fitting file. Ties
-// go to the lexically first filename, and the input order never matters.
-// Files of another name or version are ignored (and named in errors).
+// The rule, so that a build can be explained and repeated: each runtime
+// gets its highest-ranked fitting file (see Fit.Rank), ties going to the
+// lexically first filename. If every runtime's pick is the same file it is
+// Shared; otherwise PerRuntime holds each runtime's pick. A runtime is
+// never given a less specific wheel so that it can share one: a compiled
+// wheel beats the pure fallback even when the pure wheel fits every
+// runtime. The input order never matters. Files of another name or
+// version are ignored (and named in errors).
 //
 // Select fails when no file fits any runtime (listing the nearest files and
 // why each does not fit), or when some runtimes have a fitting file and
@@ -53,11 +60,11 @@ func Select(pkg, version string, files []Filename, t target.Target) (Selection, 
 	if len(t.Runtimes) == 0 {
 		return Selection{}, fmt.Errorf("%s: target %s names no runtime", label, t)
 	}
-	wantVersion, ok := canonicalVersion(version)
-	if !ok {
+	wantVersion, err := pep440.Parse(version)
+	if err != nil {
 		return Selection{}, fmt.Errorf("%s: version %q is not a PEP 440 version", label, version)
 	}
-	wantName := NormalizeName(pkg)
+	wantName := pyname.Normalize(pkg)
 
 	// Sorting (and dropping the same file listed twice, say by two indexes)
 	// makes every later choice independent of the input order.
@@ -68,7 +75,7 @@ func Select(pkg, version string, files []Filename, t target.Target) (Selection, 
 	var cands []candidate
 	var others []string // files of another package or version, as error lines
 	for _, f := range sorted {
-		if v, _ := canonicalVersion(f.Version); f.Name != wantName || v != wantVersion {
+		if v, err := pep440.Parse(f.Version); f.Name != wantName || err != nil || v.Compare(wantVersion) != 0 {
 			others = append(others, fmt.Sprintf("%s: is %s %s, not %s %s", f.Raw, f.Name, f.Version, wantName, version))
 			continue
 		}
@@ -81,31 +88,22 @@ func Select(pkg, version string, files []Filename, t target.Target) (Selection, 
 		cands = append(cands, c)
 	}
 
-	if sel, ok := selectShared(label, cands, t); ok {
-		return sel, nil
-	}
-
-	per := make(map[target.Runtime]Filename, len(t.Runtimes))
-	var why []string
+	picks := make([]int, len(t.Runtimes)) // index into cands, per runtime
+	counts := make([]int, len(t.Runtimes))
 	var have, missing []int // indexes into t.Runtimes
-	for i, r := range t.Runtimes {
-		best, n := -1, 0
-		for j, c := range cands {
-			if !c.fits[i].OK {
-				continue
-			}
-			n++
-			if best < 0 || c.fits[i].Rank > cands[best].fits[i].Rank {
-				best = j
-			}
+	fitting := 0            // files fitting at least one runtime
+	for _, c := range cands {
+		if slices.ContainsFunc(c.fits, func(f Fit) bool { return f.OK }) {
+			fitting++
 		}
-		if best < 0 {
+	}
+	for i := range t.Runtimes {
+		picks[i], counts[i] = bestFor(cands, i)
+		if picks[i] < 0 {
 			missing = append(missing, i)
-			continue
+		} else {
+			have = append(have, i)
 		}
-		have = append(have, i)
-		per[r] = cands[best].f
-		why = append(why, fmt.Sprintf("%s -> %s (%s)", r, cands[best].f.Tag(), howMany(n, "")))
 	}
 	switch {
 	case len(have) == 0:
@@ -113,59 +111,59 @@ func Select(pkg, version string, files []Filename, t target.Target) (Selection, 
 	case len(missing) > 0:
 		return Selection{}, someFit(label, pkg, cands, have, missing, t)
 	}
+
+	if !slices.ContainsFunc(picks, func(p int) bool { return p != picks[0] }) {
+		f := cands[picks[0]].f
+		var how string
+		switch {
+		case len(t.Runtimes) == 1:
+			how = howMany(counts[0])
+		case fitting == 1:
+			how = "the only wheel fitting every runtime"
+		default:
+			how = fmt.Sprintf("most specific for every runtime, of %d fitting", fitting)
+		}
+		return Selection{
+			Shared: &f,
+			Why:    fmt.Sprintf("%s: %s -> %s (%s)", label, strings.Join(runtimeNames(t.Runtimes), ", "), f.Tag(), how),
+		}, nil
+	}
+	per := make(map[target.Runtime]Filename, len(t.Runtimes))
+	why := make([]string, len(t.Runtimes))
+	for i, r := range t.Runtimes {
+		f := cands[picks[i]].f
+		per[r] = f
+		why[i] = fmt.Sprintf("%s -> %s (%s)", r, f.Tag(), howMany(counts[i]))
+	}
 	return Selection{
 		PerRuntime: per,
-		Why:        label + ": no wheel fits every runtime; " + strings.Join(why, "; "),
+		Why:        label + ": per runtime: " + strings.Join(why, "; "),
 	}, nil
 }
 
-// selectShared picks the file that fits every runtime of t with the highest
-// lowest rank, if any does.
-func selectShared(label string, cands []candidate, t target.Target) (Selection, bool) {
-	best, bestRank, n := -1, 0, 0
+// bestFor returns the index in cands of runtime i's highest-ranked
+// fitting file (-1 when none fits) and how many files fit it. cands are
+// sorted by filename, so among equals the lexically first wins.
+func bestFor(cands []candidate, i int) (best, n int) {
+	best = -1
 	for j, c := range cands {
-		low, all := 0, true
-		for i, fit := range c.fits {
-			if !fit.OK {
-				all = false
-				break
-			}
-			if i == 0 || fit.Rank < low {
-				low = fit.Rank
-			}
-		}
-		if !all {
+		if !c.fits[i].OK {
 			continue
 		}
 		n++
-		// Strictly greater: among equals the lexically first (sorted) wins.
-		if best < 0 || low > bestRank {
-			best, bestRank = j, low
+		if best < 0 || c.fits[i].Rank > cands[best].fits[i].Rank {
+			best = j
 		}
 	}
-	if best < 0 {
-		return Selection{}, false
-	}
-	f := cands[best].f
-	names := runtimeNames(t.Runtimes)
-	every := " every runtime"
-	if len(t.Runtimes) == 1 {
-		every = ""
-	}
-	return Selection{
-		Shared: &f,
-		Why:    fmt.Sprintf("%s: %s -> %s (%s)", label, strings.Join(names, ", "), f.Tag(), howMany(n, every)),
-	}, true
+	return best, n
 }
 
-func howMany(n int, every string) string {
-	if n == 1 && every == "" {
+// howMany describes a runtime's pick among the n files that fit it.
+func howMany(n int) string {
+	if n == 1 {
 		return "the only fitting wheel"
 	}
-	if n == 1 {
-		return "the only wheel fitting" + every
-	}
-	return fmt.Sprintf("most specific of %d fitting%s", n, every)
+	return fmt.Sprintf("most specific of %d fitting", n)
 }
 
 func runtimeNames(rs []target.Runtime) []string {
@@ -204,12 +202,7 @@ func someFit(label, pkg string, cands []candidate, have, missing []int, t target
 	var haveNames, haveFiles []string
 	for _, i := range have {
 		haveNames = append(haveNames, t.Runtimes[i].String())
-		best := -1
-		for j, c := range cands {
-			if c.fits[i].OK && (best < 0 || c.fits[i].Rank > cands[best].fits[i].Rank) {
-				best = j
-			}
-		}
+		best, _ := bestFor(cands, i)
 		haveFiles = append(haveFiles, cands[best].f.Raw)
 	}
 	haveFiles = slices.Compact(slices.Sorted(slices.Values(haveFiles)))

@@ -61,7 +61,20 @@ func TestSelect(t *testing.T) {
 		why        string
 	}{
 		{
-			name: "a wheel fitting every runtime is shared",
+			name: "a wheel alone fitting every runtime is shared",
+			pkg:  "pkg", ver: "1.0",
+			files: []string{
+				"pkg-1.0-py3-none-any.whl",
+				"pkg-1.0-cp312-cp312-win_amd64.whl",
+			},
+			runtimes: []string{"python3.11", "python3.12"}, arch: x86,
+			shared: "pkg-1.0-py3-none-any.whl",
+			why:    "pkg 1.0: python3.11, python3.12 -> py3-none-any (the only wheel fitting every runtime)",
+		},
+		{
+			// Adding a runtime must not swap compiled wheels for the pure
+			// fallback (yarl, charset-normalizer).
+			name: "compiled wheels beat a pure wheel fitting every runtime",
 			pkg:  "pkg", ver: "1.0",
 			files: []string{
 				"pkg-1.0-cp311-cp311-manylinux2014_x86_64.whl",
@@ -69,11 +82,15 @@ func TestSelect(t *testing.T) {
 				"pkg-1.0-py3-none-any.whl",
 			},
 			runtimes: []string{"python3.11", "python3.12"}, arch: x86,
-			shared: "pkg-1.0-py3-none-any.whl",
-			why:    "pkg 1.0: python3.11, python3.12 -> py3-none-any (the only wheel fitting every runtime)",
+			perRuntime: map[string]string{
+				"python3.11": "pkg-1.0-cp311-cp311-manylinux2014_x86_64.whl",
+				"python3.12": "pkg-1.0-cp312-cp312-manylinux2014_x86_64.whl",
+			},
+			why: "pkg 1.0: per runtime: python3.11 -> cp311-cp311-manylinux2014_x86_64 (most specific of 2 fitting); " +
+				"python3.12 -> cp312-cp312-manylinux2014_x86_64 (most specific of 2 fitting)",
 		},
 		{
-			name: "shared wins over more specific per-runtime wheels",
+			name: "exact CPython wheels beat an abi3 wheel fitting every runtime",
 			pkg:  "pkg", ver: "1.0",
 			files: []string{
 				"pkg-1.0-cp311-cp311-manylinux2014_x86_64.whl",
@@ -81,8 +98,30 @@ func TestSelect(t *testing.T) {
 				"pkg-1.0-cp39-abi3-manylinux2014_x86_64.whl",
 			},
 			runtimes: []string{"python3.11", "python3.12"}, arch: x86,
-			shared: "pkg-1.0-cp39-abi3-manylinux2014_x86_64.whl",
-			why:    "pkg 1.0: python3.11, python3.12 -> cp39-abi3-manylinux2014_x86_64 (the only wheel fitting every runtime)",
+			perRuntime: map[string]string{
+				"python3.11": "pkg-1.0-cp311-cp311-manylinux2014_x86_64.whl",
+				"python3.12": "pkg-1.0-cp312-cp312-manylinux2014_x86_64.whl",
+			},
+			why: "pkg 1.0: per runtime: python3.11 -> cp311-cp311-manylinux2014_x86_64 (most specific of 2 fitting); " +
+				"python3.12 -> cp312-cp312-manylinux2014_x86_64 (most specific of 2 fitting)",
+		},
+		{
+			name: "picks that coincide for some runtimes stay per runtime",
+			pkg:  "pkg", ver: "1.0",
+			files: []string{
+				"pkg-1.0-cp310-abi3-manylinux2014_x86_64.whl",
+				"pkg-1.0-cp312-cp312-manylinux2014_x86_64.whl",
+				"pkg-1.0-py3-none-any.whl",
+			},
+			runtimes: []string{"python3.10", "python3.11", "python3.12"}, arch: x86,
+			perRuntime: map[string]string{
+				"python3.10": "pkg-1.0-cp310-abi3-manylinux2014_x86_64.whl",
+				"python3.11": "pkg-1.0-cp310-abi3-manylinux2014_x86_64.whl",
+				"python3.12": "pkg-1.0-cp312-cp312-manylinux2014_x86_64.whl",
+			},
+			why: "pkg 1.0: per runtime: python3.10 -> cp310-abi3-manylinux2014_x86_64 (most specific of 2 fitting); " +
+				"python3.11 -> cp310-abi3-manylinux2014_x86_64 (most specific of 2 fitting); " +
+				"python3.12 -> cp312-cp312-manylinux2014_x86_64 (most specific of 3 fitting)",
 		},
 		{
 			name: "cp-specific wheels go per runtime",
@@ -98,7 +137,7 @@ func TestSelect(t *testing.T) {
 				"python3.11": "pkg-1.0-cp311-cp311-manylinux2014_x86_64.whl",
 				"python3.12": "pkg-1.0-cp312-cp312-manylinux2014_x86_64.whl",
 			},
-			why: "pkg 1.0: no wheel fits every runtime; python3.11 -> cp311-cp311-manylinux2014_x86_64 (the only fitting wheel); " +
+			why: "pkg 1.0: per runtime: python3.11 -> cp311-cp311-manylinux2014_x86_64 (the only fitting wheel); " +
 				"python3.12 -> cp312-cp312-manylinux2014_x86_64 (the only fitting wheel)",
 		},
 		{
@@ -115,7 +154,7 @@ func TestSelect(t *testing.T) {
 				"python3.11": "pkg-1.0-cp311-cp311-manylinux2014_aarch64.whl",
 				"python3.12": "pkg-1.0-cp312-cp312-manylinux_2_28_aarch64.whl",
 			},
-			why: "pkg 1.0: no wheel fits every runtime; python3.11 -> cp311-cp311-manylinux2014_aarch64 (the only fitting wheel); " +
+			why: "pkg 1.0: per runtime: python3.11 -> cp311-cp311-manylinux2014_aarch64 (the only fitting wheel); " +
 				"python3.12 -> cp312-cp312-manylinux_2_28_aarch64 (most specific of 2 fitting)",
 		},
 		{
@@ -132,7 +171,7 @@ func TestSelect(t *testing.T) {
 			why:    "pkg 1.0: python3.12 -> cp312-cp312-manylinux_2_28_x86_64 (most specific of 4 fitting)",
 		},
 		{
-			name: "shared: the newest stable ABI",
+			name: "every runtime's best is the same file: shared",
 			pkg:  "pkg", ver: "1.0",
 			files: []string{
 				"pkg-1.0-cp39-abi3-manylinux_2_17_x86_64.whl",
@@ -141,21 +180,36 @@ func TestSelect(t *testing.T) {
 			},
 			runtimes: []string{"python3.11", "python3.12"}, arch: x86,
 			shared: "pkg-1.0-cp310-abi3-manylinux_2_17_x86_64.whl",
-			why:    "pkg 1.0: python3.11, python3.12 -> cp310-abi3-manylinux_2_17_x86_64 (most specific of 3 fitting every runtime)",
+			why:    "pkg 1.0: python3.11, python3.12 -> cp310-abi3-manylinux_2_17_x86_64 (most specific for every runtime, of 3 fitting)",
 		},
 		{
 			// The compressed wheel ranks higher on python3.12 (glibc 2.28)
-			// but lower on python3.11 (2.17) than the 2.24 one; the shared
-			// wheel is the best for the runtime it serves worst.
-			name: "shared: the highest lowest rank",
+			// but lower on python3.11 (2.17) than the 2.24 one: each
+			// runtime gets its best, though either would load on both.
+			name: "one wheel better on each runtime: per runtime",
 			pkg:  "pkg", ver: "1.0",
 			files: []string{
 				"pkg-1.0-cp310-abi3-manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl",
 				"pkg-1.0-cp310-abi3-manylinux_2_24_x86_64.whl",
 			},
 			runtimes: []string{"python3.11", "python3.12"}, arch: x86,
-			shared: "pkg-1.0-cp310-abi3-manylinux_2_24_x86_64.whl",
-			why:    "pkg 1.0: python3.11, python3.12 -> cp310-abi3-manylinux_2_24_x86_64 (most specific of 2 fitting every runtime)",
+			perRuntime: map[string]string{
+				"python3.11": "pkg-1.0-cp310-abi3-manylinux_2_24_x86_64.whl",
+				"python3.12": "pkg-1.0-cp310-abi3-manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl",
+			},
+			why: "pkg 1.0: per runtime: python3.11 -> cp310-abi3-manylinux_2_24_x86_64 (most specific of 2 fitting); " +
+				"python3.12 -> cp310-abi3-manylinux_2_17_x86_64.manylinux_2_28_x86_64 (most specific of 2 fitting)",
+		},
+		{
+			name: "equal rank across runtimes: the lexically first filename, shared",
+			pkg:  "pkg", ver: "1.0",
+			files: []string{
+				"pkg-1.0-py3-none-any.whl",
+				"pkg-1.0-py2.py3-none-any.whl",
+			},
+			runtimes: []string{"python3.11", "python3.12"}, arch: x86,
+			shared: "pkg-1.0-py2.py3-none-any.whl",
+			why:    "pkg 1.0: python3.11, python3.12 -> py2.py3-none-any (most specific for every runtime, of 2 fitting)",
 		},
 		{
 			name: "equal rank: the lexically first filename",
@@ -247,8 +301,16 @@ func TestSelectIgnoresInputOrder(t *testing.T) {
 			"pkg-1.0-py2.py3-none-any.whl",
 			"pkg-1.0-cp39-abi3-manylinux2014_x86_64.whl",
 			"pkg-1.0-cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-			"pkg-1.0-cp311-cp311-manylinux2014_x86_64.whl",
+			"pkg-1.0-cp39-abi3-manylinux_2_17_x86_64.whl",
 		}, []string{"python3.11", "python3.12"}},
+		{"per runtime, picks coinciding", []string{
+			"pkg-1.0-cp310-abi3-manylinux2014_x86_64.whl",
+			"pkg-1.0-cp310-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+			"pkg-1.0-cp312-cp312-manylinux2014_x86_64.whl",
+			"pkg-1.0-1-cp312-cp312-manylinux2014_x86_64.whl",
+			"pkg-1.0-py3-none-any.whl",
+			"pkg-1.0-cp311-cp311-win_amd64.whl",
+		}, []string{"python3.10", "python3.11", "python3.12"}},
 		{"per runtime", []string{
 			"pkg-1.0-cp311-cp311-manylinux2014_x86_64.whl",
 			"pkg-1.0-cp311-cp311-manylinux_2_17_x86_64.whl",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/galerly/galerly-lambda/build/index"
@@ -15,7 +16,7 @@ import (
 // errHelp is returned when -h was asked for and usage was printed.
 var errHelp = errors.New("help")
 
-// strings is a repeatable string flag.
+// stringList is a repeatable string flag.
 type stringList []string
 
 func (s *stringList) String() string { return strings.Join(*s, ",") }
@@ -99,6 +100,14 @@ func (s *sourceFlags) register(fs *flag.FlagSet) {
 func (s *sourceFlags) sources() (index.Sources, error) {
 	if s.noIndex && len(s.findLinks) == 0 {
 		return index.Sources{}, usagef("--no-index needs at least one --find-links folder")
+	}
+	for _, fl := range s.findLinks {
+		if strings.HasPrefix(fl, "http://") || strings.HasPrefix(fl, "https://") || strings.HasPrefix(fl, "file://") {
+			continue
+		}
+		if st, err := os.Stat(fl); err != nil || !st.IsDir() {
+			return index.Sources{}, usagef("--find-links %s: no such folder", fl)
+		}
 	}
 	for _, u := range append([]string{s.indexURL}, s.extra...) {
 		if err := checkIndexURL(u); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 
 	"github.com/galerly/galerly-lambda/build"
 )
@@ -32,8 +33,10 @@ func runLayer(ctx context.Context, args []string, e *env) error {
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(e.stdout)
-	return enc.Encode(res)
+	if err := json.NewEncoder(e.stdout).Encode(res); err != nil {
+		return fmt.Errorf("print the report (the zip %s was written): %w", opts.Out, err)
+	}
+	return nil
 }
 
 // layerOptions validates the layer command's flags.

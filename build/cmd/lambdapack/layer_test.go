@@ -308,7 +308,7 @@ func TestLayerFailures(t *testing.T) {
 		{
 			name: "a hash no file has",
 			edit: func(s string) string { return s + "other==1.0 --hash=sha256:" + strings.Repeat("ab", 32) + "\n" },
-			code: 1, want: []string{"other==1.0", "layer.txt line"},
+			code: 1, want: []string{"layer.txt:12: other==1.0"},
 		},
 		{
 			name:  "over the size limit",

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/galerly/galerly-lambda/build/internal/pyname"
 )
 
 // Format is the flavour of simple repository API an Index serves.
@@ -104,7 +106,7 @@ func ServeIndex(t testing.TB, files []string, format Format, opts ...IndexOption
 			t.Fatalf("ServeIndex: %s given twice", f.filename)
 		}
 		seen[f.filename] = true
-		key := Normalize(name)
+		key := pyname.Normalize(name)
 		if _, ok := ix.names[key]; !ok {
 			ix.names[key] = name
 		}
@@ -142,11 +144,6 @@ func describe(path string) (indexFile, string, error) {
 		name, version = stem[:i], stem[i+1:]
 	}
 	return indexFile{filename: base, version: version, path: path, sha256: hex.EncodeToString(h.Sum(nil)), size: n}, name, nil
-}
-
-// Normalize is the PEP 503 name normalization: "Tiny_Pkg" -> "tiny-pkg".
-func Normalize(name string) string {
-	return strings.ToLower(nameRunRE.ReplaceAllString(name, "-"))
 }
 
 // Requests returns how many requests the index has answered, whatever
@@ -220,7 +217,7 @@ func (ix *Index) serve(w http.ResponseWriter, r *http.Request) {
 			http.NotFound(w, r)
 			return
 		}
-		key := Normalize(name)
+		key := pyname.Normalize(name)
 		if _, ok := ix.projects[key]; !ok {
 			http.NotFound(w, r)
 			return

@@ -11,10 +11,11 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/galerly/galerly-lambda/build/internal/pyname"
 )
 
 // Stored asks Write to store an entry uncompressed. It exists because
@@ -172,12 +173,10 @@ func csvField(s string) string {
 	return s
 }
 
-var nameRunRE = regexp.MustCompile(`[-_.]+`)
-
 // DistName escapes a project name for a wheel file name (PEP 427 with the
 // PEP 503 normalization): "Tiny.Pkg" becomes "tiny_pkg".
 func DistName(name string) string {
-	return strings.ToLower(nameRunRE.ReplaceAllString(name, "_"))
+	return strings.ReplaceAll(pyname.Normalize(name), "-", "_")
 }
 
 // Pure writes {DistName(name)}-{version}-py3-none-any.whl into dir holding modules
