@@ -163,14 +163,39 @@ func TestManylinux228RefusedForPython311(t *testing.T) {
 	}
 }
 
-// locks/image-processing.txt pins every version locks/image-processing.in
-// asks for: editing one without recompiling the other is caught here.
+// Each lock pins every version its .in asks for: editing one without
+// recompiling the other is caught here.
 func TestLockMatchesIn(t *testing.T) {
-	got := lockPins(t, "locks/image-processing.txt", prodTarget(t))
-	for _, p := range inPins(t, "locks/image-processing.in") {
-		if !slices.Contains(got, p) {
-			t.Errorf("locks/image-processing.in asks for %s; locks/image-processing.txt pins %v", p, got)
+	for _, c := range []struct{ lock, in string }{
+		{"locks/image-processing.txt", "locks/image-processing.in"},
+		{"locks/function.txt", "locks/function.in"},
+	} {
+		got := lockPins(t, c.lock, prodTarget(t))
+		for _, p := range inPins(t, c.in) {
+			if !slices.Contains(got, p) {
+				t.Errorf("%s asks for %s; %s pins %v", c.in, p, c.lock, got)
+			}
 		}
+	}
+}
+
+// The function's own lock has a wheel for every package on the runtime the
+// prod stack gives the function, so its package can be built from it.
+func TestFunctionLockFitsFunctionRuntime(t *testing.T) {
+	cfg, err := loadWith(t, stackConfig(t, "prod"), projectRoot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := target.Target{Runtimes: []target.Runtime{cfg.Function.Runtime}, Arch: cfg.Function.Arch}
+	picked, refused := selectLock(t, "locks/function.txt", tg)
+	for name, err := range refused {
+		t.Errorf("%s on %s: %v", name, tg, err)
+	}
+	if want := lockPins(t, "locks/function.txt", tg); len(picked) != len(want) {
+		t.Errorf("selected %d packages, want all %d the lock pins", len(picked), len(want))
+	}
+	if sel, ok := picked["charset-normalizer"]; ok && (sel.Shared == nil || !strings.Contains(sel.Shared.Raw, "cp311")) {
+		t.Errorf("charset-normalizer: %s; want its compiled cp311 wheel, the most specific", sel.Why)
 	}
 }
 
