@@ -171,7 +171,7 @@ func (r *resolver) choose(ctx context.Context, req lock.Applied) (choice, error)
 	var (
 		bySum    = map[string]index.File{} // the files whose sha256 the lock names
 		misfits  []wheel.Filename          // unhashed files of this version that fit no runtime: only their reasons matter
-		unlocked []string                  // files hashed here whose sha256 the lock does not name
+		unlocked []string                  // fitting files of this version whose sha256 the lock does not name
 		sdists   int
 	)
 	for _, f := range listed {
@@ -195,12 +195,11 @@ func (r *resolver) choose(ctx context.Context, req lock.Applied) (choice, error)
 				return choice{}, fmt.Errorf("%s: %w", where, err)
 			}
 			f.SHA256 = sum
-			if !inLock[sum] {
-				unlocked = append(unlocked, fmt.Sprintf("%s in %s has sha256 %s", f.Filename, f.Source, sum))
-				continue
-			}
 		}
 		if !inLock[f.SHA256] {
+			if fitsAny(fn, reqTarget) {
+				unlocked = append(unlocked, fmt.Sprintf("%s in %s has sha256 %s", f.Filename, f.Source, f.SHA256))
+			}
 			continue
 		}
 		if prev, dup := bySum[f.SHA256]; !dup || f.Filename < prev.Filename {
