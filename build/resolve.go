@@ -222,7 +222,7 @@ func (r *resolver) choose(ctx context.Context, req lock.Applied) (choice, error)
 	if len(names) == 0 && len(misfits) == 0 {
 		switch {
 		case len(unlocked) > 0:
-			return choice{}, fmt.Errorf("%s: %s, which the lock does not name (it names %s); the file is not the one the lock was made from",
+			return choice{}, fmt.Errorf("%s: %s, which the lock does not name (it names %s): the lock was compiled without the files this target needs, or the file is not the one the lock was made from",
 				where, strings.Join(unlocked, "; "), hashList(req.Hashes))
 		case sdists > 0:
 			return choice{}, fmt.Errorf("%s: the sources list no wheel whose sha256 the lock names (only source distributions or files of other versions); lambdapack installs wheels only", where)
