@@ -32,6 +32,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/galerly/galerly-lambda/build/internal/atomicfile"
 )
@@ -75,7 +76,40 @@ func Open(dir string) (*Cache, error) {
 			return nil, fmt.Errorf("cache %s: %w", abs, err)
 		}
 	}
-	return &Cache{dir: abs}, nil
+	c := &Cache{dir: abs}
+	c.sweep(time.Now().Add(-staleAfter))
+	return c, nil
+}
+
+// staleAfter is how old a temporary file must be before Open removes it.
+// A live build rewrites its temporary files far more often than this (a
+// download that stalls for minutes is abandoned), so only the leftovers of
+// a killed process are this old.
+const staleAfter = time.Hour
+
+// sweep removes temporary files last written before cutoff: those a build
+// killed mid-write (SIGKILL, a lost machine) could not remove itself.
+// Finished entries never start with a dot, so they are never touched.
+// Failures are ignored: a leftover costs disk space, not correctness.
+func (c *Cache) sweep(cutoff time.Time) {
+	dirs := []string{c.dir, filepath.Join(c.dir, "records")}
+	shards, _ := os.ReadDir(filepath.Join(c.dir, "sha256"))
+	for _, d := range shards {
+		if d.IsDir() {
+			dirs = append(dirs, filepath.Join(c.dir, "sha256", d.Name()))
+		}
+	}
+	for _, dir := range dirs {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if e.IsDir() || !strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			if info, err := e.Info(); err == nil && info.ModTime().Before(cutoff) {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
 }
 
 // Dir returns the cache's folder (absolute).

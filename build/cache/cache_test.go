@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func sumOf(b []byte) string {
@@ -384,5 +385,55 @@ func TestOpenErrors(t *testing.T) {
 	}
 	if _, err := Open(file); err == nil || !strings.Contains(err.Error(), file) {
 		t.Errorf("Open(a file) err = %v, want one naming %s", err, file)
+	}
+}
+
+// Open sweeps away the temporary files a killed build left behind, and
+// leaves entries, records and a live build's fresh temporary files alone.
+func TestOpenSweepsStaleTemporaryFiles(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("wheel bytes")
+	sum := sumOf(data)
+	blob, err := c.Put(sum, writeBytes(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteRecord("layer-x.json", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	shard := filepath.Dir(blob)
+	old := time.Now().Add(-2 * time.Hour)
+	stale := []string{
+		filepath.Join(shard, "."+sum+".123.tmp"),
+		filepath.Join(dir, ".hash-456"),
+		filepath.Join(dir, "records", ".layer-x.json.789.tmp"),
+	}
+	fresh := filepath.Join(shard, "."+sum+".999.tmp")
+	for _, p := range append(stale, fresh) {
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range stale {
+		os.Chtimes(p, old, old)
+	}
+	os.Chtimes(blob, old, old) // an old entry is still an entry
+
+	if _, err := Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range stale {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("stale %s survived Open", p)
+		}
+	}
+	for _, p := range []string{fresh, blob, filepath.Join(dir, "records", "layer-x.json")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("Open removed %s: %v", p, err)
+		}
 	}
 }
