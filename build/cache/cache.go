@@ -88,21 +88,27 @@ func Open(dir string) (*Cache, error) {
 const staleAfter = time.Hour
 
 // sweep removes temporary files last written before cutoff: those a build
-// killed mid-write (SIGKILL, a lost machine) could not remove itself.
-// Finished entries never start with a dot, so they are never touched.
-// Failures are ignored: a leftover costs disk space, not correctness.
+// killed mid-write (SIGKILL, a lost machine) could not remove itself. It
+// matches only the names this cache and its users write (".hash-*" at the
+// top, ".*.tmp" in the shard and record folders), since --cache may name a
+// folder that holds other files. Failures are ignored: a leftover costs
+// disk space, not correctness.
 func (c *Cache) sweep(cutoff time.Time) {
-	dirs := []string{c.dir, filepath.Join(c.dir, "records")}
+	temporary := func(name string) bool { return strings.HasPrefix(name, ".") && strings.HasSuffix(name, ".tmp") }
+	dirs := map[string]func(string) bool{
+		c.dir: func(name string) bool { return strings.HasPrefix(name, ".hash-") },
+		filepath.Join(c.dir, "records"): temporary,
+	}
 	shards, _ := os.ReadDir(filepath.Join(c.dir, "sha256"))
 	for _, d := range shards {
 		if d.IsDir() {
-			dirs = append(dirs, filepath.Join(c.dir, "sha256", d.Name()))
+			dirs[filepath.Join(c.dir, "sha256", d.Name())] = temporary
 		}
 	}
-	for _, dir := range dirs {
+	for dir, match := range dirs {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
-			if e.IsDir() || !strings.HasPrefix(e.Name(), ".") {
+			if e.IsDir() || !match(e.Name()) {
 				continue
 			}
 			if info, err := e.Info(); err == nil && info.ModTime().Before(cutoff) {

@@ -413,12 +413,14 @@ func TestOpenSweepsStaleTemporaryFiles(t *testing.T) {
 		filepath.Join(dir, "records", ".layer-x.json.789.tmp"),
 	}
 	fresh := filepath.Join(shard, "."+sum+".999.tmp")
-	for _, p := range append(stale, fresh) {
+	// --cache may name a folder holding other files: never touch those.
+	foreign := []string{filepath.Join(dir, ".gitignore"), filepath.Join(dir, ".x.tmp"), filepath.Join(dir, "notes.txt")}
+	for _, p := range append(append(stale, fresh), foreign...) {
 		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, p := range stale {
+	for _, p := range append(stale, foreign...) {
 		os.Chtimes(p, old, old)
 	}
 	os.Chtimes(blob, old, old) // an old entry is still an entry
@@ -431,7 +433,7 @@ func TestOpenSweepsStaleTemporaryFiles(t *testing.T) {
 			t.Errorf("stale %s survived Open", p)
 		}
 	}
-	for _, p := range []string{fresh, blob, filepath.Join(dir, "records", "layer-x.json")} {
+	for _, p := range append([]string{fresh, blob, filepath.Join(dir, "records", "layer-x.json")}, foreign...) {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("Open removed %s: %v", p, err)
 		}
