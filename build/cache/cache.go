@@ -96,7 +96,7 @@ const staleAfter = time.Hour
 func (c *Cache) sweep(cutoff time.Time) {
 	temporary := func(name string) bool { return strings.HasPrefix(name, ".") && strings.HasSuffix(name, ".tmp") }
 	dirs := map[string]func(string) bool{
-		c.dir: func(name string) bool { return strings.HasPrefix(name, ".hash-") },
+		c.dir:                           func(name string) bool { return strings.HasPrefix(name, ".hash-") },
 		filepath.Join(c.dir, "records"): temporary,
 	}
 	shards, _ := os.ReadDir(filepath.Join(c.dir, "sha256"))
