@@ -1,7 +1,6 @@
 package build
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -161,7 +159,7 @@ func (r *resolver) choose(ctx context.Context, req lock.Applied) (choice, error)
 		return choice{}, fmt.Errorf("%s: %w", where, err)
 	}
 	if len(listed) == 0 {
-		return choice{}, fmt.Errorf("%s: no source lists %s (searched %s)", where, req.Name, r.searched())
+		return choice{}, fmt.Errorf("%s: no source lists %s (searched %s)", where, req.Name, r.sources.Describe())
 	}
 	reqTarget := target.Target{Runtimes: req.Runtimes, Arch: r.target.Arch}
 	inLock := make(map[string]bool, len(req.Hashes))
@@ -172,6 +170,7 @@ func (r *resolver) choose(ctx context.Context, req lock.Applied) (choice, error)
 		bySum    = map[string]index.File{} // the files whose sha256 the lock names
 		misfits  []wheel.Filename          // unhashed files of this version that fit no runtime: only their reasons matter
 		unlocked []string                  // fitting files of this version whose sha256 the lock does not name
+		cached   = map[string]string{}     // sum -> cache file, for files hashed (and so cached) here
 		sdists   int
 	)
 	for _, f := range listed {
@@ -190,11 +189,14 @@ func (r *resolver) choose(ctx context.Context, req lock.Applied) (choice, error)
 				misfits = append(misfits, fn)
 				continue
 			}
-			sum, err := r.hashUnlisted(ctx, f, inLock)
+			sum, path, err := r.hashUnlisted(ctx, f, inLock)
 			if err != nil {
 				return choice{}, fmt.Errorf("%s: %w", where, err)
 			}
 			f.SHA256 = sum
+			if path != "" {
+				cached[sum] = path
+			}
 		}
 		if !inLock[f.SHA256] {
 			if fitsAny(fn, reqTarget) {
@@ -207,17 +209,17 @@ func (r *resolver) choose(ctx context.Context, req lock.Applied) (choice, error)
 		}
 	}
 	byName := map[string]index.File{}
-	var names []wheel.Filename
 	for _, f := range bySum {
 		// Two files of one name that the lock both names: keep the smaller
 		// hash, so the choice does not depend on listing order.
-		if prev, dup := byName[f.Filename]; dup && prev.SHA256 < f.SHA256 {
-			continue
-		} else if !dup {
-			fn, _ := wheel.ParseFilename(f.Filename)
-			names = append(names, fn)
+		if prev, dup := byName[f.Filename]; !dup || f.SHA256 < prev.SHA256 {
+			byName[f.Filename] = f
 		}
-		byName[f.Filename] = f
+	}
+	var names []wheel.Filename
+	for name := range byName {
+		fn, _ := wheel.ParseFilename(name) // parsed once already to get here
+		names = append(names, fn)
 	}
 	if len(names) == 0 && len(misfits) == 0 {
 		switch {
@@ -237,7 +239,7 @@ func (r *resolver) choose(ctx context.Context, req lock.Applied) (choice, error)
 	c := choice{why: sel.Why}
 	add := func(fn wheel.Filename, path string) {
 		f := byName[fn.Raw]
-		c.placed = append(c.placed, placement{Name: req.Name, Version: req.Version, Wheel: fn.Raw, SHA256: f.SHA256, Path: path})
+		c.placed = append(c.placed, placement{Name: req.Name, Version: req.Version, Wheel: fn.Raw, SHA256: f.SHA256, Path: path, file: cached[f.SHA256]})
 		c.files = append(c.files, f)
 		if f.Yanked {
 			c.notes = append(c.notes, fmt.Sprintf("%s is yanked on %s; it is used because the lock pins it exactly", fn.Raw, f.Source))
@@ -282,23 +284,23 @@ func hashList(hashes []string) string {
 
 // hashUnlisted learns the sha256 of a file whose source gave none. A file
 // whose hash the lock names is kept in the cache, so it is read from its
-// source only once.
-func (r *resolver) hashUnlisted(ctx context.Context, f index.File, inLock map[string]bool) (string, error) {
+// source only once; path is then its cache file.
+func (r *resolver) hashUnlisted(ctx context.Context, f index.File, inLock map[string]bool) (sum, path string, err error) {
 	tmp, err := os.CreateTemp(r.cache.Dir(), ".hash-*")
 	if err != nil {
-		return "", fmt.Errorf("cache: %w", err)
+		return "", "", fmt.Errorf("cache: %w", err)
 	}
 	defer removeQuietly(tmp.Name())
 	defer tmp.Close()
 	h := sha256.New()
 	if err := r.sources.Download(ctx, f, io.MultiWriter(tmp, h)); err != nil {
-		return "", err
+		return "", "", err
 	}
-	sum := hex.EncodeToString(h.Sum(nil))
+	sum = hex.EncodeToString(h.Sum(nil))
 	if !inLock[sum] {
-		return sum, nil
+		return sum, "", nil
 	}
-	_, err = r.cache.Put(sum, func(w io.Writer) error {
+	path, err = r.cache.Put(sum, func(w io.Writer) error {
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
@@ -306,9 +308,9 @@ func (r *resolver) hashUnlisted(ctx context.Context, f index.File, inLock map[st
 		return err
 	})
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", f.Filename, err)
+		return "", "", fmt.Errorf("%s: %w", f.Filename, err)
 	}
-	return sum, nil
+	return sum, path, nil
 }
 
 // fetch makes sure every placed wheel is in the cache with its hash,
@@ -320,20 +322,25 @@ func (r *resolver) fetch(ctx context.Context, placed []placement, files []index.
 		from[f.SHA256] = f
 	}
 	var missing []string
-	paths := map[string]string{}
+	paths := map[string]string{} // sum -> verified cache file; "" while missing
 	for _, p := range placed {
-		if _, seen := paths[p.SHA256]; seen || slices.Contains(missing, p.SHA256) {
+		if p.file != "" {
+			// Put in the cache moments ago by hashUnlisted, already verified.
+			paths[p.SHA256] = p.file
+		}
+	}
+	for _, p := range placed {
+		if _, seen := paths[p.SHA256]; seen {
 			continue
 		}
 		path, ok, err := r.cache.Get(p.SHA256)
 		if err != nil {
 			return fmt.Errorf("cache: %w", err)
 		}
-		if ok {
-			paths[p.SHA256] = path
-			continue
+		paths[p.SHA256] = path
+		if !ok {
+			missing = append(missing, p.SHA256)
 		}
-		missing = append(missing, p.SHA256)
 	}
 	slices.Sort(missing)
 	prog := index.NewProgress(r.progress, len(missing))
@@ -377,30 +384,4 @@ func (r *resolver) fetch(ctx context.Context, placed []placement, files []index.
 		placed[i].file = paths[placed[i].SHA256]
 	}
 	return nil
-}
-
-// searched names the sources for a "not found" message.
-func (r *resolver) searched() string {
-	var s []string
-	if !r.sources.NoIndex {
-		s = append(s, redacted(cmp.Or(r.sources.IndexURL, index.DefaultIndexURL)))
-		for _, u := range r.sources.ExtraIndexURLs {
-			s = append(s, redacted(u))
-		}
-	}
-	s = append(s, r.sources.FindLinks...)
-	if len(s) == 0 {
-		return "nothing: --no-index without --find-links"
-	}
-	return strings.Join(s, ", ")
-}
-
-// redacted returns an index URL without its credentials, for messages.
-func redacted(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(an index URL that does not parse)"
-	}
-	u.User = nil
-	return u.String()
 }

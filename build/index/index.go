@@ -12,6 +12,7 @@
 package index
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -448,4 +449,31 @@ func belongsTo(filename, project string) bool {
 		}
 	}
 	return false
+}
+
+// CheckIndexURL reports whether raw is a usable index URL (absolute
+// http:// or https://), so a command line can refuse a bad one before any
+// work starts. Its error never shows a password the URL holds.
+func CheckIndexURL(raw string) error {
+	_, err := parseEndpoint("index URL", raw)
+	return err
+}
+
+// Describe names, for a "not found" message, where s looks: its index URLs
+// without credentials, then its find-links folders.
+func (s *Sources) Describe() string {
+	var where []string
+	if !s.NoIndex {
+		where = append(where, redactURL(cmp.Or(s.IndexURL, DefaultIndexURL)))
+		for _, u := range s.ExtraIndexURLs {
+			where = append(where, redactURL(u))
+		}
+	}
+	for _, fl := range s.FindLinks {
+		where = append(where, redactRaw(fl))
+	}
+	if len(where) == 0 {
+		return "nothing: no index and no find-links folder"
+	}
+	return strings.Join(where, ", ")
 }

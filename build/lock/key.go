@@ -26,7 +26,7 @@ type Applied struct {
 // t it applies to, in the lock's order (by name). A requirement whose
 // marker is false for every runtime of t is left out.
 func (l *Lock) For(t target.Target) []Applied {
-	t = canonicalTarget(t)
+	t = t.Canonical()
 	var out []Applied
 	for _, req := range l.Requirements {
 		var on []target.Runtime
@@ -57,7 +57,7 @@ func (l *Lock) For(t target.Target) []Applied {
 // is in the text, so only a change to what would be installed changes
 // the key.
 func Canonical(l *Lock, t target.Target) string {
-	t = canonicalTarget(t)
+	t = t.Canonical()
 	var lines []string
 	for _, a := range l.For(t) {
 		hashes := slices.Clone(a.Hashes)
@@ -111,12 +111,4 @@ func KeyFile(path string, t target.Target) (string, error) {
 		return "", err
 	}
 	return Key(l, t), nil
-}
-
-// canonicalTarget sorts and de-duplicates t's runtimes, so that a Target
-// not made by target.New still hashes like the equal one that was.
-func canonicalTarget(t target.Target) target.Target {
-	rs := slices.Clone(t.Runtimes)
-	slices.SortFunc(rs, func(a, b target.Runtime) int { return cmp.Compare(a.Minor, b.Minor) })
-	return target.Target{Runtimes: slices.Compact(rs), Arch: t.Arch}
 }

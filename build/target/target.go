@@ -156,12 +156,18 @@ func New(runtimes []string, arch string) (Target, error) {
 		if err != nil {
 			return Target{}, err
 		}
-		if !slices.Contains(rs, r) {
-			rs = append(rs, r)
-		}
+		rs = append(rs, r)
 	}
+	return Target{Runtimes: rs, Arch: a}.Canonical(), nil
+}
+
+// Canonical returns t with its runtimes sorted oldest first and without
+// duplicates, so that a Target built by hand hashes like the equal one New
+// returns.
+func (t Target) Canonical() Target {
+	rs := slices.Clone(t.Runtimes)
 	slices.SortFunc(rs, func(a, b Runtime) int { return a.Minor - b.Minor })
-	return Target{Runtimes: rs, Arch: a}, nil
+	return Target{Runtimes: slices.Compact(rs), Arch: t.Arch}
 }
 
 // String formats t canonically, e.g. "python3.11,python3.12/x86_64". The

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strings"
 
@@ -110,8 +109,8 @@ func (s *sourceFlags) sources() (index.Sources, error) {
 		}
 	}
 	for _, u := range append([]string{s.indexURL}, s.extra...) {
-		if err := checkIndexURL(u); err != nil {
-			return index.Sources{}, err
+		if err := index.CheckIndexURL(u); err != nil {
+			return index.Sources{}, usagef("%v", err)
 		}
 	}
 	return index.Sources{
@@ -122,21 +121,4 @@ func (s *sourceFlags) sources() (index.Sources, error) {
 		NetrcPath:      s.netrc,
 		UserAgent:      "lambdapack",
 	}, nil
-}
-
-// checkIndexURL refuses an index URL that is not absolute http(s) before
-// any work starts, without echoing a password it may hold.
-func checkIndexURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		shown := raw
-		if err == nil && u.User != nil {
-			u.User = url.User("***")
-			shown = u.String()
-		} else if at := strings.LastIndex(raw, "@"); at >= 0 {
-			shown = "***" + raw[at:]
-		}
-		return usagef("index URL %q: want an absolute http:// or https:// URL", shown)
-	}
-	return nil
 }
