@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/galerly/galerly-lambda/build/internal/wheeltest"
+	"github.com/galerly/galerly-lambda/internal/testenv"
 )
 
 type file struct {
@@ -80,7 +81,7 @@ func TestPureModulesImportOnEveryRuntime(t *testing.T) {
 	for _, minor := range []string{"3.11", "3.12", "3.13"} {
 		t.Run(minor, func(t *testing.T) {
 			t.Parallel()
-			python := wheeltest.FindPython(t, minor)
+			python := testenv.FindPython(t, minor)
 			stdout, stderr, err := run(t, zipPath, python, "tinypkg", "tinypkg.core", "metapkg", "plainmod")
 			if err != nil {
 				t.Fatalf("Run: %v\n%s", err, stderr)
@@ -104,7 +105,7 @@ func TestVersionSpecificSitePackages(t *testing.T) {
 		file{name: "python/lib/python3.12/site-packages/dup.py", body: "__version__ = 'site-packages'\n"},
 		file{name: "python/dup.py", body: "__version__ = 'python'\n"},
 	)
-	py311, py312 := wheeltest.FindPython(t, "3.11"), wheeltest.FindPython(t, "3.12")
+	py311, py312 := testenv.FindPython(t, "3.11"), testenv.FindPython(t, "3.12")
 
 	stdout, stderr, err := run(t, zipPath, py311, "only311")
 	if err != nil || stdout != lines("only311\tok\t3.11-only") {
@@ -130,7 +131,7 @@ func TestVersionSpecificSitePackages(t *testing.T) {
 
 func TestCompiledExtension(t *testing.T) {
 	t.Parallel()
-	py312 := wheeltest.FindPython(t, "3.12")
+	py312 := testenv.FindPython(t, "3.12")
 	so := wheeltest.CompileExtension(t, py312, "fastmath", "0.9")
 	sp := "python/lib/python3.12/site-packages/"
 	zipPath := layer(t,
@@ -146,7 +147,7 @@ func TestCompiledExtension(t *testing.T) {
 	}
 
 	// The cp312 build is in python3.12's folder only: 3.13 must not see it.
-	_, stderr, err = run(t, zipPath, wheeltest.FindPython(t, "3.13"), "fastmath")
+	_, stderr, err = run(t, zipPath, testenv.FindPython(t, "3.13"), "fastmath")
 	if err == nil || !strings.Contains(stderr, "No module named 'fastmath'") {
 		t.Errorf("python3.13 with a cp312-only layer: err %v\n%s", err, stderr)
 	}
@@ -159,7 +160,7 @@ func TestImportErrorStopsWithTraceback(t *testing.T) {
 		file{name: "python/broken.py", body: "import okmod\n\ndef load():\n    raise RuntimeError('boom at import')\n\nload()\n"},
 		file{name: "python/never.py", body: ""},
 	)
-	stdout, stderr, err := run(t, zipPath, wheeltest.FindPython(t, "3.12"), "okmod", "broken", "never")
+	stdout, stderr, err := run(t, zipPath, testenv.FindPython(t, "3.12"), "okmod", "broken", "never")
 	if err == nil {
 		t.Fatal("Run succeeded although broken raises at import")
 	}
@@ -221,7 +222,7 @@ func TestUnsafeZipRefusedBeforeAnythingRuns(t *testing.T) {
 }
 
 func TestHostPythonEnvironmentInvisible(t *testing.T) {
-	py311 := wheeltest.FindPython(t, "3.11")
+	py311 := testenv.FindPython(t, "3.11")
 	// A module the caller's PYTHONPATH offers: -E and the clean
 	// environment must both keep it out.
 	leak := t.TempDir()
@@ -257,7 +258,7 @@ func TestHostPythonEnvironmentInvisible(t *testing.T) {
 func TestStandardLibraryIsNoted(t *testing.T) {
 	t.Parallel()
 	zipPath := layer(t, file{name: "python/present.py", body: ""})
-	stdout, stderr, err := run(t, zipPath, wheeltest.FindPython(t, "3.12"), "json", "sys")
+	stdout, stderr, err := run(t, zipPath, testenv.FindPython(t, "3.12"), "json", "sys")
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, stderr)
 	}
@@ -290,7 +291,7 @@ print("noisy\tok\t9")
 __version__ = "checked"
 `},
 	)
-	stdout, stderr, err := run(t, zipPath, wheeltest.FindPython(t, "3.12"), "checkopt")
+	stdout, stderr, err := run(t, zipPath, testenv.FindPython(t, "3.12"), "checkopt")
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, stderr)
 	}
@@ -312,7 +313,7 @@ func TestInterpreterCrashBlamesModule(t *testing.T) {
 		file{name: "python/fine.py", body: ""},
 		file{name: "python/crasher.py", body: "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"},
 	)
-	stdout, stderr, err := run(t, zipPath, wheeltest.FindPython(t, "3.12"), "fine", "crasher")
+	stdout, stderr, err := run(t, zipPath, testenv.FindPython(t, "3.12"), "fine", "crasher")
 	if err == nil {
 		t.Fatal("Run succeeded although the interpreter died")
 	}
@@ -334,7 +335,7 @@ func TestBadOptions(t *testing.T) {
 	if err := os.WriteFile(notZip, []byte("not a zip"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	python := wheeltest.FindPython(t, "3.12")
+	python := testenv.FindPython(t, "3.12")
 	for _, tc := range []struct {
 		name string
 		opts Options

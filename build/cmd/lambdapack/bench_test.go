@@ -37,6 +37,7 @@ import (
 
 	"github.com/galerly/galerly-lambda/build"
 	"github.com/galerly/galerly-lambda/build/internal/wheeltest"
+	"github.com/galerly/galerly-lambda/internal/testenv"
 )
 
 // mib is the unit of every MB metric.
@@ -793,7 +794,7 @@ type seedTools struct{ python, zip string }
 
 func findSeedTools(b *testing.B) seedTools {
 	b.Helper()
-	py, err := wheeltest.LocatePython(benchPython)
+	py, err := testenv.LocatePython(benchPython)
 	if err != nil {
 		b.Skipf("the seed's way needs Python %s with pip: %v", benchPython, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/galerly/galerly-lambda/build/internal/wheeltest"
+	"github.com/galerly/galerly-lambda/internal/testenv"
 )
 
 // TestMain lets the test binary act as lambdapack when re-executed with
@@ -56,8 +57,8 @@ func arch(t testing.TB) string {
 func newWheelhouse(t *testing.T) *wheelhouse {
 	t.Helper()
 	w := &wheelhouse{dir: t.TempDir(), sums: map[string]string{}}
-	w.py311 = wheeltest.FindPython(t, "3.11")
-	w.py312 = wheeltest.FindPython(t, "3.12")
+	w.py311 = testenv.FindPython(t, "3.11")
+	w.py312 = testenv.FindPython(t, "3.12")
 	add := func(path, sum string, err error) {
 		t.Helper()
 		if err != nil {

@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/galerly/galerly-lambda/build/internal/wheeltest"
+	"github.com/galerly/galerly-lambda/internal/testenv"
 )
 
 // A find-links folder gives no hashes, so lambdapack hashes what could be
 // chosen; the errors must still say why a file was not used.
 func TestFindLinksErrorsExplainThemselves(t *testing.T) {
-	py311 := wheeltest.FindPython(t, "3.11")
+	py311 := testenv.FindPython(t, "3.11")
 	dir := t.TempDir()
 
 	// A wheel for a newer glibc than python3.11's: refused with the reason.

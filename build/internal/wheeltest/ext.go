@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/galerly/galerly-lambda/internal/testenv"
 )
 
 // pyInfo is what building an extension needs to know about an interpreter.
@@ -109,11 +111,11 @@ func CompileExtension(t testing.TB, python, module, version string) []byte {
 	}
 	gcc, err := exec.LookPath("gcc")
 	if err != nil {
-		skipOrFail(t, "cannot build a C extension: gcc is not on PATH")
+		testenv.SkipOrFail(t, "cannot build a C extension: gcc is not on PATH")
 	}
 	info := mustInfo(t, python)
 	if _, err := os.Stat(filepath.Join(info.Include, "Python.h")); err != nil {
-		skipOrFail(t, "cannot build a C extension for %s: no Python.h in %s", python, info.Include)
+		testenv.SkipOrFail(t, "cannot build a C extension for %s: no Python.h in %s", python, info.Include)
 	}
 	so, err := extensions.get(python+"\x00"+module+"\x00"+version, func() ([]byte, error) {
 		src := fmt.Sprintf(extSource, module, parts[len(parts)-1], version)

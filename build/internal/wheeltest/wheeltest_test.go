@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/galerly/galerly-lambda/internal/testenv"
 )
 
 // readWheel returns every entry of a wheel by name.
@@ -97,7 +99,7 @@ func zipfileTest(t *testing.T, python, path string) {
 }
 
 func TestWriteIsAValidWheel(t *testing.T) {
-	python := FindPython(t, "3.12")
+	python := testenv.FindPython(t, "3.12")
 	dir := t.TempDir()
 	entries := []Entry{
 		{Name: "tinypkg/__init__.py", Data: []byte("__version__ = '1.0'\n")},
@@ -194,7 +196,7 @@ func runPython(t *testing.T, python, pythonpath, prog string) string {
 }
 
 func TestPureImportsWithItsMetadata(t *testing.T) {
-	python := FindPython(t, "3.12")
+	python := testenv.FindPython(t, "3.12")
 	path, _, err := Pure(t.TempDir(), "Tiny.Pkg", "1.2", map[string]string{
 		"tiny_pkg/__init__.py": "from .core import answer\n",
 		"tiny_pkg/core.py":     "answer = 42\n",
@@ -213,7 +215,7 @@ func TestPureImportsWithItsMetadata(t *testing.T) {
 }
 
 func TestWithDataHasEveryDataFolder(t *testing.T) {
-	python := FindPython(t, "3.12")
+	python := testenv.FindPython(t, "3.12")
 	path, _, err := WithData(t.TempDir(), "datapkg", "2.0")
 	if err != nil {
 		t.Fatal(err)
@@ -235,7 +237,7 @@ func TestWithDataHasEveryDataFolder(t *testing.T) {
 func TestCompiledWheelImports(t *testing.T) {
 	for _, minor := range []string{"3.11", "3.12", "3.13"} {
 		t.Run(minor, func(t *testing.T) {
-			python := FindPython(t, minor)
+			python := testenv.FindPython(t, minor)
 			suffix := ExtSuffix(t, python)
 			if !strings.Contains(suffix, "cpython-3"+strings.TrimPrefix(minor, "3.")) {
 				t.Errorf("ExtSuffix = %q, want it to name cpython-3%s", suffix, strings.TrimPrefix(minor, "3."))
@@ -255,7 +257,7 @@ func TestCompiledWheelImports(t *testing.T) {
 }
 
 func TestCompiledWheelOptions(t *testing.T) {
-	python := FindPython(t, "3.12")
+	python := testenv.FindPython(t, "3.12")
 	path, _ := CompiledWheel(t, t.TempDir(), python, "fastpkg", "fastmod", "1.0", InPlatlib(), PlatformTag("manylinux_2_28_x86_64"))
 	if !strings.HasSuffix(path, "-cp312-cp312-manylinux_2_28_x86_64.whl") {
 		t.Errorf("PlatformTag not in file name %s", filepath.Base(path))
@@ -272,17 +274,6 @@ func TestCompiledWheelOptions(t *testing.T) {
 		t.Error("a platform wheel's WHEEL must say Root-Is-Purelib: false")
 	}
 	checkRecord(t, data, "fastpkg-1.0.dist-info/RECORD")
-}
-
-func TestLocatePythonErrors(t *testing.T) {
-	for _, minor := range []string{"3", "python3.12", "3.12.1", ""} {
-		if _, err := LocatePython(minor); err == nil {
-			t.Errorf("LocatePython(%q) succeeded, want a format error", minor)
-		}
-	}
-	if _, err := LocatePython("3.99"); err == nil || !strings.Contains(err.Error(), "3.99") {
-		t.Errorf("LocatePython(3.99) = %v, want an error naming the version", err)
-	}
 }
 
 var anchorRE = regexp.MustCompile(`<a href="([^"]+)">([^<]+)</a>`)

@@ -1,13 +1,9 @@
-// Package wheeltest builds the things builder tests need and the test
-// machines lack a network for: valid wheels (pure, with .data folders, or
-// holding a real CPython extension compiled with gcc), PEP 691/503 simple
-// indexes served on 127.0.0.1, and the real pyenv interpreters to import
-// the results with.
-//
-// Helpers that need a tool the machine may lack (an interpreter, gcc) skip
-// the test with a message, or fail it when the environment variable CI is
-// true, so that a CI runner missing a tool cannot pass by skipping.
-package wheeltest
+// Package testenv finds the tools tests need from the machine (the real
+// pyenv interpreters, moto_server) and holds the rule for when one is
+// missing: skip with a message on a developer's machine, fail when the
+// environment variable CI is true, so a CI runner that lacks a tool cannot
+// pass by skipping.
+package testenv
 
 import (
 	"fmt"
@@ -22,9 +18,9 @@ import (
 	"testing"
 )
 
-// skipOrFail skips t, or fails it when CI is true: a CI runner is expected
+// SkipOrFail skips t, or fails it when CI is true: a CI runner is expected
 // to have every tool, and a skip there would hide a broken image.
-func skipOrFail(t testing.TB, format string, args ...any) {
+func SkipOrFail(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
 		t.Fatalf(format+" (CI is true, so this fails instead of skipping)", args...)
@@ -39,7 +35,7 @@ func FindPython(t testing.TB, minor string) string {
 	t.Helper()
 	p, err := LocatePython(minor)
 	if err != nil {
-		skipOrFail(t, "%v", err)
+		SkipOrFail(t, "%v", err)
 	}
 	return p
 }
@@ -55,7 +51,7 @@ func LocatePython(minor string) (string, error) {
 	if !minorRE.MatchString(minor) {
 		return "", fmt.Errorf("python version %q: want major.minor, e.g. 3.12", minor)
 	}
-	return pythons.get(minor, func() (string, error) { return locatePython(minor) })
+	return pythons.get(minor)
 }
 
 func locatePython(minor string) (string, error) {
@@ -134,37 +130,26 @@ func checkPython(p, minor string) error {
 	return nil
 }
 
-// memo remembers the result of an expensive, pure computation per key, and
-// runs it once even when parallel tests ask at the same time. It is the
-// package's only shared state: values are never changed once computed.
-type memo[V any] struct {
-	mu sync.Mutex
-	m  map[string]*memoEntry[V]
+// pythonCache remembers each minor's interpreter for the life of the
+// process, and looks it up once even when parallel tests ask together.
+type pythonCache struct {
+	mu   sync.Mutex
+	find map[string]func() (string, error)
 }
 
-type memoEntry[V any] struct {
-	once sync.Once
-	v    V
-	err  error
-}
-
-func (c *memo[V]) get(key string, f func() (V, error)) (V, error) {
+func (c *pythonCache) get(minor string) (string, error) {
 	c.mu.Lock()
-	if c.m == nil {
-		c.m = make(map[string]*memoEntry[V])
+	if c.find == nil {
+		c.find = make(map[string]func() (string, error))
 	}
-	e := c.m[key]
-	if e == nil {
-		e = &memoEntry[V]{}
-		c.m[key] = e
+	f := c.find[minor]
+	if f == nil {
+		f = sync.OnceValues(func() (string, error) { return locatePython(minor) })
+		c.find[minor] = f
 	}
 	c.mu.Unlock()
-	e.once.Do(func() { e.v, e.err = f() })
-	return e.v, e.err
+	return f()
 }
 
-var (
-	pythons    memo[string]
-	pyInfos    memo[pyInfo]
-	extensions memo[[]byte]
-)
+// pythons is the package's only shared state: lookups never change once made.
+var pythons pythonCache
