@@ -45,7 +45,7 @@ func assemble(ctx context.Context, placed []placement, out string, max int64, lo
 	}
 	if size := a.UnzippedSize(); size > max {
 		return nil, fmt.Errorf("unzipped size %s is over the limit of %s%s; largest: %s",
-			bytesText(size), bytesText(max), limitWhy(max), largest(a.Sizes(), placed))
+			bytesText(size), bytesText(max), limitWhy(max), largest(packageSizes(a.Sizes(), placed, "")))
 	}
 	sum, n, err := writeAtomic(ctx, out, a)
 	if err != nil {
@@ -105,20 +105,33 @@ func limitWhy(max int64) string {
 	return " (--max-unzipped)"
 }
 
-// largest names the packages that weigh most, with their sizes.
-func largest(sizes map[string]int64, placed []placement) string {
+// sized is one part of an artifact (a package, a source file) and its
+// unzipped size, for naming the largest parts when a limit is passed.
+type sized struct {
+	name string
+	n    int64
+}
+
+// packageSizes labels each wheel's unzipped size with its package name and
+// version; prefix goes before each label ("package " where files are
+// listed too). The pack.FilesSource entry (a function's own files) is left
+// to the caller, which lists those files one by one.
+func packageSizes(sizes map[string]int64, placed []placement, prefix string) []sized {
 	label := map[string]string{}
 	for _, p := range placed {
 		label[p.Wheel] = p.Name + " " + p.Version
 	}
-	type sized struct {
-		name string
-		n    int64
-	}
 	var all []sized
 	for w, n := range sizes {
-		all = append(all, sized{cmp.Or(label[w], w), n})
+		if w != pack.FilesSource {
+			all = append(all, sized{prefix + cmp.Or(label[w], w), n})
+		}
 	}
+	return all
+}
+
+// largest names the parts that weigh most, with their sizes, biggest first.
+func largest(all []sized) string {
 	slices.SortFunc(all, func(a, b sized) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.name, b.name)) })
 	var parts []string
 	for i, s := range all {

@@ -470,6 +470,22 @@ func (e *entry) openContent() (io.ReadCloser, error) {
 	return rc, nil
 }
 
+// Writers returns a label for each source that writes name, sorted: none
+// when the archive does not hold name, one when a single source writes it,
+// several when sources write it with identical bytes (which [Archive.AddWheel]
+// and [Archive.AddFile] accept). A caller for whom any shared path is an
+// error, such as a function's code beside its dependencies, checks here.
+func (a *Archive) Writers(name string) []string {
+	e := a.entries[name]
+	if e == nil {
+		return nil
+	}
+	if len(e.copies) > 0 {
+		return slices.Clone(e.copies)
+	}
+	return []string{e.label()}
+}
+
 // Files returns the number of files the archive will hold.
 func (a *Archive) Files() int { return len(a.entries) }
 

@@ -25,6 +25,11 @@ const (
 	unixSymlink  = 0o120000
 )
 
+// CheckPath reports why name cannot be a path in an archive: the rule
+// [Archive.AddFile] applies, for callers that want to refuse a path before
+// planning (a function's source tree, checked at preview time).
+func CheckPath(name string) error { return checkPath(name) }
+
 // checkPath reports why name cannot be a path in the archive. The rules
 // keep an unzip, on Lambda or a developer's machine, inside its target
 // directory and unambiguous.

@@ -2,17 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
-	"fmt"
 
 	"github.com/galerly/galerly-lambda/build"
 )
 
-// runLayer builds a layer zip and prints its description as one JSON
-// object on stdout; notes and progress go to stderr.
+// runLayer builds a layer zip (and with --upload stores it in S3) and
+// prints its description as one JSON object on stdout; notes and progress
+// go to stderr.
 func runLayer(ctx context.Context, args []string, e *env) error {
-	fs := newFlagSet("layer", "--lock FILE --runtime python3.X [--runtime ...] --arch x86_64|arm64 --out FILE.zip [flags]", e.stderr)
+	fs := newFlagSet("layer", "--lock FILE --runtime python3.X [--runtime ...] --arch x86_64|arm64 --out FILE.zip [--upload s3://BUCKET/KEY] [flags]", e.stderr)
 	lockPath := fs.String("lock", "", "the hashed lock file (pip --require-hashes format)")
 	out := fs.String("out", "", "the zip file to write")
 	maxUnzipped := fs.Int64("max-unzipped", build.MaxUnzipped, "refuse a layer whose unzipped size is over this many bytes")
@@ -20,6 +19,8 @@ func runLayer(ctx context.Context, args []string, e *env) error {
 	tf.register(fs)
 	var sf sourceFlags
 	sf.register(fs)
+	var up uploadFlag
+	up.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -29,14 +30,7 @@ func runLayer(ctx context.Context, args []string, e *env) error {
 	}
 	opts.Progress = e.stderr
 	opts.Log = e.stderr
-	res, err := build.Layer(ctx, opts)
-	if err != nil {
-		return err
-	}
-	if err := json.NewEncoder(e.stdout).Encode(res); err != nil {
-		return fmt.Errorf("print the report (the zip %s was written): %w", opts.Out, err)
-	}
-	return nil
+	return buildAndPublish(ctx, e, &up, layerJob(ctx, opts))
 }
 
 // layerOptions validates the layer command's flags.

@@ -1,13 +1,17 @@
-// Command lambdapack builds byte-reproducible AWS Lambda layers from a
-// hashed Python lock, checks wheels against a Lambda target, and imports a
-// built layer with a real interpreter the way Lambda lays it out.
+// Command lambdapack builds byte-reproducible AWS Lambda layers and function
+// packages from hashed Python locks, checks wheels against a Lambda target,
+// and imports a built layer with a real interpreter the way Lambda lays it
+// out.
 //
 // Usage:
 //
 //	lambdapack key   --lock FILE --runtime python3.X [--runtime ...] --arch x86_64|arm64
 //	lambdapack check --runtime ... --arch ... WHEEL_FILENAME...
 //	lambdapack layer --lock FILE --runtime ... --arch ... --out FILE.zip [source and cache flags]
+//	lambdapack function --src DIR [--lock FILE] --runtime python3.X --arch ... --out FILE.zip
+//	                 [--exclude PAT]... [--include PAT]... [--with-layer-unzipped BYTES]... [source and cache flags]
 //	lambdapack test  --zip FILE --python INTERPRETER --import MODULE [--import MODULE]...
+//	lambdapack verify --function NAME [--qualifier live] --expect-layer ARN [--invoke]
 //
 // Exit status: 0 on success, 1 when a check or build fails, 2 on bad usage.
 package main
@@ -57,7 +61,9 @@ func commands() []command {
 		{"key", "print the layer key of a lock for a target (no network)", runKey},
 		{"check", "say whether wheel filenames fit a Lambda target, and why not", runCheck},
 		{"layer", "build the layer zip of a lock for a target", runLayer},
+		{"function", "build the function package: a source folder and its locked dependencies", runFunction},
 		{"test", "import modules from a layer zip with a real interpreter, as Lambda lays it out", runTest},
+		{"verify", "check a deployed function against the stack's layer (and its self-test)", runVerify},
 	}
 }
 
@@ -118,7 +124,7 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: lambdapack <command> [flags]")
 	fmt.Fprintln(w)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-6s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'lambdapack <command> -h' for a command's flags.")

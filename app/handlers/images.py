@@ -1,0 +1,163 @@
+"""POST /images/thumbnail: a small preview of an uploaded photo.
+
+Input, either:
+
+- JSON ``{"image": "<base64 JPEG, PNG, WebP or HEIC>", "size": 256}``
+  (a ``data:image/...;base64,`` prefix is accepted), or
+- the image itself as the body with an ``image/*`` Content-Type (API
+  Gateway base64-encodes it), and ``?size=256``.
+
+"size" is the longest side of the thumbnail in pixels, 16 to 2048 (default
+256); the aspect ratio is kept and an image is never enlarged. The photo's
+EXIF orientation is applied, so a portrait shot stays upright.
+
+Output 200: ``{"contentType": "image/jpeg", "width": w, "height": h,
+"source": {"format": "PNG", "width": W, "height": H}, "image": "<base64>"}``.
+The thumbnail is a JPEG, or a PNG when the source has transparency.
+Bad input (no image, bad base64, not an image of those formats, truncated,
+too many pixels, bad size) is a 400 that says which.
+
+PIL is imported when the first thumbnail is made, not when the module loads.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from typing import Any
+
+from utils.logs import get_logger
+from utils.request import Request
+from utils.responses import BadRequest, HTTPError, json_response
+
+log = get_logger("images")
+
+DEFAULT_SIZE = 256
+MIN_SIZE = 16
+MAX_SIZE = 2048
+# Lambda refuses a synchronous request over 6 MB, so a larger image can
+# never arrive whole; the check makes the limit explicit and cheap.
+MAX_IMAGE_BYTES = 6 * 1024 * 1024
+# A 48 MP phone photo fits. Pixels cost memory when decoded (3 bytes each),
+# and the header says how many before any decoding happens.
+MAX_PIXELS = 60_000_000
+# Formats a photo upload may be in; Pillow's other decoders (EPS, PSD, ...)
+# are never tried on user input.
+FORMATS = ("JPEG", "PNG", "WEBP", "HEIF")
+
+
+def thumbnail(request: Request) -> dict:
+    """Handle POST /images/thumbnail; see the module doc."""
+    data, size = _read_input(request)
+    try:
+        from PIL import Image, ImageOps, UnidentifiedImageError
+    except ImportError as err:
+        log.error("PIL is not importable, is the image layer attached? %s", err)
+        raise HTTPError(500, "image support is not available") from None
+
+    formats = [f for f in FORMATS if f != "HEIF" or _register_heif()]
+    try:
+        with Image.open(io.BytesIO(data), formats=formats) as img:
+            source = {"format": img.format, "width": img.width, "height": img.height}
+            if img.width * img.height > MAX_PIXELS:
+                raise BadRequest(
+                    f"image is {img.width}x{img.height} pixels, more than the {MAX_PIXELS:,} allowed"
+                )
+            img.thumbnail((size, size))
+            thumb = ImageOps.exif_transpose(img)
+            content_type, encoded = _encode(thumb)
+    except UnidentifiedImageError:
+        raise BadRequest(f"image is not a {', '.join(formats)} file") from None
+    except Image.DecompressionBombError as err:
+        raise BadRequest(f"image has too many pixels: {err}") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        # Truncated or corrupt data surfaces only when the pixels decode.
+        raise BadRequest(f"image could not be decoded: {err}") from None
+
+    log.info(
+        "thumbnail %s %dx%d -> %s %dx%d",
+        source["format"], source["width"], source["height"], content_type, thumb.width, thumb.height,
+    )
+    return json_response(
+        200,
+        {
+            "contentType": content_type,
+            "width": thumb.width,
+            "height": thumb.height,
+            "source": source,
+            "image": base64.b64encode(encoded).decode("ascii"),
+        },
+    )
+
+
+def _read_input(request: Request) -> tuple[bytes, int]:
+    if request.is_binary:
+        data = request.body
+        size = _parse_size(request.query.get("size"), "query parameter size")
+    else:
+        body = request.json()
+        if not isinstance(body, dict):
+            raise BadRequest('request body must be a JSON object like {"image": "<base64>", "size": 256}')
+        data = _decode_image_field(body.get("image"))
+        size = _parse_size(body.get("size"), "size")
+    if not data:
+        raise BadRequest("image is empty")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise BadRequest(f"image is {len(data):,} bytes, more than the {MAX_IMAGE_BYTES:,} allowed")
+    return data, size
+
+
+def _decode_image_field(value: Any) -> bytes:
+    if value is None:
+        raise BadRequest('request body has no "image" (a base64 string)')
+    if not isinstance(value, str):
+        raise BadRequest(f'"image" must be a base64 string, not {type(value).__name__}')
+    if value.startswith("data:"):
+        header, sep, value = value.partition(",")
+        if not sep or not header.endswith(";base64"):
+            raise BadRequest('"image" is a data URL that is not base64')
+    text = "".join(value.split())  # line breaks from MIME-style encoders
+    if len(text) * 3 // 4 > MAX_IMAGE_BYTES:
+        raise BadRequest(f'"image" decodes to more than the {MAX_IMAGE_BYTES:,} bytes allowed')
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise BadRequest(f'"image" is not valid base64: {err}') from None
+
+
+def _parse_size(value: Any, what: str) -> int:
+    if value is None or value == "":
+        return DEFAULT_SIZE
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    # bool is an int in Python; "size": true is a client bug, not 1.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadRequest(f"{what} must be a whole number of pixels, not {value!r}")
+    if not MIN_SIZE <= value <= MAX_SIZE:
+        raise BadRequest(f"{what} must be between {MIN_SIZE} and {MAX_SIZE}, not {value}")
+    return value
+
+
+def _encode(img: Any) -> tuple[str, bytes]:
+    has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+    out = io.BytesIO()
+    if has_alpha:
+        img.save(out, format="PNG", optimize=True)
+        return "image/png", out.getvalue()
+    if img.mode not in ("RGB", "L"):
+        img = img.convert("RGB")
+    img.save(out, format="JPEG", quality=85, optimize=True)
+    return "image/jpeg", out.getvalue()
+
+
+def _register_heif() -> bool:
+    """Register pillow_heif's opener with PIL; False when it is unavailable,
+    in which case HEIC uploads get the 400 for an unsupported format."""
+    try:
+        import pillow_heif
+    except ImportError as err:
+        log.warning("HEIC uploads disabled: pillow_heif does not import: %s", err)
+        return False
+    pillow_heif.register_heif_opener()
+    return True

@@ -1,0 +1,175 @@
+"""The self-test: proves the image layer is attached and every package in it
+imports, so a deploy can be gated on it (the Pulumi smoke test invokes each
+new function version with it before the "live" alias moves).
+
+Requests that run it:
+
+- a direct invocation ``{"test": "imports"}`` (any value of "test");
+- an API-shaped event whose JSON body has "test", such as the old form
+  ``{"body": "{\\"test\\": \\"rawpy\\"}"}``;
+- ``GET`` or ``POST /selftest`` through API Gateway.
+
+Result of the direct form, returned as is::
+
+    {"ok": true,
+     "packages": {"PIL": "11.0.0", "rawpy": "0.24.0",
+                  "pillow_heif": "0.20.0", "numpy": "2.1.3"},
+     "raw": true, "heic": true, "python": "3.11.7"}
+
+and when any package fails to import (a missing layer, a wheel built for
+another Python or glibc, a missing shared library), or imports but lacks
+its RAW or HEIC support::
+
+    {"ok": false,
+     "errors": {"rawpy": "ImportError: libraw_r.so.23: cannot open ..."},
+     "packages": {...the packages that did import...},
+     "raw": false, "heic": true, "python": "3.11.7"}
+
+"packages" maps each import name to its ``__version__``. "raw" is true when
+rawpy imported and reports the LibRaw it was built with
+(``rawpy.libraw_version``); "heic" is true when pillow_heif imported,
+registered its HEIF opener with PIL (``Image.OPEN["HEIF"]``) and reports a
+libheif version with at least one decoder. "ok" is true only when every
+package imported and both are true; "errors" (present only when not ok)
+names each package at fault: "<Type>: <message>" of its import, or
+"RAW support disabled: <why>" / "HEIC support disabled: <why>".
+"python" is the interpreter's version.
+
+The API forms wrap the same result::
+
+    {"statusCode": 200 (ok) or 500 (not ok),
+     "headers": {"Content-Type": "application/json"},
+     "body": json.dumps(result)}
+
+Each package gets one log line: "<name> imported successfully (version
+X)", or "<name> import failed: <Type>: <message>" (with the traceback
+unless the package is simply absent); then one line each for RAW and HEIC
+support and a summary.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+import sys
+from typing import Any
+
+from utils.logs import get_logger
+
+log = get_logger("selftest")
+
+# (name in the result, module to import). PIL.Image rather than PIL: the
+# package's __init__ is pure Python, and PIL.Image is what loads the
+# compiled _imaging extension that a wrong wheel would break.
+LAYER_PACKAGES = (
+    ("PIL", "PIL.Image"),
+    ("rawpy", "rawpy"),
+    ("pillow_heif", "pillow_heif"),
+    ("numpy", "numpy"),
+)
+
+
+def run() -> dict:
+    """Import every layer package and report; see the module doc for the shape."""
+    packages: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    modules: dict[str, Any] = {}
+    for name, module_name in LAYER_PACKAGES:
+        try:
+            importlib.import_module(module_name)
+            # The top-level module holds __version__ (PIL, not PIL.Image).
+            module = sys.modules[name]
+        except Exception as err:  # noqa: BLE001 - any failure is a result, not a crash
+            errors[name] = _describe(err)
+            # "No module named rawpy" says it all (no layer, or the wrong
+            # one); any other failure gets its traceback, which names the
+            # file or shared library that broke.
+            missing = isinstance(err, ModuleNotFoundError) and err.name == name
+            log.error("%s import failed: %s", name, errors[name], exc_info=not missing)
+            continue
+        modules[name] = module
+        packages[name] = str(getattr(module, "__version__", "unknown"))
+        log.info("%s imported successfully (version %s)", name, packages[name])
+
+    image = sys.modules.get("PIL.Image") if "PIL" in modules else None
+    raw, raw_detail = _raw_support(modules.get("rawpy"))
+    heic, heic_detail = _heic_support(modules.get("pillow_heif"), image)
+    for label, package, enabled, detail in (
+        ("RAW", "rawpy", raw, raw_detail),
+        ("HEIC", "pillow_heif", heic, heic_detail),
+    ):
+        if enabled:
+            log.info("%s support enabled: %s", label, detail)
+            continue
+        log.error("%s support disabled: %s", label, detail)
+        # A package that imported but cannot do its job fails the test
+        # too, named like an import failure so the result says what to fix.
+        if package in packages:
+            errors[package] = f"{label} support disabled: {detail}"
+
+    ok = not errors
+    result: dict[str, Any] = {"ok": ok}
+    if errors:
+        result["errors"] = errors
+    result.update(packages=packages, raw=raw, heic=heic, python=platform.python_version())
+    if ok:
+        log.info("self-test ok: %s", ", ".join(f"{k} {v}" for k, v in packages.items()))
+    else:
+        log.error("self-test failed: errors=%s raw=%s heic=%s", sorted(errors), raw, heic)
+    return result
+
+
+def api_result(result: dict) -> dict:
+    """Wrap a run() result as an API Gateway response: 200 when ok, else 500."""
+    return {
+        "statusCode": 200 if result.get("ok") else 500,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(result),
+    }
+
+
+def api(request: Any = None) -> dict:
+    """The /selftest route and the API-shaped body forms."""
+    return api_result(run())
+
+
+def _describe(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"
+
+
+def _raw_support(rawpy: Any) -> tuple[bool, str]:
+    if rawpy is None:
+        return False, "rawpy did not import"
+    version = getattr(rawpy, "libraw_version", None)
+    if not version:
+        return False, "rawpy reports no LibRaw version"
+    libraw = ".".join(str(part) for part in version)
+    # flags is None when LibRaw was built without its feature flags.
+    flags = getattr(rawpy, "flags", None) or {}
+    enabled = sorted(k for k, v in flags.items() if v)
+    return True, f"LibRaw {libraw}, flags: {', '.join(enabled) or 'none'}"
+
+
+def _heic_support(pillow_heif: Any, image: Any) -> tuple[bool, str]:
+    if pillow_heif is None:
+        return False, "pillow_heif did not import"
+    if image is None:
+        return False, "PIL did not import, so there is nothing to register a HEIF opener with"
+    try:
+        pillow_heif.register_heif_opener()
+        libheif = pillow_heif.libheif_version()
+        info = pillow_heif.libheif_info()
+    except Exception as err:  # noqa: BLE001 - a broken libheif is a result
+        return False, f"pillow_heif is broken: {_describe(err)}"
+    if "HEIF" not in getattr(image, "OPEN", {}):
+        return False, "pillow_heif.register_heif_opener() did not register HEIF with PIL"
+    if not libheif:
+        return False, "pillow_heif reports no libheif version"
+    decoders = info.get("decoders") if isinstance(info, dict) else None
+    # Older pillow_heif releases have no "decoders" key; only an empty one
+    # says libheif was built unable to decode anything.
+    if decoders is not None and not decoders:
+        return False, f"libheif {libheif} has no decoders"
+    names = ", ".join(sorted(decoders)) if decoders else "not listed"
+    return True, f"libheif {libheif}, decoders: {names}"

@@ -1,0 +1,233 @@
+"""Stand-ins for the image layer's packages (PIL, rawpy, pillow_heif,
+numpy), which are not installed where the unit tests run.
+
+fake_layer() puts them in sys.modules for a with block, and can make any of
+them fail to import with a given exception, through the real import
+machinery (a finder on sys.meta_path), as a broken layer would. The fake
+PIL follows Pillow where the function relies on it: Image.open tries only
+the formats it is given and raises KeyError for one not registered (as
+Pillow does), reads the real header of a PNG made by png() below, never
+enlarges in thumbnail(), and refuses to write an image with alpha as JPEG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.abc
+import importlib.util
+import struct
+import sys
+import types
+import zlib
+from typing import Iterator
+from unittest import mock
+
+LAYER_TOP_LEVEL = ("PIL", "rawpy", "pillow_heif", "numpy")
+
+VERSIONS = {"PIL": "11.0.0", "rawpy": "0.24.0", "pillow_heif": "0.20.0", "numpy": "2.1.3"}
+
+
+def png(width: int, height: int, *, alpha: bool = False, truncated: bool = False) -> bytes:
+    """A real PNG file of one colour (Pillow opens it too). truncated cuts
+    it after the header, so only decoding the pixels finds the damage."""
+    color_type, channels = (6, 4) if alpha else (2, 3)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0))
+    if truncated:
+        return header
+    row = b"\x00" + bytes([200, 120, 40, 255][:channels]) * width
+    return header + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b"")
+
+
+class FakeImage:
+    """The part of PIL.Image.Image the function uses."""
+
+    def __init__(self, fmt, size, mode, info=None, data=b""):
+        self.format = fmt
+        self.size = tuple(size)
+        self.mode = mode
+        self.info = dict(info or {})
+        self._data = data
+
+    @property
+    def width(self) -> int:
+        return self.size[0]
+
+    @property
+    def height(self) -> int:
+        return self.size[1]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def load(self):
+        # Pillow decodes lazily: a truncated file passes open() and fails here.
+        if b"IEND" not in self._data:
+            raise OSError("image file is truncated")
+
+    def thumbnail(self, box):
+        self.load()
+        width, height = self.size
+        if width <= box[0] and height <= box[1]:
+            return
+        scale = min(box[0] / width, box[1] / height)
+        self.size = (max(1, round(width * scale)), max(1, round(height * scale)))
+
+    def convert(self, mode):
+        return FakeImage(self.format, self.size, mode, self.info, self._data)
+
+    def copy(self):
+        return FakeImage(self.format, self.size, self.mode, self.info, self._data)
+
+    def save(self, fp, format=None, **params):
+        if format == "JPEG" and self.mode not in ("RGB", "L", "CMYK"):
+            raise OSError(f"cannot write mode {self.mode} as JPEG")
+        fp.write(f"{format} {self.width}x{self.height} {self.mode}".encode())
+
+
+def _png_accept(prefix: bytes) -> bool:
+    return prefix[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _png_open(data: bytes) -> FakeImage:
+    width, height, _depth, color_type = struct.unpack(">IIBB", data[16:26])
+    mode = {0: "L", 2: "RGB", 3: "P", 4: "LA", 6: "RGBA"}[color_type]
+    return FakeImage("PNG", (width, height), mode, data=data)
+
+
+def _unreadable(kind: str):
+    def factory(data: bytes):
+        # Pillow treats SyntaxError from a plugin as "not this format".
+        raise SyntaxError(f"the fake PIL reads no {kind} pixels")
+
+    return factory
+
+
+class FakeLayer:
+    """The fake modules of one fake_layer() block, for tests to adjust."""
+
+    def __init__(self):
+        self.PIL = types.ModuleType("PIL")
+        self.PIL.__version__ = VERSIONS["PIL"]
+        self.PIL.__path__ = []  # a package, so PIL.Image is looked up under it
+
+        class UnidentifiedImageError(OSError):
+            pass
+
+        class DecompressionBombError(Exception):
+            pass
+
+        self.PIL.UnidentifiedImageError = UnidentifiedImageError
+        self.Image = types.ModuleType("PIL.Image")
+        self.Image.OPEN = {
+            "PNG": (_png_open, _png_accept),
+            "JPEG": (_unreadable("JPEG"), lambda p: p[:3] == b"\xff\xd8\xff"),
+            "WEBP": (_unreadable("WEBP"), lambda p: p[:4] == b"RIFF" and p[8:12] == b"WEBP"),
+        }
+        self.Image.DecompressionBombError = DecompressionBombError
+        self.Image.UnidentifiedImageError = UnidentifiedImageError
+        self.opened_formats: list[list[str]] = []
+
+        def open_(fp, mode="r", formats=None):
+            data = fp.read()
+            formats = list(self.Image.OPEN) if formats is None else list(formats)
+            self.opened_formats.append(formats)
+            for fmt in formats:
+                factory, accept = self.Image.OPEN[fmt.upper()]  # KeyError, as Pillow
+                if accept(data[:16]):
+                    try:
+                        return factory(data)
+                    except SyntaxError:
+                        continue
+            raise UnidentifiedImageError(f"cannot identify image file {fp!r}")
+
+        self.Image.open = open_
+        self.ImageOps = types.ModuleType("PIL.ImageOps")
+        self.ImageOps.exif_transpose = lambda image, **kw: image.copy()
+        self.PIL.Image = self.Image
+        self.PIL.ImageOps = self.ImageOps
+
+        self.rawpy = types.ModuleType("rawpy")
+        self.rawpy.__version__ = VERSIONS["rawpy"]
+        self.rawpy.libraw_version = (0, 21, 3)
+        self.rawpy.flags = {"DEMOSAIC_PACK_GPL2": False, "LCMS": True, "OPENMP": True}
+
+        self.pillow_heif = types.ModuleType("pillow_heif")
+        self.pillow_heif.__version__ = VERSIONS["pillow_heif"]
+        self.pillow_heif.libheif_version = lambda: "1.18.2"
+        self.pillow_heif.libheif_info = lambda: {
+            "libheif": "1.18.2",
+            "HEIF": "x265 HEVC encoder",
+            "AVIF": "",
+            "encoders": {"x265": "x265 HEVC encoder"},
+            "decoders": {"libde265": "libde265 HEVC decoder"},
+        }
+
+        def register_heif_opener(**options):
+            # As pillow_heif: registers with the PIL.Image it imported.
+            self.Image.OPEN["HEIF"] = (
+                _unreadable("HEIF"),
+                lambda p: p[4:8] == b"ftyp" and p[8:12] in (b"heic", b"heix", b"mif1"),
+            )
+
+        self.pillow_heif.register_heif_opener = register_heif_opener
+
+        self.numpy = types.ModuleType("numpy")
+        self.numpy.__version__ = VERSIONS["numpy"]
+
+    def modules(self) -> dict[str, types.ModuleType]:
+        return {
+            "PIL": self.PIL,
+            "PIL.Image": self.Image,
+            "PIL.ImageOps": self.ImageOps,
+            "rawpy": self.rawpy,
+            "pillow_heif": self.pillow_heif,
+            "numpy": self.numpy,
+        }
+
+
+class _FailingImports(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Makes importing each named module raise the given exception."""
+
+    def __init__(self, errors: dict[str, BaseException]):
+        self.errors = errors
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname in self.errors:
+            return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        raise self.errors[module.__name__]
+
+
+@contextlib.contextmanager
+def fake_layer(fail: dict[str, BaseException] | None = None) -> Iterator[FakeLayer]:
+    """Install the fake layer for the block; fail maps a module name
+    ("rawpy", or "PIL.Image" for a package whose extension is broken) to the
+    exception importing it raises. Real modules of those names, if any are
+    installed, are hidden for the block and restored after it."""
+    fail = dict(fail or {})
+    layer = FakeLayer()
+    with mock.patch.dict(sys.modules), mock.patch.object(sys, "meta_path", [_FailingImports(fail), *sys.meta_path]):
+        for name in list(sys.modules):
+            if name.split(".")[0] in LAYER_TOP_LEVEL:
+                del sys.modules[name]
+        for name, module in layer.modules().items():
+            if not any(name == f or name.startswith(f + ".") for f in fail):
+                sys.modules[name] = module
+            elif "." in name:
+                # The import system binds a submodule as an attribute of its
+                # package only when it loads; a failed one is not there.
+                parent, _, child = name.rpartition(".")
+                delattr(layer.modules()[parent], child)
+        yield layer

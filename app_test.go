@@ -1,0 +1,183 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/galerly/galerly-lambda/build/source"
+	"github.com/galerly/galerly-lambda/internal/testenv"
+)
+
+// appTestRuntimes are the Pythons the function's unit tests run under: the
+// prod function's runtime and the newer ones it should keep working on.
+var appTestRuntimes = []string{"3.11", "3.12", "3.13"}
+
+var ranTestsRE = regexp.MustCompile(`(?m)^Ran ([0-9]+) tests? in `)
+
+// The function's Python unit tests (app/tests, stdlib unittest) pass under
+// each real interpreter, so `go test ./...` is the one command that runs
+// them too. They write no bytecode: app/ is what the code key is computed
+// over, and a test run must not leave __pycache__ folders in it.
+func TestAppUnitTests(t *testing.T) {
+	for _, minor := range appTestRuntimes {
+		t.Run("python"+minor, func(t *testing.T) {
+			t.Parallel()
+			py := testenv.FindPython(t, minor)
+			// -B for this interpreter; the suite passes -B to those it starts.
+			// PYTHONPYCACHEPREFIX catches any that would still write, away
+			// from app/, and the check below fails the test if one did.
+			// -s keeps the user's site-packages out, so a developer's own
+			// Pillow or numpy does not change what runs.
+			pycache := t.TempDir()
+			cmd := exec.Command(py, "-B", "-s", "-m", "unittest", "discover", "-s", "app", "-t", "app", "-v")
+			cmd.Env = append(os.Environ(),
+				"PYTHONPYCACHEPREFIX="+pycache,
+				"PYTHONDONTWRITEBYTECODE=",
+				"PYTHONPATH=",
+				"LOG_LEVEL=",
+				"AWS_LAMBDA_LOG_LEVEL=",
+			)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("python%s -m unittest discover -s app -t app: %v\n%s", minor, err, out)
+			}
+			if m := ranTestsRE.FindSubmatch(out); m == nil || string(m[1]) == "0" {
+				t.Fatalf("python%s: the suite ran no tests:\n%s", minor, out)
+			}
+			if written := appBytecode(t, pycache); len(written) > 0 {
+				t.Errorf("python%s: an interpreter the suite ran wrote bytecode for app/ (without -B?); without PYTHONPYCACHEPREFIX it would be in app/: %v", minor, written)
+			}
+		})
+	}
+}
+
+// appBytecode lists the bytecode files under the PYTHONPYCACHEPREFIX
+// folder prefix that belong to app/'s sources (the prefix mirrors each
+// source's absolute path; the stdlib's own may be there too and are left out).
+func appBytecode(t *testing.T, prefix string) []string {
+	t.Helper()
+	app, err := filepath.Abs("app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror := filepath.Join(prefix, app)
+	var found []string
+	err = filepath.WalkDir(mirror, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			rel, _ := filepath.Rel(mirror, path)
+			found = append(found, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("walking %s: %v", mirror, err)
+	}
+	return found
+}
+
+// The function as lambdapack packs it: the default excludes leave the test
+// suite out, and what ships runs on its own, with only the stdlib and no
+// layer, as a fresh Lambda would start it.
+func TestAppPackedWithoutTests(t *testing.T) {
+	tree, err := source.Walk("app", source.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(tree.Excluded, "tests/") {
+		t.Errorf("app/tests/ is not excluded; excluded: %v", tree.Excluded)
+	}
+	dir := t.TempDir()
+	var shipped []string
+	for _, f := range tree.Files {
+		shipped = append(shipped, f.Path)
+		if strings.HasPrefix(f.Path, "tests/") || strings.HasPrefix(filepath.Base(f.Path), "test_") {
+			t.Errorf("a test file ships: %s", f.Path)
+		}
+		copyShipped(t, f, filepath.Join(dir, filepath.FromSlash(f.Path)))
+	}
+	for _, want := range []string{"api.py", "handlers/selftest.py", "handlers/images.py", "utils/request.py"} {
+		if !slices.Contains(shipped, want) {
+			t.Errorf("%s does not ship; shipped: %v", want, shipped)
+		}
+	}
+	if len(tree.Warnings) > 0 {
+		t.Errorf("packing app/ warns: %v", tree.Warnings)
+	}
+
+	py := testenv.FindPython(t, "3.11")
+	// -I -S: no environment, no site-packages, the script's folder not on
+	// the path: the packed files and the stdlib only.
+	prog := `import json, sys
+sys.path.insert(0, sys.argv[1])
+import api
+health = api.handler({"rawPath": "/health", "requestContext": {"http": {"method": "GET"}, "stage": "$default"}}, None)
+print(json.dumps({"health": health["statusCode"], "selftest": api.handler({"test": "imports"}, None)}))`
+	cmd := exec.Command(py, "-B", "-I", "-S", "-c", prog, dir)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("the packed function does not run: %v\n%s", err, stderrOf(err))
+	}
+	var got struct {
+		Health   int `json:"health"`
+		SelfTest struct {
+			OK     *bool             `json:"ok"`
+			Errors map[string]string `json:"errors"`
+		} `json:"selftest"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if got.Health != 200 {
+		t.Errorf("GET /health answered %d", got.Health)
+	}
+	// Without the layer, the self-test must fail and name every package.
+	if got.SelfTest.OK == nil || *got.SelfTest.OK {
+		t.Errorf("self-test without a layer: ok %v, want false", got.SelfTest.OK)
+	}
+	for _, pkg := range []string{"PIL", "rawpy", "pillow_heif", "numpy"} {
+		if want := "ModuleNotFoundError: No module named '" + pkg + "'"; got.SelfTest.Errors[pkg] != want {
+			t.Errorf("self-test error for %s: %q, want %q", pkg, got.SelfTest.Errors[pkg], want)
+		}
+	}
+}
+
+// copyShipped writes the content of a shipped file to dst.
+func copyShipped(t *testing.T, f source.File, dst string) {
+	t.Helper()
+	r, err := f.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stderrOf returns what a failed command wrote to stderr, if it says.
+func stderrOf(err error) []byte {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.Stderr
+	}
+	return nil
+}

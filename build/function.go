@@ -1,0 +1,344 @@
+package build
+
+import (
+	"archive/zip"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/galerly/galerly-lambda/build/index"
+	"github.com/galerly/galerly-lambda/build/lock"
+	"github.com/galerly/galerly-lambda/build/pack"
+	"github.com/galerly/galerly-lambda/build/source"
+	"github.com/galerly/galerly-lambda/build/target"
+)
+
+// codeKeyFormat is the first line of the code key's canonical text. Change
+// it whenever the function package built from the same files and lock
+// changes, so that every function is rebuilt.
+const codeKeyFormat = "lambdapack code key v1"
+
+// FunctionOptions says what function package to build and where to look
+// for its dependencies' wheels.
+type FunctionOptions struct {
+	Src    string        // the function's source folder
+	Lock   string        // its dependencies' hashed lock; "" for none
+	Target target.Target // exactly one runtime, and the architecture
+	Out    string        // path of the zip to write
+
+	// Filter adds exclude and include patterns to the default excludes.
+	Filter source.Filter
+	// LayerUnzipped holds the unzipped size of each layer the function
+	// uses: they count against Lambda's limit with the package, and there
+	// may be at most target.MaxLayers of them.
+	LayerUnzipped []int64
+
+	Sources  index.Sources // where wheels come from
+	CacheDir string        // "" for cache.DefaultDir()
+	// Jobs bounds parallel index queries and downloads; 8 if zero.
+	Jobs int
+
+	// Progress receives a live download line when it is a terminal.
+	Progress io.Writer
+	// Log receives warnings (secrets in the source folder) and notes;
+	// nothing if nil.
+	Log io.Writer
+}
+
+// CodeCanonical returns the text the code key hashes: the key format, the
+// target, one line per file that ships (sorted by path: its mode, content
+// sha256 and path), then the key of the dependencies' lock for the target
+// when there is one (lock.Key):
+//
+//	lambdapack code key v1
+//	target python3.11/x86_64
+//	0644 9f2c...e1 api.py
+//	0755 41d0...7a bin/bootstrap
+//	0644 03ab...90 handlers/__init__.py
+//	lock 5be1...c2
+//
+// Nothing about where or when the files were written (the folder's path,
+// mtimes, owners, the umask beyond the exec bit) is in the text, so two
+// machines with the same checkout compute the same key.
+func CodeCanonical(tree *source.Tree, lockKey string, t target.Target) string {
+	var b strings.Builder
+	b.WriteString(codeKeyFormat + "\n")
+	b.WriteString("target " + t.Canonical().String() + "\n")
+	files := slices.Clone(tree.Files)
+	slices.SortFunc(files, func(a, b source.File) int { return strings.Compare(a.Path, b.Path) })
+	for _, f := range files {
+		fmt.Fprintf(&b, "%04o %s %s\n", f.Mode.Perm(), f.SHA256, f.Path)
+	}
+	if lockKey != "" {
+		b.WriteString("lock " + lockKey + "\n")
+	}
+	return b.String()
+}
+
+// CodeKeyOf returns the code key of a walked tree and a lock key ("" for
+// no lock): the lowercase hex sha256 of CodeCanonical.
+func CodeKeyOf(tree *source.Tree, lockKey string, t target.Target) string {
+	sum := sha256.Sum256([]byte(CodeCanonical(tree, lockKey, t)))
+	return hex.EncodeToString(sum[:])
+}
+
+// CodeKey computes the code key of the function whose source folder is src
+// and whose dependencies' lock is lockPath ("" for none), for t (one
+// runtime), under the filter f: the key `lambdapack function` reports for
+// the same arguments. It reads only the source folder and the lock, with
+// no network, so a preview can compute it; it refuses what the build would
+// refuse of them (a source folder that packs nothing, a symlink that would
+// ship, a bad lock or pattern).
+func CodeKey(src, lockPath string, t target.Target, f source.Filter) (string, error) {
+	if err := oneRuntime(t); err != nil {
+		return "", err
+	}
+	tree, err := source.Walk(src, f)
+	if err != nil {
+		return "", err
+	}
+	var lockKey string
+	if lockPath != "" {
+		l, err := lock.ReadFile(lockPath)
+		if err != nil {
+			return "", err
+		}
+		lockKey = lock.Key(l, t)
+	}
+	return CodeKeyOf(tree, lockKey, t), nil
+}
+
+// oneRuntime refuses a target that is not exactly one runtime: a function
+// runs on one.
+func oneRuntime(t target.Target) error {
+	if n := len(t.Canonical().Runtimes); n != 1 {
+		return fmt.Errorf("a function runs on exactly one runtime; the target %s has %d", t, n)
+	}
+	return nil
+}
+
+// Function builds the function package that opts describe: the files of
+// the source folder that ship, with the dependencies of the lock installed
+// at the zip's root beside them, and writes it to opts.Out. The result's
+// key is the code key.
+func Function(ctx context.Context, opts FunctionOptions) (*Result, error) {
+	log := logTo(opts.Log)
+	if err := oneRuntime(opts.Target); err != nil {
+		return nil, err
+	}
+	t := opts.Target.Canonical()
+	if err := checkOut(opts.Out); err != nil {
+		return nil, err
+	}
+	if err := checkOutOutsideSrc(opts.Out, opts.Src); err != nil {
+		return nil, err
+	}
+	layers, err := layersSize(opts.LayerUnzipped)
+	if err != nil {
+		return nil, err
+	}
+	tree, err := source.Walk(opts.Src, opts.Filter)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range tree.Warnings {
+		log("warning: %s", w)
+	}
+	// The code alone may already be too big: say so before downloading.
+	if tree.Size()+layers > MaxUnzipped {
+		return nil, overLimit(tree.Size(), opts.LayerUnzipped, largestIn(tree, nil, nil))
+	}
+
+	var (
+		lockKey string
+		placed  []placement
+	)
+	if opts.Lock != "" {
+		l, err := lock.ReadFile(opts.Lock)
+		if err != nil {
+			return nil, err
+		}
+		lockKey = lock.Key(l, t)
+		if len(l.For(t)) == 0 {
+			log("note: lock %s: no requirement applies to %s; the package holds the code alone", l.File, t)
+		} else if placed, err = resolveFunctionDeps(ctx, l, t, lockKey, &opts, log); err != nil {
+			return nil, err
+		}
+	}
+	key := CodeKeyOf(tree, lockKey, t)
+
+	a, closeWheels, err := planFunction(tree, placed)
+	defer closeWheels()
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range a.Notes() {
+		log("note: %s", n)
+	}
+	if a.UnzippedSize()+layers > MaxUnzipped {
+		return nil, overLimit(a.UnzippedSize(), opts.LayerUnzipped, largestIn(tree, a.Sizes(), placed))
+	}
+	sum, n, err := writeAtomic(ctx, opts.Out, a)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{
+		Key:           key,
+		SHA256:        sum,
+		ZipBytes:      n,
+		UnzippedBytes: a.UnzippedSize(),
+		Files:         a.Files(),
+		Packages:      []Package{},
+	}
+	for _, p := range placed {
+		res.Packages = append(res.Packages, Package{Name: p.Name, Version: p.Version, Wheel: p.Wheel, SHA256: p.SHA256, Path: ""})
+	}
+	return res, nil
+}
+
+// resolveFunctionDeps resolves and fetches the lock's wheels for the
+// function's one runtime, sharing the layer's cache records: a lock built
+// as a layer for the same runtime resolves to the same wheels.
+func resolveFunctionDeps(ctx context.Context, l *lock.Lock, t target.Target, key string, opts *FunctionOptions, log func(string, ...any)) ([]placement, error) {
+	c, err := openCache(opts.CacheDir)
+	if err != nil {
+		return nil, err
+	}
+	r := &resolver{
+		lock:     l,
+		target:   t,
+		key:      key,
+		cache:    c,
+		sources:  &opts.Sources,
+		jobs:     cmp.Or(opts.Jobs, defaultJobs),
+		log:      log,
+		progress: opts.Progress,
+	}
+	if r.jobs < 0 {
+		r.jobs = defaultJobs
+	}
+	return r.resolve(ctx)
+}
+
+// planFunction plans the zip: the source files, then every wheel at the
+// root. A path that the code and a dependency both write is an error even
+// when the bytes are equal: one would silently shadow the other. The
+// returned func closes the wheels, once the zip is written.
+func planFunction(tree *source.Tree, placed []placement) (*pack.Archive, func(), error) {
+	var opened []*zip.ReadCloser
+	closeAll := func() {
+		for _, zr := range opened {
+			zr.Close()
+		}
+	}
+	a := pack.New()
+	for _, f := range tree.Files {
+		if err := a.AddFile(f.Path, f.Mode, f.Size, f.Open); err != nil {
+			return nil, closeAll, fmt.Errorf("source folder %s: %w", tree.Root, err)
+		}
+	}
+	slices.SortFunc(placed, func(a, b placement) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Wheel, b.Wheel))
+	})
+	for _, p := range placed {
+		zr, err := zip.OpenReader(p.file)
+		if err != nil {
+			return nil, closeAll, fmt.Errorf("wheel %s (%s %s): not a readable zip: %w", p.Wheel, p.Name, p.Version, err)
+		}
+		opened = append(opened, zr)
+		if err := a.AddWheel(p.Wheel, &zr.Reader, ""); err != nil {
+			return nil, closeAll, fmt.Errorf("%s %s beside the code of %s: %w", p.Name, p.Version, tree.Root, err)
+		}
+	}
+	for _, f := range tree.Files {
+		if w := a.Writers(f.Path); len(w) > 1 {
+			return nil, closeAll, fmt.Errorf("%s is written by both the function's code and a dependency: %s (identical bytes, but one would shadow the other; remove the file from %s or the package from the lock)",
+				f.Path, strings.Join(w, " and "), tree.Root)
+		}
+	}
+	return a, closeAll, nil
+}
+
+// FunctionFits reports whether a function package of unzipped bytes fits
+// Lambda's limits beside layers of the given unzipped sizes: at most
+// target.MaxLayers layers, and MaxUnzipped bytes for the package and its
+// layers together. Function checks the same before writing; this is for a
+// caller holding only a report (a stored artifact's), which names no files.
+func FunctionFits(unzipped int64, layers []int64) error {
+	sum, err := layersSize(layers)
+	if err != nil {
+		return err
+	}
+	if unzipped+sum > MaxUnzipped {
+		return overLimit(unzipped, layers, "")
+	}
+	return nil
+}
+
+// layersSize checks the layer sizes given and returns their sum.
+func layersSize(sizes []int64) (int64, error) {
+	if len(sizes) > target.MaxLayers {
+		return 0, fmt.Errorf("%d layers given: Lambda allows at most %d layers per function", len(sizes), target.MaxLayers)
+	}
+	var sum int64
+	for i, n := range sizes {
+		if n < 0 || n > MaxUnzipped {
+			return 0, fmt.Errorf("layer %d: unzipped size %d: want 0 to %d bytes", i+1, n, MaxUnzipped)
+		}
+		sum += n
+	}
+	return sum, nil
+}
+
+// overLimit is the error for a function whose package and layers together
+// are over Lambda's unzipped limit, naming every size and the largest parts
+// of the package.
+func overLimit(fn int64, layers []int64, largest string) error {
+	total := fn
+	var parts []string
+	for i, n := range layers {
+		total += n
+		parts = append(parts, fmt.Sprintf("layer %d %s", i+1, bytesText(n)))
+	}
+	with := ""
+	if len(parts) > 0 {
+		with = " + " + strings.Join(parts, " + ")
+	}
+	if largest != "" {
+		largest = "; largest in the package: " + largest
+	}
+	return fmt.Errorf("function package %s%s = %s unzipped, over Lambda's limit of %s for a function and all its layers%s",
+		bytesText(fn), with, bytesText(total), bytesText(MaxUnzipped), largest)
+}
+
+// largestIn names the largest source files and dependencies of a package,
+// with their sizes. sizes and placed are nil before dependencies are
+// planned.
+func largestIn(tree *source.Tree, sizes map[string]int64, placed []placement) string {
+	all := packageSizes(sizes, placed, "package ")
+	for _, f := range tree.Files {
+		all = append(all, sized{"file " + f.Path, f.Size})
+	}
+	return largest(all)
+}
+
+// checkOutOutsideSrc refuses an output inside the source folder: the next
+// build would pack the previous zip into the package.
+func checkOutOutsideSrc(out, src string) error {
+	absOut, err1 := filepath.Abs(out)
+	absSrc, err2 := filepath.Abs(src)
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	if rel, err := filepath.Rel(absSrc, absOut); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("output %s is inside the source folder %s: the next build would pack it; write it elsewhere", out, src)
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+package upload
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// The artifact tests share one server; each uses its own bucket.
+func TestArtifactAgainstMoto(t *testing.T) {
+	s := startS3(t)
+	t.Run("found by its build key", func(t *testing.T) { testFoundByBuildKey(t, s) })
+	t.Run("a report that does not match is ignored", func(t *testing.T) { testMismatchedReport(t, s) })
+	t.Run("another report beside the zip", func(t *testing.T) { testAnotherReport(t, s) })
+}
+
+func testFoundByBuildKey(t *testing.T, s *motoS3) {
+	ctx := context.Background()
+	bucket := s.bucket(t)
+	loc := Location{Bucket: bucket, Key: "layers/img/" + strings.Repeat("a", 64) + ".zip"}
+	buildKey := strings.Repeat("a", 64)
+	path, _, sum := artifact(t, 4000)
+	report := []byte(`{"key":"` + buildKey + `","sha256":"` + sum + `"}` + "\n")
+
+	st, why, err := Find(ctx, s.c, loc, buildKey)
+	if err != nil || st != nil || !strings.Contains(why, "no object") {
+		t.Fatalf("Find before upload = %+v, %q, %v; want nothing, because there is no object", st, why, err)
+	}
+
+	obj, err := UploadArtifact(ctx, s.c, loc, Artifact{Path: path, SHA256: sum, BuildKey: buildKey, Report: report}, Options{}, nil)
+	if err != nil || obj.Reused {
+		t.Fatalf("UploadArtifact = %+v, %v; want a new object", obj, err)
+	}
+	if got := s.get(t, ReportLocation(loc)); !bytes.Equal(got, report) {
+		t.Errorf("stored report %q, want %q", got, report)
+	}
+
+	s.rec.Reset()
+	st, why, err = Find(ctx, s.c, loc, buildKey)
+	if err != nil || st == nil {
+		t.Fatalf("Find after upload = %+v, %q, %v; want the stored report", st, why, err)
+	}
+	if !bytes.Equal(st.Report, report) || st.SHA256 != sum || st.Size != 4000 {
+		t.Errorf("Find = report %q sha256 %s size %d; want %q, %s, 4000", st.Report, st.SHA256, st.Size, report, sum)
+	}
+	if s.writes() != 0 || s.rec.Count(http.MethodGet) != 1 {
+		t.Errorf("Find sent %v; want one HEAD and one GET of the report", methods(s.rec.Requests()))
+	}
+
+	other := strings.Repeat("b", 64)
+	if st, why, err := Find(ctx, s.c, loc, other); err != nil || st != nil || !strings.Contains(why, "not "+other) {
+		t.Errorf("Find with another build key = %+v, %q, %v; want nothing, naming both keys", st, why, err)
+	}
+
+	// The same artifact again: both objects reused, nothing written.
+	s.rec.Reset()
+	obj, err = UploadArtifact(ctx, s.c, loc, Artifact{Path: path, SHA256: sum, BuildKey: buildKey, Report: report}, Options{}, nil)
+	if err != nil || !obj.Reused || s.writes() != 0 {
+		t.Errorf("second UploadArtifact = %+v, %v, sent %v; want reused with nothing written", obj, err, methods(s.rec.Requests()))
+	}
+}
+
+// A report that does not match the sha256 the zip's metadata names is
+// never trusted: Find says why and the caller builds.
+func testMismatchedReport(t *testing.T, s *motoS3) {
+	ctx := context.Background()
+	loc := Location{Bucket: s.bucket(t), Key: "fn/code.zip"}
+	key := strings.Repeat("c", 64)
+	path, _, sum := artifact(t, 100)
+	// The report object is written by hand, with other bytes than the
+	// zip's metadata records.
+	_, err := s.direct.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(loc.Bucket), Key: aws.String(ReportLocation(loc).Key), Body: strings.NewReader(`{"forged":true}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Metadata: map[string]string{MetaBuildKey: key, MetaReportSHA256: sha([]byte(`{"key":"real"}`))}}
+	if _, err := Upload(ctx, s.c, loc, path, sum, opts); err != nil {
+		t.Fatal(err)
+	}
+	st, why, err := Find(ctx, s.c, loc, key)
+	if err != nil || st != nil || !strings.Contains(why, "has sha256") {
+		t.Errorf("Find with a mismatched report = %+v, %q, %v; want nothing and the reason", st, why, err)
+	}
+}
+
+// A different report already beside the zip (another lambdapack version)
+// is left alone; the zip is still stored, without the tie to the report.
+func testAnotherReport(t *testing.T, s *motoS3) {
+	ctx := context.Background()
+	loc := Location{Bucket: s.bucket(t), Key: "fn/code2.zip"}
+	key := strings.Repeat("d", 64)
+	if _, err := UploadBytes(ctx, s.c, ReportLocation(loc), []byte(`{"old":"format"}`), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	path, _, sum := artifact(t, 100)
+	var log bytes.Buffer
+	obj, err := UploadArtifact(ctx, s.c, loc, Artifact{Path: path, SHA256: sum, BuildKey: key, Report: []byte(`{"new":"format"}`)}, Options{}, &log)
+	if err != nil || obj.Reused {
+		t.Fatalf("UploadArtifact = %+v, %v; want the zip stored", obj, err)
+	}
+	if !strings.Contains(log.String(), "left as it is") {
+		t.Errorf("log %q does not note the other report", log.String())
+	}
+	if got := s.get(t, ReportLocation(loc)); string(got) != `{"old":"format"}` {
+		t.Errorf("the other report was overwritten: %q", got)
+	}
+	if st, why, _ := Find(ctx, s.c, loc, key); st != nil || why == "" {
+		t.Errorf("Find = %+v, %q; want nothing (the zip is not tied to a report)", st, why)
+	}
+}

@@ -1,0 +1,172 @@
+package verify
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// SelfTestRequest is the event the function answers with a report of its
+// imports instead of serving a request (app/api.py).
+const SelfTestRequest = `{"test":"imports"}`
+
+// Invocation is the raw answer to the self-test Invoke.
+type Invocation struct {
+	// FunctionError is Lambda's X-Amz-Function-Error ("Unhandled",
+	// "Handled"); empty when the function returned normally.
+	FunctionError   string
+	Payload         []byte
+	ExecutedVersion string
+}
+
+// SelfTest is the function's report: {"ok": true, "packages": {"PIL":
+// "11.0.0", ...}, "raw": true, "heic": true, "python": "3.11.9"}, or
+// {"ok": false, "errors": {"rawpy": "ImportError: ..."}, ...}.
+type SelfTest struct {
+	OK       *bool             `json:"ok"`
+	Packages map[string]string `json:"packages"`
+	Errors   map[string]string `json:"errors"`
+	Raw      *bool             `json:"raw"`
+	HEIC     *bool             `json:"heic"`
+	Python   string            `json:"python"`
+}
+
+// ParseSelfTest reads the function's self-test answer. An answer wrapped as
+// an API Gateway proxy response ({"statusCode": 200, "body": "{...}"}) is
+// unwrapped.
+func ParseSelfTest(payload []byte) (SelfTest, error) {
+	var st SelfTest
+	if err := json.Unmarshal(payload, &st); err != nil {
+		return SelfTest{}, fmt.Errorf("not a JSON object: %w", err)
+	}
+	if st.OK == nil {
+		var proxy struct {
+			Body *string `json:"body"`
+		}
+		if json.Unmarshal(payload, &proxy) == nil && proxy.Body != nil {
+			return ParseSelfTest([]byte(*proxy.Body))
+		}
+		return SelfTest{}, fmt.Errorf(`no "ok" field`)
+	}
+	return st, nil
+}
+
+// lambdaError is the payload Lambda returns when a function raised.
+type lambdaError struct {
+	ErrorMessage string `json:"errorMessage"`
+	ErrorType    string `json:"errorType"`
+}
+
+func checkSelfTest(f Facts) Result {
+	inv := *f.SelfTest
+	fn := f.Function
+	r := Result{Check: "self-test", Status: Fail}
+	logs := fmt.Sprintf("aws logs tail /aws/lambda/%s --since 15m", functionName(fn))
+	reproduce := fmt.Sprintf("lambdapack test --zip LAYER.zip --python %s --import MODULE", pythonFor(fn.Runtime))
+	if inv.FunctionError != "" {
+		var le lambdaError
+		msg := oneLine(string(inv.Payload))
+		if json.Unmarshal(inv.Payload, &le) == nil && le.ErrorMessage != "" {
+			msg = oneLine(strings.TrimPrefix(le.ErrorType+": "+le.ErrorMessage, ": "))
+		}
+		r.Detail = fmt.Sprintf("the function raised (%s error): %s", inv.FunctionError, msg)
+		r.Fix = "read the logs: " + logs
+		if le.ErrorType == "Runtime.ImportModuleError" {
+			r.Fix = fmt.Sprintf("the handler cannot import a module: check the layer lines above, reproduce with %s, and read the logs: %s", reproduce, logs)
+		}
+		return r
+	}
+	st, err := ParseSelfTest(inv.Payload)
+	if err != nil {
+		r.Detail = fmt.Sprintf("the answer to %s is not a self-test report (%v): %s", SelfTestRequest, err, oneLine(string(inv.Payload)))
+		r.Fix = "deploy the app with the self-test handler (app/api.py answers " + SelfTestRequest + ")"
+		return r
+	}
+	if !*st.OK || len(st.Errors) > 0 {
+		var errs []string
+		for _, name := range slices.Sorted(maps.Keys(st.Errors)) {
+			errs = append(errs, name+": "+oneLine(st.Errors[name]))
+		}
+		if len(errs) == 0 {
+			errs = []string{"the report names no package"}
+		}
+		r.Detail = fmt.Sprintf("on python %s: %s", orDash(st.Python), strings.Join(errs, "; "))
+		r.Fix = importFix(errs, reproduce, logs)
+		return r
+	}
+	var off []string
+	if st.Raw != nil && !*st.Raw {
+		off = append(off, "RAW decoding (raw: false)")
+	}
+	if st.HEIC != nil && !*st.HEIC {
+		off = append(off, "HEIC decoding (heic: false)")
+	}
+	if len(off) > 0 {
+		r.Detail = fmt.Sprintf("imports worked but %s is unavailable", strings.Join(off, " and "))
+		r.Fix = "the layer's rawpy or pillow-heif wheel lacks its codec: reproduce with " + reproduce + " and read the logs: " + logs
+		return r
+	}
+	var pkgs []string
+	for _, name := range slices.Sorted(maps.Keys(st.Packages)) {
+		pkgs = append(pkgs, name+" "+st.Packages[name])
+	}
+	r.Status = OK
+	r.Detail = fmt.Sprintf("python %s imports %s", orDash(st.Python), orNone(strings.Join(pkgs, ", ")))
+	if inv.ExecutedVersion != "" {
+		r.Detail = fmt.Sprintf("version %s, %s", inv.ExecutedVersion, r.Detail)
+	}
+	return r
+}
+
+// importFix says what to do about failed imports, by the kind of error:
+// a missing shared object is a wheel built for another platform, a
+// missing module one the layer does not hold.
+func importFix(errs []string, reproduce, logs string) string {
+	text := strings.Join(errs, " ")
+	switch {
+	case strings.Contains(text, "cannot open shared object file") || strings.Contains(text, "GLIBC_"):
+		return fmt.Sprintf("a compiled library does not fit the runtime's platform: check the layer's wheels with lambdapack check --runtime RUNTIME --arch ARCH, reproduce with %s", reproduce)
+	case strings.Contains(text, "No module named"):
+		return fmt.Sprintf("the module is not in the layer or the layer is not attached: check the layer lines above and the lock, reproduce with %s", reproduce)
+	default:
+		return fmt.Sprintf("reproduce with %s, and read the logs: %s", reproduce, logs)
+	}
+}
+
+// functionName is the function's bare name, for its log group.
+func functionName(fn Function) string {
+	if parts := strings.Split(fn.ARN, ":"); len(parts) >= 7 && parts[5] == "function" {
+		return parts[6]
+	}
+	if parts := strings.Split(fn.Name, ":"); len(parts) >= 7 && parts[5] == "function" {
+		return parts[6]
+	}
+	return fn.Name
+}
+
+// pythonFor names the interpreter for a runtime: python3.11 -> python3.11.
+func pythonFor(runtime string) string {
+	if strings.HasPrefix(runtime, "python3.") {
+		return runtime
+	}
+	return "python3.X"
+}
+
+// oneLine squeezes text onto one line of at most 300 characters, so a
+// traceback or an HTML error page cannot flood the report.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 300 {
+		s = string(r[:297]) + "..."
+	}
+	return s
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no packages"
+	}
+	return s
+}

@@ -1,0 +1,77 @@
+package verify
+
+import (
+	"strings"
+	"testing"
+)
+
+// The self-test line for each answer the function (app/handlers/selftest.py)
+// or Lambda itself can give.
+func TestSelfTest(t *testing.T) {
+	cases := []struct {
+		name   string
+		inv    Invocation
+		status Status
+		text   []string
+	}{
+		{"ok", Invocation{ExecutedVersion: "7", Payload: []byte(`{"ok": true, "packages": {"PIL": "11.0.0", "rawpy": "0.24.0", "pillow_heif": "0.20.0", "numpy": "2.1.3"}, "raw": true, "heic": true, "python": "3.11.9"}`)},
+			OK, []string{"ok   self-test: version 7, python 3.11.9 imports PIL 11.0.0, numpy 2.1.3, pillow_heif 0.20.0, rawpy 0.24.0"}},
+		{"a package with a missing shared library", Invocation{Payload: []byte(`{"ok": false, "errors": {"rawpy": "ImportError: libraw_r.so.23: cannot open shared object file: No such file or directory"}, "packages": {"PIL": "11.0.0"}, "raw": false, "heic": true, "python": "3.11.9"}`)},
+			Fail, []string{"on python 3.11.9: rawpy: ImportError: libraw_r.so.23: cannot open shared object file", "lambdapack check", "lambdapack test --zip LAYER.zip --python python3.11 --import MODULE"}},
+		{"several packages missing", Invocation{Payload: []byte(`{"ok": false, "errors": {"rawpy": "ModuleNotFoundError: No module named 'rawpy'", "PIL": "ModuleNotFoundError: No module named 'PIL'"}, "packages": {}, "python": "3.11.9"}`)},
+			Fail, []string{"PIL: ModuleNotFoundError: No module named 'PIL'; rawpy: ModuleNotFoundError", "not in the layer or the layer is not attached"}},
+		{"codec disabled", Invocation{Payload: []byte(`{"ok": false, "errors": {"pillow_heif": "HEIC support disabled: libheif 1.18.2 has no decoders"}, "packages": {"pillow_heif": "0.20.0"}, "raw": true, "heic": false, "python": "3.11.9"}`)},
+			Fail, []string{"pillow_heif: HEIC support disabled: libheif 1.18.2 has no decoders", "aws logs tail /aws/lambda/galerly-api-prod"}},
+		{"ok claimed but a codec off", Invocation{Payload: []byte(`{"ok": true, "packages": {}, "raw": false, "heic": true, "python": "3.11.9"}`)},
+			Fail, []string{"RAW decoding (raw: false) is unavailable"}},
+		{"ok false without errors", Invocation{Payload: []byte(`{"ok": false, "python": "3.11.9"}`)},
+			Fail, []string{"the report names no package"}},
+		{"API Gateway form", Invocation{Payload: []byte(`{"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": "{\"ok\": true, \"packages\": {\"numpy\": \"2.1.3\"}, \"raw\": true, \"heic\": true, \"python\": \"3.11.9\"}"}`)},
+			OK, []string{"python 3.11.9 imports numpy 2.1.3"}},
+		{"API Gateway form, failed", Invocation{Payload: []byte(`{"statusCode": 500, "body": "{\"ok\": false, \"errors\": {\"numpy\": \"ImportError: x\"}}"}`)},
+			Fail, []string{"numpy: ImportError: x"}},
+		{"handler cannot import", Invocation{FunctionError: "Unhandled", Payload: []byte(`{"errorMessage": "Unable to import module 'api': No module named 'rawpy'", "errorType": "Runtime.ImportModuleError", "requestId": "", "stackTrace": []}`)},
+			Fail, []string{"the function raised (Unhandled error): Runtime.ImportModuleError: Unable to import module 'api': No module named 'rawpy'", "the handler cannot import a module", "aws logs tail /aws/lambda/galerly-api-prod --since 15m"}},
+		{"timeout", Invocation{FunctionError: "Unhandled", Payload: []byte(`{"errorMessage":"2026-11-28T10:00:00.000Z abc Task timed out after 30.03 seconds"}`)},
+			Fail, []string{"the function raised (Unhandled error): 2026-11-28T10:00:00.000Z abc Task timed out after 30.03 seconds: read the logs"}},
+		{"error that is not JSON", Invocation{FunctionError: "Handled", Payload: []byte("error running docker:\n  Cannot connect")},
+			Fail, []string{"the function raised (Handled error): error running docker: Cannot connect"}},
+		{"not JSON", Invocation{Payload: []byte(`Simple Lambda happy path OK`)},
+			Fail, []string{"is not a self-test report (not a JSON object", "Simple Lambda happy path OK", "deploy the app with the self-test handler"}},
+		{"an ordinary API answer", Invocation{Payload: []byte(`{"statusCode": 404, "body": "{\"message\": \"not found\"}"}`)},
+			Fail, []string{`no "ok" field`}},
+		{"null", Invocation{Payload: []byte(`null`)},
+			Fail, []string{`no "ok" field`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := healthy(t)
+			f.SelfTest = &c.inv
+			rs := Check(f)
+			r := rs[len(rs)-1]
+			line := r.String()
+			if r.Check != "self-test" || r.Status != c.status {
+				t.Errorf("got %q, want a self-test line with status %s", line, c.status)
+			}
+			if strings.Contains(line, "\n") {
+				t.Errorf("line %q spans lines", line)
+			}
+			for _, s := range c.text {
+				if !strings.Contains(line, s) {
+					t.Errorf("line %q lacks %q", line, s)
+				}
+			}
+		})
+	}
+}
+
+// A traceback or an HTML page as the payload stays one readable line.
+func TestSelfTestLongPayload(t *testing.T) {
+	f := healthy(t)
+	f.SelfTest = &Invocation{FunctionError: "Unhandled", Payload: []byte(strings.Repeat("Traceback line é\n", 200))}
+	rs := Check(f)
+	line := rs[len(rs)-1].String()
+	if strings.Contains(line, "\n") || len(line) > 900 || !strings.Contains(line, "...") {
+		t.Errorf("long payload not cut to one line: %d bytes: %q", len(line), line)
+	}
+}
