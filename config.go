@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -13,10 +15,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/galerly/galerly-lambda/build/lock"
-	"github.com/galerly/galerly-lambda/build/target"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+
+	"github.com/galerly/galerly-lambda/build/lock"
+	"github.com/galerly/galerly-lambda/build/target"
 )
 
 // Config is a stack's settings, read once and validated before any
@@ -30,8 +33,11 @@ type Config struct {
 	// ArtifactsBucket names an existing bucket for built artifacts; ""
 	// creates one in the stack.
 	ArtifactsBucket string
-	Layer           LayerConfig
-	Function        FunctionConfig
+	// BuildEndpoint, when set, is the AWS endpoint URL the build steps
+	// upload to (an emulator's); "" for AWS itself.
+	BuildEndpoint string
+	Layer         LayerConfig
+	Function      FunctionConfig
 }
 
 // LayerConfig is what the layer is built from and for.
@@ -45,44 +51,107 @@ type LayerConfig struct {
 	Target   target.Target
 }
 
-// FunctionConfig is the API function's settings. The function itself is
-// not declared yet (function.go comes with the function package); the
-// settings are read and checked now so that a bad value fails the preview
-// like any other.
+// FunctionConfig is the API function's settings, and what the extra
+// functions that share its code and layer inherit.
 type FunctionConfig struct {
-	Name             string
-	Runtime          target.Runtime
-	Arch             target.Arch
+	Name    string
+	Runtime target.Runtime
+	Arch    target.Arch
+	// Source is the folder of the function's code, relative to the
+	// project folder, slash-separated; it goes into the build command as
+	// written.
+	Source string
+	// LockPath is the function's own hashed lock, like Source; "" when
+	// the function has no dependencies of its own.
+	LockPath string
+	Lock     *lock.Lock // nil when LockPath is ""
+	// CodeKey is the code key of Source and Lock for Runtime and Arch
+	// (build.CodeKey): it names the package in S3 and triggers its build.
+	CodeKey string
+	// Handler is the Lambda handler, "module.function".
+	Handler          string
 	MemorySize       int
 	Timeout          int
 	LogRetentionDays int
 	SmokeTest        bool
+	// ExtraLayerArns are layer versions the function uses after the
+	// stack's own layer, in order.
+	ExtraLayerArns []string
+	// PolicyArns are IAM policies attached to each function's role beyond
+	// basic execution (CloudWatch Logs).
+	PolicyArns []string
+	// StripeSecretKey is the Stripe API key, "" when not set. It is read
+	// from a secret config value and only ever leaves the program wrapped
+	// as a Pulumi secret.
+	StripeSecretKey Secret
+	// Extra are further functions that run the same code with another
+	// handler and share the layer.
+	Extra []ExtraFunction
 }
+
+// ExtraFunction is one more function deployed from the API function's code
+// and layer, with its own handler, role, log group, smoke test and live
+// alias.
+type ExtraFunction struct {
+	Name       string
+	Handler    string
+	MemorySize int // the API function's when not configured
+	Timeout    int // the API function's when not configured
+}
+
+// Secret is a config value that must not be printed: formatting it with
+// %v, %s or %+v shows a placeholder, so a failing test or a debug print of
+// a Config does not leak it.
+type Secret string
+
+// String returns a placeholder, never the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[secret]"
+}
+
+// GoString returns a placeholder, never the value.
+func (s Secret) GoString() string { return s.String() }
 
 // setting is one key of the project's config namespace. Pulumi.yaml
 // declares the same keys with the same types and defaults (a test holds
 // them equal); the program applies the defaults itself too, so that it
 // behaves the same whether or not the CLI filled them in.
 type setting struct {
-	Key     string
-	Type    string // string, integer, boolean or array (of strings)
-	Default any    // string, int, bool or []string
+	Key  string
+	Type string // string, integer, boolean or array
+	// Items is the type of an array's items: string or object.
+	Items   string
+	Default any // string, int, bool, []string or []map[string]any
+	// Secret says the value must be stored encrypted (`pulumi config set
+	// --secret`); Pulumi.yaml declares it `secret: true`.
+	Secret bool
 }
 
 // settings lists every key the program reads from its own namespace.
 func settings() []setting {
 	return []setting{
-		{"layerName", "string", "galerly-image-processing"},
-		{"layerLock", "string", "locks/image-processing.txt"},
-		{"layerRuntimes", "array", []string{"python3.11", "python3.12"}},
-		{"architecture", "string", "x86_64"},
-		{"artifactsBucket", "string", ""},
-		{"functionName", "string", ""},
-		{"functionRuntime", "string", "python3.11"},
-		{"memorySize", "integer", 1024},
-		{"timeout", "integer", 30},
-		{"logRetentionDays", "integer", 30},
-		{"smokeTest", "boolean", true},
+		{Key: "layerName", Type: "string", Default: "galerly-image-processing"},
+		{Key: "layerLock", Type: "string", Default: "locks/image-processing.txt"},
+		{Key: "layerRuntimes", Type: "array", Items: "string", Default: []string{"python3.11", "python3.12"}},
+		{Key: "architecture", Type: "string", Default: "x86_64"},
+		{Key: "artifactsBucket", Type: "string", Default: ""},
+		{Key: "buildEndpointUrl", Type: "string", Default: ""},
+		{Key: "functionName", Type: "string", Default: ""},
+		{Key: "functionRuntime", Type: "string", Default: "python3.11"},
+		{Key: "functionSource", Type: "string", Default: "app"},
+		{Key: "functionLock", Type: "string", Default: "locks/function.txt"},
+		{Key: "functionHandler", Type: "string", Default: "api.handler"},
+		{Key: "memorySize", Type: "integer", Default: 1024},
+		{Key: "timeout", Type: "integer", Default: 30},
+		{Key: "logRetentionDays", Type: "integer", Default: 30},
+		{Key: "smokeTest", Type: "boolean", Default: true},
+		{Key: "extraLayerArns", Type: "array", Items: "string", Default: []string{}},
+		{Key: "functionPolicyArns", Type: "array", Items: "string", Default: []string{}},
+		{Key: "extraFunctions", Type: "array", Items: "object", Default: []map[string]any{}},
+		{Key: "stripeSecretKey", Type: "string", Default: "", Secret: true},
 	}
 }
 
@@ -111,7 +180,24 @@ var (
 	// The lock path goes into a shell command line; keeping it to these
 	// characters means it needs no quoting.
 	safePath = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
+	// A Python handler as Lambda resolves it: a dotted module path, then
+	// the function.
+	pythonHandler = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$`)
+	// A Lambda layer version ARN: partition, region, account, layer name,
+	// version.
+	layerVersionArn = regexp.MustCompile(`^arn:(aws[a-z-]*):lambda:([a-z0-9-]+):([0-9]{12}):layer:([A-Za-z0-9_-]{1,140}):([1-9][0-9]*)$`)
+	// An IAM managed policy ARN, AWS-managed ("aws") or an account's own,
+	// with an optional path.
+	policyArn = regexp.MustCompile(`^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,128}$`)
+	// Stripe's secret (sk_) and restricted (rk_) API keys; a publishable
+	// key (pk_) is a mistake worth catching before it reaches the function.
+	stripeKey = regexp.MustCompile(`^[sr]k_(live|test)_[A-Za-z0-9]+$`)
 )
+
+// basicExecutionPolicy is the managed policy every function's role gets:
+// writing its own CloudWatch logs, nothing else. The partition is filled
+// in per stack.
+const basicExecutionPolicy = "arn:%s:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 
 // loadConfig reads the stack's config. root is the project folder the
 // lock path is relative to. Every problem is reported, not just the first,
@@ -121,6 +207,7 @@ func loadConfig(ctx *pulumi.Context, root string) (*Config, error) {
 		cfg:       config.New(ctx, ""),
 		namespace: ctx.Project(),
 		defaults:  settings(),
+		isSecret:  ctx.IsConfigSecret,
 	}
 	c := &Config{
 		Region:          config.New(ctx, "aws").Get("region"),
@@ -128,6 +215,10 @@ func loadConfig(ctx *pulumi.Context, root string) (*Config, error) {
 	}
 	if c.ArtifactsBucket != "" && (!bucketName.MatchString(c.ArtifactsBucket) || strings.Contains(c.ArtifactsBucket, "..")) {
 		r.fail("artifactsBucket", "%q is not an S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens)", c.ArtifactsBucket)
+	}
+	c.BuildEndpoint = r.str("buildEndpointUrl")
+	if err := checkEndpoint(c.BuildEndpoint); err != nil {
+		r.fail("buildEndpointUrl", "%v", err)
 	}
 
 	// The layer.
@@ -195,6 +286,49 @@ func loadConfig(ctx *pulumi.Context, root string) (*Config, error) {
 	}
 	f.SmokeTest = r.boolean("smokeTest")
 
+	f.Source = r.str("functionSource")
+	sourceOK := false
+	if err := checkRelPath(f.Source, "source folder"); err != nil {
+		r.fail("functionSource", "%v", err)
+	} else if err := isDir(root, f.Source); err != nil {
+		r.fail("functionSource", "%v", err)
+	} else {
+		sourceOK = true
+	}
+	f.LockPath = r.str("functionLock")
+	if f.LockPath != "" {
+		if l, err := readLock(root, f.LockPath); err != nil {
+			r.fail("functionLock", "%v", err)
+		} else {
+			f.Lock = l
+			ft := target.Target{Runtimes: []target.Runtime{f.Runtime}, Arch: f.Arch}
+			if f.Runtime.Minor != 0 && f.Arch != "" && len(l.For(ft)) == 0 {
+				r.fail("functionLock", "%s has no requirement for %s; set it to \"\" for a function without dependencies of its own", f.LockPath, ft)
+			}
+		}
+	}
+	if sourceOK && !r.failed("functionLock") && !r.failed("functionRuntime") && !r.failed("architecture") {
+		key, err := codeKey(root, f)
+		if err != nil {
+			r.fail("functionSource", "%v", err)
+		}
+		f.CodeKey = key
+	}
+	f.Handler = r.str("functionHandler")
+	if err := checkHandler(root, f.Source, f.Handler, sourceOK); err != nil {
+		r.fail("functionHandler", "%v", err)
+	}
+	f.ExtraLayerArns = r.optionalList("extraLayerArns")
+	r.checkLayers(c.Region, f.ExtraLayerArns)
+	f.PolicyArns = r.optionalList("functionPolicyArns")
+	r.checkPolicies(c.Region, f.PolicyArns)
+	f.StripeSecretKey = r.secret("stripeSecretKey")
+	if f.StripeSecretKey != "" && !stripeKey.MatchString(string(f.StripeSecretKey)) {
+		// The message must not echo the value.
+		r.fail("stripeSecretKey", "does not look like a Stripe secret key (sk_live_..., sk_test_...) or restricted key (rk_...); a publishable key (pk_...) does not belong on the server")
+	}
+	f.Extra = r.extraFunctions(root, f, sourceOK)
+
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)
 	}
@@ -205,32 +339,105 @@ func loadConfig(ctx *pulumi.Context, root string) (*Config, error) {
 // relative to root. Errors name the lock by rel, so a message reads the
 // same on every machine and links to "locks/x.txt:12" in a CI log.
 func readLock(root, rel string) (*lock.Lock, error) {
-	switch {
-	case rel == "":
+	if rel == "" {
 		return nil, errors.New("no lock file given")
-	case strings.HasPrefix(rel, "/") || filepath.IsAbs(rel) || filepath.VolumeName(rel) != "":
-		return nil, fmt.Errorf("%q is absolute: give the lock relative to the project folder, so every machine runs the same build command", rel)
-	case strings.Contains(rel, `\`):
-		return nil, fmt.Errorf("%q: separate folders with /", rel)
-	case path.Clean(rel) != rel || rel == ".." || strings.HasPrefix(rel, "../"):
-		return nil, fmt.Errorf("%q: want a clean path inside the project folder (no ., .. or doubled /)", rel)
-	case !safePath.MatchString(rel):
-		return nil, fmt.Errorf("%q: use only letters, digits, '.', '_', '-' and '/' in the lock path", rel)
+	}
+	if err := checkRelPath(rel, "lock"); err != nil {
+		return nil, err
 	}
 	data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("lock file %s does not exist (paths are relative to the project folder)", rel)
 	}
 	if err != nil {
-		// The path error would name the absolute path; the cause is what
-		// the reader needs.
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("read lock %s: %w", rel, err)
+		return nil, fmt.Errorf("read lock %s: %w", rel, causeOnly(err))
 	}
 	return lock.Parse(rel, data)
+}
+
+// checkRelPath checks a path from config that goes into a build command:
+// relative to the project folder, clean, slash-separated and free of
+// characters a shell would need quoted, so the command is the same on
+// every machine. what names the path in messages ("lock").
+func checkRelPath(rel, what string) error {
+	switch {
+	case rel == "":
+		return fmt.Errorf("no %s given", what)
+	case strings.HasPrefix(rel, "/") || filepath.IsAbs(rel) || filepath.VolumeName(rel) != "":
+		return fmt.Errorf("%q is absolute: give the %s relative to the project folder, so every machine runs the same build command", rel, what)
+	case strings.Contains(rel, `\`):
+		return fmt.Errorf("%q: separate folders with /", rel)
+	case path.Clean(rel) != rel || rel == ".." || strings.HasPrefix(rel, "../"):
+		return fmt.Errorf("%q: want a clean path inside the project folder (no ., .. or doubled /)", rel)
+	case !safePath.MatchString(rel):
+		return fmt.Errorf("%q: use only letters, digits, '.', '_', '-' and '/' in the %s path", rel, what)
+	}
+	return nil
+}
+
+// isDir checks that rel, relative to root, is a folder. Errors name rel,
+// never root.
+func isDir(root, rel string) error {
+	info, err := os.Stat(filepath.Join(root, filepath.FromSlash(rel)))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("folder %s does not exist (paths are relative to the project folder)", rel)
+	case err != nil:
+		return fmt.Errorf("%s: %w", rel, causeOnly(err))
+	case !info.IsDir():
+		return fmt.Errorf("%s is not a folder", rel)
+	}
+	return nil
+}
+
+// causeOnly drops the path from a *fs.PathError, which would name the
+// absolute folder; the cause is what the reader needs.
+func causeOnly(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// checkEndpoint checks an AWS endpoint URL for the build steps: "" or
+// http(s)://HOST[:PORT] with nothing else. It is stored in the stack's
+// state in plain text, so credentials in it are refused.
+func checkEndpoint(endpoint string) error {
+	if endpoint == "" {
+		return nil
+	}
+	u, err := url.Parse(endpoint)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not a URL: %v", endpoint, errors.Unwrap(err))
+	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
+		return fmt.Errorf("%q: want http://HOST:PORT or https://HOST, an emulator's endpoint", endpoint)
+	case u.User != nil:
+		return fmt.Errorf("%q holds credentials; the build steps take them from the environment (AWS_ACCESS_KEY_ID, a profile)", u.Redacted())
+	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("%q: want only the scheme, host and port", endpoint)
+	}
+	return nil
+}
+
+// checkHandler checks a Python handler ("module.function") and, when the
+// source folder is known to exist, that the module is in it: a typo fails
+// the preview instead of every invocation.
+func checkHandler(root, source, handler string, sourceOK bool) error {
+	if !pythonHandler.MatchString(handler) {
+		return fmt.Errorf("%q: want module.function, e.g. api.handler (a dotted module path inside the source folder, then the function)", handler)
+	}
+	if !sourceOK {
+		return nil
+	}
+	module := strings.ReplaceAll(handler[:strings.LastIndex(handler, ".")], ".", "/")
+	for _, rel := range []string{module + ".py", module + "/__init__.py"} {
+		if info, err := os.Stat(filepath.Join(root, filepath.FromSlash(source), filepath.FromSlash(rel))); err == nil && info.Mode().IsRegular() {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: module %s is not in %s (no %s/%s.py or %s/%s/__init__.py)", handler, module, source, source, module, source, module)
 }
 
 // configReader reads typed values from the project's namespace, falling
@@ -239,8 +446,10 @@ type configReader struct {
 	cfg       *config.Config
 	namespace string
 	defaults  []setting
-	errs      []error
-	bad       []string // keys that failed
+	// isSecret reports whether a full key's value was stored encrypted.
+	isSecret func(fullKey string) bool
+	errs     []error
+	bad      []string // keys that failed
 }
 
 // full returns the key as a user types it: "galerly-lambda:memorySize".
@@ -324,6 +533,198 @@ func (r *configReader) list(key string) []string {
 		r.fail(key, "the list is empty")
 	}
 	return out
+}
+
+// optionalList reads a list of strings that may be empty; an empty list
+// is returned as nil.
+func (r *configReader) optionalList(key string) []string {
+	v, ok := r.raw(key)
+	if !ok {
+		d, _ := r.def(key).([]string)
+		if len(d) == 0 {
+			return nil
+		}
+		return slices.Clone(d)
+	}
+	var out []string
+	if err := json.Unmarshal([]byte(v), &out); err != nil {
+		r.fail(key, "%q is not a list of strings (set items with `pulumi config set --path '%s[0]' VALUE`)", v, key)
+		return nil
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// secret reads a value that must have been stored encrypted; "" when
+// unset. A plain value is refused rather than used: it sits unencrypted
+// in Pulumi.<stack>.yaml and in the stack's config.
+func (r *configReader) secret(key string) Secret {
+	v, ok := r.raw(key)
+	if !ok || v == "" {
+		return ""
+	}
+	if r.isSecret == nil || !r.isSecret(r.full(key)) {
+		r.fail(key, "is stored in plain text; remove it and set it with `pulumi config set --secret %s VALUE`", key)
+		return ""
+	}
+	return Secret(v)
+}
+
+// checkLayers checks the extra layer version ARNs: each a layer version in
+// the stack's region, one version per layer, and with the stack's own
+// layer at most Lambda's five in all.
+func (r *configReader) checkLayers(region string, arns []string) {
+	const key = "extraLayerArns"
+	if n := 1 + len(arns); n > target.MaxLayers {
+		r.fail(key, "%d extra layers plus the stack's own make %d; Lambda allows at most %d layers per function", len(arns), n, target.MaxLayers)
+	}
+	seen := map[string]string{}
+	for i, arn := range arns {
+		m := layerVersionArn.FindStringSubmatch(arn)
+		if m == nil {
+			r.fail(key, "[%d] %q is not a layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)", i, arn)
+			continue
+		}
+		if region != "" && m[2] != region {
+			r.fail(key, "[%d] %s is in %s, but the stack deploys to %s: a function can only use layers from its own region", i, arn, m[2], region)
+		}
+		unversioned := arn[:strings.LastIndex(arn, ":")]
+		if prev, dup := seen[unversioned]; dup {
+			r.fail(key, "[%d] %s and %s are versions of one layer; a function takes one version of each", i, prev, arn)
+		}
+		seen[unversioned] = arn
+	}
+}
+
+// checkPolicies checks the extra policy ARNs: IAM managed policies, each
+// once, not the basic execution policy every role has already.
+func (r *configReader) checkPolicies(region string, arns []string) {
+	const key = "functionPolicyArns"
+	basic := fmt.Sprintf(basicExecutionPolicy, partition(region))
+	for i, arn := range arns {
+		switch {
+		case !policyArn.MatchString(arn):
+			r.fail(key, "[%d] %q is not an IAM managed policy ARN (arn:aws:iam::ACCOUNT:policy/NAME or arn:aws:iam::aws:policy/NAME)", i, arn)
+		case arn == basic:
+			r.fail(key, "[%d] %s is attached to every function's role already", i, arn)
+		case slices.Contains(arns[:i], arn):
+			r.fail(key, "[%d] %s is listed twice", i, arn)
+		}
+	}
+}
+
+// extraFunctions reads extraFunctions: a list of objects, which is what
+// `pulumi config set --path 'extraFunctions[0].name' NAME` writes, each
+// with a name and a handler and optionally memorySize and timeout.
+func (r *configReader) extraFunctions(root string, f *FunctionConfig, sourceOK bool) []ExtraFunction {
+	const key = "extraFunctions"
+	v, ok := r.raw(key)
+	if !ok {
+		return nil
+	}
+	var items []map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(v), &items); err != nil {
+		r.fail(key, "%q is not a list of objects (set items with `pulumi config set --path 'extraFunctions[0].name' NAME` and `... 'extraFunctions[0].handler' module.function`)", v)
+		return nil
+	}
+	var out []ExtraFunction
+	names := map[string]int{}
+	for i, item := range items {
+		at := fmt.Sprintf("[%d]", i)
+		bad := func(format string, args ...any) { r.fail(key, at+" "+format, args...) }
+		for _, k := range slices.Sorted(maps.Keys(item)) {
+			if !slices.Contains([]string{"name", "handler", "memorySize", "timeout"}, k) {
+				bad("has an unknown field %q (want name, handler, memorySize, timeout)", k)
+			}
+		}
+		e := ExtraFunction{MemorySize: f.MemorySize, Timeout: f.Timeout}
+		e.Name = itemString(item, "name", bad)
+		if e.Name != "" {
+			at = fmt.Sprintf("[%d] (%s)", i, e.Name)
+		}
+		e.Handler = itemString(item, "handler", bad)
+		if e.Name != "" {
+			switch {
+			case !lambdaName.MatchString(e.Name):
+				bad("name %q: want 1 to 64 letters, digits, hyphens or underscores", e.Name)
+			case e.Name == f.Name:
+				bad("name %s is the API function's (%s)", e.Name, r.full("functionName"))
+			default:
+				if j, dup := names[e.Name]; dup {
+					bad("name %s is taken by [%d]; function names must be unique", e.Name, j)
+				}
+				names[e.Name] = i
+			}
+		}
+		if e.Handler != "" {
+			if err := checkHandler(root, f.Source, e.Handler, sourceOK); err != nil {
+				bad("handler %v", err)
+			}
+		}
+		if n, ok := itemInt(item, "memorySize", bad); ok {
+			e.MemorySize = n
+			if n < minMemoryMB || n > maxMemoryMB {
+				bad("memorySize %d is out of range: want %d to %d MB", n, minMemoryMB, maxMemoryMB)
+			}
+		}
+		if n, ok := itemInt(item, "timeout", bad); ok {
+			e.Timeout = n
+			if n < minTimeout || n > maxTimeout {
+				bad("timeout %d is out of range: want %d to %d seconds", n, minTimeout, maxTimeout)
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// itemString reads a required string field of a config object.
+func itemString(item map[string]json.RawMessage, field string, bad func(string, ...any)) string {
+	raw, ok := item[field]
+	if !ok {
+		bad("has no %s", field)
+		return ""
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil || s == "" {
+		bad("%s %s: want a non-empty string", field, raw)
+		return ""
+	}
+	return s
+}
+
+// itemInt reads an optional whole-number field of a config object, given
+// as a JSON number (what `pulumi config set --path` writes for digits) or
+// as a string of digits.
+func itemInt(item map[string]json.RawMessage, field string, bad func(string, ...any)) (int, bool) {
+	raw, ok := item[field]
+	if !ok {
+		return 0, false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		s = string(raw)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		bad("%s %s: want a whole number", field, raw)
+		return 0, false
+	}
+	return n, true
+}
+
+// partition is the AWS partition of a region: "aws" unless the region is
+// in China or GovCloud. It goes into AWS-managed policy ARNs.
+func partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
 }
 
 func joinInts(ns []int) string {

@@ -2,15 +2,17 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/galerly/galerly-lambda/build/lock"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/galerly/galerly-lambda/build/lock"
 )
 
 // Pulumi.yaml declares exactly the keys the program reads, with the same
@@ -38,8 +40,11 @@ func TestPulumiYamlDeclaresEverySetting(t *testing.T) {
 		if ct.TypeName() != s.Type {
 			t.Errorf("%s: Pulumi.yaml type %s, program reads %s", s.Key, ct.TypeName(), s.Type)
 		}
-		if s.Type == "array" && (ct.Items == nil || ct.Items.Type != "string") {
-			t.Errorf("%s: want items of type string", s.Key)
+		if s.Type == "array" && (ct.Items == nil || ct.Items.Type != s.Items) {
+			t.Errorf("%s: Pulumi.yaml items %+v, program reads items of type %s", s.Key, ct.Items, s.Items)
+		}
+		if ct.Secret != s.Secret {
+			t.Errorf("%s: Pulumi.yaml secret: %v, program secret: %v", s.Key, ct.Secret, s.Secret)
 		}
 		if got, want := configText(t, ct.Default), configText(t, s.Default); got != want {
 			t.Errorf("%s: Pulumi.yaml default %s, program default %s", s.Key, got, want)
@@ -56,6 +61,13 @@ func TestPulumiYamlDeclaresEverySetting(t *testing.T) {
 // loadWith runs loadConfig under the Pulumi runtime with cfg and root.
 func loadWith(t *testing.T, cfg map[string]string, root string) (*Config, error) {
 	t.Helper()
+	return loadWithSecrets(t, cfg, nil, root)
+}
+
+// loadWithSecrets is loadWith with the full keys in secrets marked as
+// stored encrypted.
+func loadWithSecrets(t *testing.T, cfg map[string]string, secrets []string, root string) (*Config, error) {
+	t.Helper()
 	var got *Config
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		c, err := loadConfig(ctx, root)
@@ -63,6 +75,7 @@ func loadWith(t *testing.T, cfg map[string]string, root string) (*Config, error)
 		return err
 	}, pulumi.WithMocks(project, "prod", &mocks{}), func(info *pulumi.RunInfo) {
 		info.Config = cfg
+		info.ConfigSecretKeys = secretKeys(run{config: cfg, secrets: secrets})
 		info.RootDirectory = root
 	})
 	return got, err
@@ -92,12 +105,44 @@ func TestProdConfig(t *testing.T) {
 	if f.MemorySize != 1024 || f.Timeout != 30 || f.LogRetentionDays != 30 || !f.SmokeTest {
 		t.Errorf("function settings %+v, want Pulumi.yaml's defaults", f)
 	}
+	if f.Source != "app" || f.LockPath != "locks/function.txt" || f.Lock == nil || f.Handler != "api.handler" {
+		t.Errorf("function code %s + %s, handler %s; want app + locks/function.txt, api.handler", f.Source, f.LockPath, f.Handler)
+	}
+	// The Stripe key is left out: prod may set it (encrypted) at any time.
+	if f.ExtraLayerArns != nil || f.PolicyArns != nil || f.Extra != nil {
+		t.Errorf("prod sets extra layers %v, policies %v, functions %v; want none",
+			f.ExtraLayerArns, f.PolicyArns, f.Extra)
+	}
+	if want := prodCodeKey(t, "."); f.CodeKey != want {
+		t.Errorf("code key %s, want %s (build.CodeKey of app/ and locks/function.txt)", f.CodeKey, want)
+	}
+}
+
+// extraFunctions takes the shape `pulumi config set --path` writes (numbers
+// for digits) and the one hand-written YAML may have (strings), and fills
+// in the API function's memory and timeout.
+func TestExtraFunctionsConfig(t *testing.T) {
+	cfg := stackConfig(t, "prod")
+	cfg[project+":memorySize"] = "512"
+	cfg[project+":extraFunctions"] = `[{"name":"thumbs","handler":"handlers.images.thumbnail","memorySize":2048,"timeout":"60"},{"handler":"api.handler","name":"health"}]`
+	c, err := loadWith(t, cfg, projectRoot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ExtraFunction{
+		{Name: "thumbs", Handler: "handlers.images.thumbnail", MemorySize: 2048, Timeout: 60},
+		{Name: "health", Handler: "api.handler", MemorySize: 512, Timeout: 30},
+	}
+	if !reflect.DeepEqual(c.Function.Extra, want) {
+		t.Errorf("extra functions %+v, want %+v", c.Function.Extra, want)
+	}
 }
 
 // Without the CLI to fill in Pulumi.yaml's defaults, the program applies
 // the same ones itself.
 func TestDefaultsWithoutCLI(t *testing.T) {
-	withCLI, err := loadWith(t, stackConfig(t, "prod"), projectRoot(t))
+	prod := stackConfig(t, "prod")
+	withCLI, err := loadWith(t, prod, projectRoot(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +152,11 @@ func TestDefaultsWithoutCLI(t *testing.T) {
 		project + ":functionRuntime":  "python3.11",
 		project + ":layerRuntimes":    `["python3.11","python3.12"]`,
 		project + ":unrelatedSetting": "ignored",
+	}
+	for key, v := range prod {
+		if v == secretStandIn { // a secret has no default to fall back on
+			bare[key] = v
+		}
 	}
 	without, err := loadWith(t, bare, projectRoot(t))
 	if err != nil {
@@ -146,6 +196,16 @@ func TestBadConfig(t *testing.T) {
 	hash := strings.Repeat("a", 64)
 	badLock := writeLock(t, "locks/bad.txt", "# a lock\nnumpy==2.1.3 --hash=sha256:"+hash+"\npillow>=11 --hash=sha256:"+hash+"\n")
 	unhashed := writeLock(t, "locks/bad.txt", "numpy==2.1.3\n")
+	badFnLock := copyProjectWith(t, map[string]string{"locks/function.txt": "# deps\nstripe==11.6.0 --hash=sha256:" + hash + "\nboto3 --hash=sha256:" + hash + "\n"})
+	otherArchFnLock := copyProjectWith(t, map[string]string{"locks/function.txt": "stripe==11.6.0 ; platform_machine == 'aarch64' --hash=sha256:" + hash + "\n"})
+	symlinked := copyProjectWith(t, nil)
+	if err := os.Symlink("api.py", filepath.Join(symlinked, "app", "entry.py")); err != nil {
+		t.Fatal(err)
+	}
+	layerArn := func(name string, version int) string {
+		return fmt.Sprintf("arn:aws:lambda:us-east-1:123456789012:layer:%s:%d", name, version)
+	}
+	fiveLayers := fmt.Sprintf(`[%q,%q,%q,%q,%q]`, layerArn("a", 1), layerArn("b", 1), layerArn("c", 1), layerArn("d", 1), layerArn("e", 1))
 	for _, tc := range []struct {
 		name string
 		set  map[string]string
@@ -198,6 +258,77 @@ func TestBadConfig(t *testing.T) {
 			"", []string{"galerly-lambda:artifactsBucket"}},
 		{"several at once", map[string]string{"memorySize": "0", "timeout": "1000", "architecture": "sparc"},
 			"", []string{"galerly-lambda:memorySize", "galerly-lambda:timeout", "galerly-lambda:architecture"}},
+
+		{"build endpoint not http", map[string]string{"buildEndpointUrl": "s3.local:4566"},
+			"", []string{"galerly-lambda:buildEndpointUrl", "http://HOST:PORT"}},
+		{"build endpoint with a path", map[string]string{"buildEndpointUrl": "http://127.0.0.1:4566/s3"},
+			"", []string{"galerly-lambda:buildEndpointUrl", "only the scheme, host and port"}},
+		{"build endpoint with credentials", map[string]string{"buildEndpointUrl": "http://admin:hunter2@127.0.0.1:4566"},
+			"", []string{"galerly-lambda:buildEndpointUrl", "credentials", "admin:xxxxx@"}},
+
+		// The function's code, lock and handler.
+		{"missing source folder", map[string]string{"functionSource": "src"},
+			"", []string{"galerly-lambda:functionSource", "folder src does not exist"}},
+		{"absolute source folder", map[string]string{"functionSource": "/srv/app"},
+			"", []string{"galerly-lambda:functionSource", "absolute"}},
+		{"source folder is a file", map[string]string{"functionSource": "go.mod"},
+			"", []string{"galerly-lambda:functionSource", "not a folder"}},
+		{"missing function lock", map[string]string{"functionLock": "locks/missing.txt"},
+			"", []string{"galerly-lambda:functionLock", "locks/missing.txt", "does not exist"}},
+		{"invalid function lock", nil,
+			badFnLock, []string{"galerly-lambda:functionLock", "locks/function.txt:3"}},
+		{"symlink in the source folder", nil,
+			symlinked, []string{"galerly-lambda:functionSource", "entry.py"}},
+		{"function lock for another architecture", nil,
+			otherArchFnLock, []string{"galerly-lambda:functionLock", "no requirement for python3.11/x86_64"}},
+		{"handler not module.function", map[string]string{"functionHandler": "api:handler"},
+			"", []string{"galerly-lambda:functionHandler", "module.function"}},
+		{"handler module missing", map[string]string{"functionHandler": "apy.handler"},
+			"", []string{"galerly-lambda:functionHandler", "module apy is not in app"}},
+
+		// Layers.
+		{"more than five layers", map[string]string{"extraLayerArns": fiveLayers},
+			"", []string{"galerly-lambda:extraLayerArns", "5 extra layers", "make 6", "at most 5"}},
+		{"extra layer not a version ARN", map[string]string{"extraLayerArns": `["arn:aws:lambda:us-east-1:123456789012:layer:a"]`},
+			"", []string{"galerly-lambda:extraLayerArns", "not a layer version ARN"}},
+		{"extra layer in another region", map[string]string{"extraLayerArns": `["arn:aws:lambda:eu-west-1:123456789012:layer:a:4"]`},
+			"", []string{"galerly-lambda:extraLayerArns", "eu-west-1", "us-east-1"}},
+		{"two versions of one extra layer", map[string]string{"extraLayerArns": fmt.Sprintf(`[%q,%q]`, layerArn("a", 1), layerArn("a", 2))},
+			"", []string{"galerly-lambda:extraLayerArns", "versions of one layer"}},
+		{"extra layers not a list", map[string]string{"extraLayerArns": layerArn("a", 1)},
+			"", []string{"galerly-lambda:extraLayerArns", "not a list"}},
+
+		// Policies.
+		{"policy not an ARN", map[string]string{"functionPolicyArns": `["AmazonS3ReadOnlyAccess"]`},
+			"", []string{"galerly-lambda:functionPolicyArns", "not an IAM managed policy ARN"}},
+		{"policy listed twice", map[string]string{"functionPolicyArns": `["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess","arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]`},
+			"", []string{"galerly-lambda:functionPolicyArns", "twice"}},
+		{"basic execution listed", map[string]string{"functionPolicyArns": `["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]`},
+			"", []string{"galerly-lambda:functionPolicyArns", "already"}},
+
+		// Extra functions.
+		{"extra functions not a list of objects", map[string]string{"extraFunctions": `["galerly-thumbs-prod"]`},
+			"", []string{"galerly-lambda:extraFunctions", "not a list of objects", "--path"}},
+		{"extra function without a name", map[string]string{"extraFunctions": `[{"handler":"api.handler"}]`},
+			"", []string{"galerly-lambda:extraFunctions", "[0] has no name"}},
+		{"extra function without a handler", map[string]string{"extraFunctions": `[{"name":"thumbs"}]`},
+			"", []string{"galerly-lambda:extraFunctions", "[0] (thumbs) has no handler"}},
+		{"extra function with a bad name", map[string]string{"extraFunctions": `[{"name":"thumbs prod","handler":"api.handler"}]`},
+			"", []string{"galerly-lambda:extraFunctions", `name "thumbs prod"`}},
+		{"extra function named like the API function", map[string]string{"extraFunctions": `[{"name":"galerly-api-prod","handler":"api.handler"}]`},
+			"", []string{"galerly-lambda:extraFunctions", "the API function's"}},
+		{"two extra functions with one name", map[string]string{"extraFunctions": `[{"name":"a","handler":"api.handler"},{"name":"a","handler":"api.handler"}]`},
+			"", []string{"galerly-lambda:extraFunctions", "[1] (a) name a is taken by [0]"}},
+		{"extra function with an unknown field", map[string]string{"extraFunctions": `[{"name":"a","handler":"api.handler","memory":512}]`},
+			"", []string{"galerly-lambda:extraFunctions", `unknown field "memory"`}},
+		{"extra function memory out of range", map[string]string{"extraFunctions": `[{"name":"a","handler":"api.handler","memorySize":64}]`},
+			"", []string{"galerly-lambda:extraFunctions", "memorySize 64 is out of range"}},
+		{"extra function timeout out of range", map[string]string{"extraFunctions": `[{"name":"a","handler":"api.handler","timeout":"901"}]`},
+			"", []string{"galerly-lambda:extraFunctions", "timeout 901 is out of range"}},
+		{"extra function timeout not a number", map[string]string{"extraFunctions": `[{"name":"a","handler":"api.handler","timeout":"fast"}]`},
+			"", []string{"galerly-lambda:extraFunctions", "want a whole number"}},
+		{"extra function handler module missing", map[string]string{"extraFunctions": `[{"name":"a","handler":"thumbs.handler"}]`},
+			"", []string{"galerly-lambda:extraFunctions", "[0] (a) handler", "module thumbs is not in app"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := stackConfig(t, "prod")

@@ -6,11 +6,12 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/galerly/galerly-lambda/build/lock"
-	"github.com/galerly/galerly-lambda/build/target"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/galerly/galerly-lambda/build/lock"
+	"github.com/galerly/galerly-lambda/build/target"
 )
 
 // layerType is the component's type token.
@@ -67,6 +68,9 @@ type LayerArgs struct {
 	Bucket pulumi.StringInput
 	// Region, when set, is the region the build step uploads in.
 	Region string
+	// Endpoint, when set, is the AWS endpoint URL the build step uploads
+	// to (an emulator's).
+	Endpoint string
 }
 
 // NewLayer declares the layer named name (the Lambda layer name).
@@ -87,10 +91,7 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs, opts ...pulumi.
 	for _, p := range l.Packages {
 		triggers = append(triggers, pulumi.String(p))
 	}
-	env := pulumi.StringMap{}
-	if args.Region != "" {
-		env["AWS_REGION"] = pulumi.String(args.Region)
-	}
+	env := buildEnvironment(args.Region, args.Endpoint)
 	build, err := local.NewCommand(ctx, name+"-build", &local.CommandArgs{
 		Triggers: triggers,
 		// Relative paths only: the command, its folder and its
@@ -129,7 +130,7 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs, opts ...pulumi.
 	l.S3Uri = pulumi.Sprintf("s3://%s/%s", args.Bucket, l.S3Key)
 	key := l.Key
 	l.UnzippedBytes = build.Stdout.ApplyT(func(out string) (int, error) {
-		return unzippedBytes(out, key)
+		return reportedUnzippedBytes("layer build step", out, key)
 	}).(pulumi.IntOutput)
 
 	err = ctx.RegisterResourceOutputs(l, pulumi.Map{
@@ -145,6 +146,19 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs, opts ...pulumi.
 		return nil, err
 	}
 	return l, nil
+}
+
+// buildEnvironment is what a build step's lambdapack needs beyond the
+// deployer's own environment (its AWS credentials): where to upload.
+func buildEnvironment(region, endpoint string) pulumi.StringMap {
+	env := pulumi.StringMap{}
+	if region != "" {
+		env["AWS_REGION"] = pulumi.String(region)
+	}
+	if endpoint != "" {
+		env["AWS_ENDPOINT_URL"] = pulumi.String(endpoint)
+	}
+	return env
 }
 
 // buildCommand is the shell command that builds the layer and uploads it
@@ -211,25 +225,26 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// buildReport is the part of `lambdapack layer`'s JSON report the program
-// reads.
+// buildReport is the part of lambdapack's JSON report (`layer` and
+// `function` print the same shape) the program reads.
 type buildReport struct {
 	Key           string `json:"key"`
 	UnzippedBytes int    `json:"unzippedBytes"`
 }
 
-// unzippedBytes reads the unzipped size from the build step's stdout,
-// whose last line is lambdapack's JSON report, and checks that the
+// reportedUnzippedBytes reads the unzipped size from a build step's
+// stdout, whose last line is lambdapack's JSON report, and checks that the
 // builder agrees with the program on the key the zip was stored under.
-func unzippedBytes(stdout, key string) (int, error) {
+// step names the build step in errors.
+func reportedUnzippedBytes(step, stdout, key string) (int, error) {
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	last := strings.TrimSpace(lines[len(lines)-1])
 	var rep buildReport
 	if err := json.Unmarshal([]byte(last), &rep); err != nil {
-		return 0, fmt.Errorf("layer build step: its output does not end with lambdapack's JSON report (%v): %q", err, last)
+		return 0, fmt.Errorf("%s: its output does not end with lambdapack's JSON report (%v): %q", step, err, last)
 	}
 	if rep.Key != key {
-		return 0, fmt.Errorf("layer build step: lambdapack built key %s, but the program computed %s from the same lock: the builder and the program disagree on the key format", rep.Key, key)
+		return 0, fmt.Errorf("%s: lambdapack built key %s, but the program computed %s from the same files: the builder and the program disagree on the key format", step, rep.Key, key)
 	}
 	return rep.UnzippedBytes, nil
 }

@@ -67,6 +67,19 @@ func bumpNumpy(t *testing.T, text string) string {
 	return text[:h] + strings.Repeat("0", 64) + text[h+64:]
 }
 
+// bumpPin replaces the pin from with to and the first hash after it, a
+// new release of one package.
+func bumpPin(t *testing.T, text, from, to string) string {
+	t.Helper()
+	i := strings.Index(text, from)
+	if i < 0 {
+		t.Fatalf("the lock does not pin %s", from)
+	}
+	text = text[:i] + to + text[i+len(from):]
+	h := strings.Index(text[i:], "--hash=sha256:") + i + len("--hash=sha256:")
+	return text[:h] + strings.Repeat("1", 64) + text[h+64:]
+}
+
 // reshuffle rewrites a lock without changing what it installs: the
 // requirements in reverse order, the comments replaced, the hashes of each
 // in reverse order and on one line, names in another spelling.
@@ -105,9 +118,30 @@ func TestChangeDetection(t *testing.T) {
 	cfg := stackConfig(t, "prod")
 	base := mustRun(t, run{config: cfg, root: copyProject(t, string(data))})
 	baseInputs := inputsByResource(base)
+	fnLock, err := os.ReadFile("locks/function.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := os.ReadFile("app/api.py")
+	if err != nil {
+		t.Fatal(err)
+	}
 	const name = "galerly-image-processing"
 	layerRes := typeLayerVer + "::" + name
 	buildRes := typeCommand + "::" + name + "-build"
+	// What a new code key changes: the function's build step (its trigger
+	// and the key in --out and --upload), the function's S3 key, and the
+	// smoke test's trigger.
+	codeChanged := []string{
+		typeCommand + "::" + apiName + "-build create",
+		typeCommand + "::" + apiName + "-build triggers",
+		typeFunction + "::" + apiName + " s3Key",
+		typeInvoke + "::" + apiName + "-smoke-test triggers",
+	}
+	slices.Sort(codeChanged)
+	codeKeyOf := func(m *mocks) string {
+		return strList(t, m.find(t, typeCommand, apiName+"-build"), "triggers")[0]
+	}
 
 	t.Run("one version and hash changed", func(t *testing.T) {
 		m := mustRun(t, run{config: cfg, root: copyProject(t, bumpNumpy(t, string(data)))})
@@ -144,12 +178,40 @@ func TestChangeDetection(t *testing.T) {
 		if desc := strValue(t, m.find(t, typeLayerVer, name), "description"); !strings.Contains(desc, "numpy==2.1.4") {
 			t.Errorf("description %q does not name numpy==2.1.4", desc)
 		}
+		if codeKeyOf(m) != codeKeyOf(base) {
+			t.Errorf("the layer's lock changed the function's code key %s -> %s", codeKeyOf(base), codeKeyOf(m))
+		}
 	})
 
+	for _, tc := range []struct {
+		name    string
+		replace map[string]string
+	}{
+		{"one app file changed", map[string]string{"app/api.py": string(api) + "\n# one more line\n"}},
+		{"one function dependency changed", map[string]string{"locks/function.txt": bumpPin(t, string(fnLock), "stripe==11.6.0", "stripe==11.6.1")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := mustRun(t, run{config: cfg, root: copyProjectWith(t, tc.replace)})
+			if got := changedInputs(baseInputs, inputsByResource(m)); !slices.Equal(got, codeChanged) {
+				t.Errorf("changed inputs:\n got %v\nwant %v (and nothing of the layer)", got, codeChanged)
+			}
+			if codeKeyOf(m) == codeKeyOf(base) {
+				t.Errorf("the code key did not change")
+			}
+			fn := m.find(t, typeFunction, apiName)
+			if got := strValue(t, fn, "s3Key"); !strings.Contains(got, codeKeyOf(m)) {
+				t.Errorf("s3Key %s does not name the new code key %s", got, codeKeyOf(m))
+			}
+		})
+	}
+
 	t.Run("comments, order and spelling changed", func(t *testing.T) {
-		m := mustRun(t, run{config: cfg, root: copyProject(t, reshuffle(t, string(data)))})
+		m := mustRun(t, run{config: cfg, root: copyProjectWith(t, map[string]string{
+			"locks/image-processing.txt": reshuffle(t, string(data)),
+			"locks/function.txt":         reshuffle(t, string(fnLock)),
+		})})
 		if got := changedInputs(baseInputs, inputsByResource(m)); len(got) > 0 {
-			t.Errorf("a rewritten but equal lock changed %v, want nothing", got)
+			t.Errorf("rewritten but equal locks changed %v, want nothing", got)
 		}
 	})
 
@@ -273,12 +335,23 @@ func walk(path string, v resource.PropertyValue, fn func(path, s string)) {
 func TestNoMachineSpecificInputs(t *testing.T) {
 	root := projectRoot(t)
 	facts := currentMachine(t, root)
-	m := mustRun(t, run{config: stackConfig(t, "prod"), root: root})
+	full := stackConfig(t, "prod")
+	full[project+":extraFunctions"] = `[{"name":"galerly-thumbs-prod","handler":"api.handler","memorySize":2048}]`
+	full[project+":extraLayerArns"] = `["` + otherLayerArn + `"]`
+	full[project+":functionPolicyArns"] = `["` + s3ReadOnly + `"]`
+	for name, cfg := range map[string]map[string]string{"prod": stackConfig(t, "prod"), "with every option": full} {
+		t.Run(name, func(t *testing.T) { checkNoMachineSpecificInputs(t, facts, cfg, root) })
+	}
+}
+
+func checkNoMachineSpecificInputs(t *testing.T, facts machineFacts, cfg map[string]string, root string) {
+	m := mustRun(t, run{config: cfg, root: root})
 	seen := 0
 	for _, r := range m.resources {
 		for k, v := range r.Inputs {
 			walk(string(k), v, func(path, s string) {
 				seen++
+				s = withoutAWSConstants(r.Type, path, s)
 				if p := facts.problems(s); len(p) > 0 {
 					t.Errorf("%s::%s input %s = %q holds %s", r.Type, r.Name, path, s, strings.Join(p, ", "))
 				}
@@ -288,6 +361,20 @@ func TestNoMachineSpecificInputs(t *testing.T) {
 	if seen < 20 {
 		t.Fatalf("walked only %d input strings; the walk is broken", seen)
 	}
+}
+
+// withoutAWSConstants removes from an input the fixed strings of AWS's own
+// formats that look like what the check looks for but are the same on
+// every machine: the IAM policy language version (a date) in a trust
+// policy, and the /aws/lambda/ prefix of a function's log group (a path).
+func withoutAWSConstants(typ, path, s string) string {
+	switch {
+	case typ == typeRole && path == "assumeRolePolicy":
+		return strings.ReplaceAll(s, `"Version":"2012-10-17"`, "")
+	case typ == typeLogGroup && path == "name":
+		return strings.TrimPrefix(s, "/aws/lambda/")
+	}
+	return s
 }
 
 // The checker itself catches what it is there to catch.
@@ -372,7 +459,7 @@ func TestUnzippedBytes(t *testing.T) {
 		{"other key", `{"key":"cd","unzippedBytes":1}`, 0, "disagree"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := unzippedBytes(tc.stdout, key)
+			got, err := reportedUnzippedBytes("layer build step", tc.stdout, key)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err = %v, want %q", err, tc.err)

@@ -1,6 +1,8 @@
 // Command galerly-lambda is the Pulumi program that deploys Galerly's photo
 // API: an artifacts bucket, the image-processing Lambda layer built from a
-// hashed lock, and (still to come, in function.go) the function that uses it.
+// hashed lock, and the function that uses it (with any extra functions
+// sharing its code and layer), each new version smoke-tested before its
+// live alias moves.
 //
 // Run it with the Pulumi CLI (`pulumi stack select prod && pulumi up`);
 // README.md describes the config keys and outputs.
@@ -16,7 +18,7 @@ import (
 func main() { pulumi.Run(program) }
 
 // program declares one stack: config, then the artifacts bucket, then the
-// layer, then the stack's outputs.
+// layer, then the functions, then the stack's outputs.
 func program(ctx *pulumi.Context) error {
 	outputs, err := deploy(ctx)
 	if err != nil {
@@ -48,22 +50,72 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 		Target:   cfg.Layer.Target,
 		Bucket:   bucket,
 		Region:   cfg.Region,
+		Endpoint: cfg.BuildEndpoint,
 	})
 	if err != nil {
 		return nil, err
 	}
-	outputs := map[string]pulumi.Input{
-		"layerArn":            layer.Arn,
-		"layerUnversionedArn": layer.LayerArn,
-		"layerVersion":        layer.VersionNumber,
-		"layerKey":            pulumi.String(layer.Key),
-		"layerPackages":       pulumi.ToStringArray(layer.Packages),
-		"layerS3Uri":          layer.S3Uri,
-		"layerUnzippedBytes":  layer.UnzippedBytes,
+	f := cfg.Function
+	layers := pulumi.StringArray{layer.Arn}
+	for _, arn := range f.ExtraLayerArns {
+		layers = append(layers, pulumi.String(arn))
+	}
+	env := pulumi.StringMap{}
+	if f.StripeSecretKey != "" {
+		env["STRIPE_SECRET_KEY"] = pulumi.ToSecret(pulumi.String(string(f.StripeSecretKey))).(pulumi.StringOutput)
+	}
+	// Every function shares the code, the layer, the environment and the
+	// policies; each has its own handler, size, role, logs and alias.
+	args := func(handler string, memory, timeout int) *FunctionArgs {
+		return &FunctionArgs{
+			Source:             f.Source,
+			LockPath:           f.LockPath,
+			CodeKey:            f.CodeKey,
+			Runtime:            f.Runtime,
+			Arch:               f.Arch,
+			Handler:            handler,
+			MemorySize:         memory,
+			Timeout:            timeout,
+			LogRetentionDays:   f.LogRetentionDays,
+			Environment:        env,
+			Layers:             layers,
+			LayerUnzippedBytes: layer.UnzippedBytes,
+			PolicyArns:         f.PolicyArns,
+			Partition:          partition(cfg.Region),
+			Bucket:             bucket,
+			Region:             cfg.Region,
+			Endpoint:           cfg.BuildEndpoint,
+			SmokeTest:          f.SmokeTest,
+		}
+	}
+	fn, err := NewFunction(ctx, f.Name, args(f.Handler, f.MemorySize, f.Timeout))
+	if err != nil {
+		return nil, err
+	}
+	extraAliases := pulumi.StringMap{}
+	for _, e := range f.Extra {
+		x, err := NewFunction(ctx, e.Name, args(e.Handler, e.MemorySize, e.Timeout))
+		if err != nil {
+			return nil, err
+		}
+		extraAliases[e.Name] = x.LiveAliasArn
 	}
 
-	// The function (function.go, not written yet) goes here: it takes cfg.Function, the
-	// bucket and the layer (its Arn for the function's layers, its
-	// UnzippedBytes for the size check) and adds its outputs to the map.
-	return outputs, nil
+	return map[string]pulumi.Input{
+		"layerArn":              layer.Arn,
+		"layerUnversionedArn":   layer.LayerArn,
+		"layerVersion":          layer.VersionNumber,
+		"layerKey":              pulumi.String(layer.Key),
+		"layerPackages":         pulumi.ToStringArray(layer.Packages),
+		"layerS3Uri":            layer.S3Uri,
+		"layerUnzippedBytes":    layer.UnzippedBytes,
+		"functionName":          fn.Name,
+		"functionArn":           fn.Arn,
+		"functionVersion":       fn.Version,
+		"liveAliasArn":          fn.LiveAliasArn,
+		"codeKey":               pulumi.String(fn.CodeKey),
+		"functionS3Uri":         pulumi.Sprintf("s3://%s/%s", bucket, fn.S3Key),
+		"functionUnzippedBytes": fn.UnzippedBytes,
+		"extraLiveAliasArns":    extraAliases,
+	}, nil
 }

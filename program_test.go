@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,14 +11,15 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/galerly/galerly-lambda/build"
-	"github.com/galerly/galerly-lambda/build/lock"
-	"github.com/galerly/galerly-lambda/build/target"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/galerly/galerly-lambda/build"
+	"github.com/galerly/galerly-lambda/build/lock"
+	"github.com/galerly/galerly-lambda/build/target"
 )
 
 // The program runs here as the Pulumi CLI would run it (same config, same
@@ -34,12 +36,28 @@ const (
 	typeLayer     = "galerly:lambda:Layer"
 	typeCommand   = "command:local:Command"
 	typeLayerVer  = "aws:lambda/layerVersion:LayerVersion"
+	typeFuncComp  = "galerly:lambda:Function"
+	typeRole      = "aws:iam/role:Role"
+	typeAttach    = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+	typeLogGroup  = "aws:cloudwatch/logGroup:LogGroup"
+	typeFunction  = "aws:lambda/function:Function"
+	typeInvoke    = "aws:lambda/invocation:Invocation"
+	typeAlias     = "aws:lambda/alias:Alias"
 
 	// What the mocked AWS names things.
 	mockBucket  = "artifacts-4f1c2b9"
 	mockAccount = "123456789012"
 	mockUnzip   = 187_654_321
+	// mockVersion is the version the mocked Lambda publishes.
+	mockVersion = "7"
+	// selfTestOK is what the app's self-test answers when the layer works.
+	selfTestOK = `{"ok": true, "packages": {"PIL": "11.0.0", "rawpy": "0.24.0", "pillow_heif": "0.20.0", "numpy": "2.1.3"}, "raw": true, "heic": true, "python": "3.11.9"}`
 )
+
+// functionArn is the unversioned ARN the mocked Lambda gives a function.
+func functionArn(name string) string {
+	return fmt.Sprintf("arn:aws:lambda:us-east-1:%s:function:%s", mockAccount, name)
+}
 
 // stackConfig returns the config the Pulumi CLI gives the program for a
 // stack: the defaults Pulumi.yaml declares, overlaid by Pulumi.<stack>.yaml,
@@ -68,7 +86,11 @@ func stackConfig(t *testing.T, stack string) map[string]string {
 	}
 	for key, v := range ps.Config {
 		if v.Secure() {
-			t.Fatalf("Pulumi.%s.yaml: %s is a secret; these tests pass only plain config", stack, key)
+			// The stack's passphrase or KMS key is not here: the program
+			// sees a stand-in, marked secret by runProgram, so a stack
+			// with `pulumi config set --secret` values still tests.
+			cfg[key.String()] = secretStandIn
+			continue
 		}
 		text, err := v.Value(config.NopDecrypter)
 		if err != nil {
@@ -78,6 +100,10 @@ func stackConfig(t *testing.T, stack string) map[string]string {
 	}
 	return cfg
 }
+
+// secretStandIn replaces a stack file's encrypted value in tests. It has
+// the shape of a Stripe test key, the one secret the program reads.
+const secretStandIn = "sk_test_StandInForAnEncryptedStackValue"
 
 // configText renders a YAML value the way the CLI hands it to a program:
 // strings as they are, everything else as JSON.
@@ -107,7 +133,8 @@ func projectRoot(t *testing.T) string {
 type registered struct {
 	Type, Name string
 	Inputs     resource.PropertyMap
-	// Unknown lists the inputs the program sent as not yet known.
+	// Unknown lists the inputs the program sent as not yet known; an
+	// unknown inside an object is named by its path, "environment.X".
 	Unknown []string
 	Parent  string
 	Deps    []string            // dependsOn URNs
@@ -136,6 +163,8 @@ type mocks struct {
 	preview bool
 	// report, when set, replaces the build step's stdout.
 	report func(key string) string
+	// smoke, when set, replaces the self-test's answer of a function.
+	smoke func(function string) string
 
 	mu        sync.Mutex
 	resources []registered
@@ -154,10 +183,8 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	for k, v := range rpc.GetPropertyDependencies() {
 		r.PropDep[k] = v.GetUrns()
 	}
-	for k, v := range rpc.GetObject().GetFields() {
-		if v.GetStringValue() == plugin.UnknownStringValue {
-			r.Unknown = append(r.Unknown, k)
-		}
+	for k, v := range rpc.GetObject().AsMap() {
+		r.Unknown = append(r.Unknown, unknownPaths(k, v)...)
 	}
 	slices.Sort(r.Unknown)
 	m.mu.Lock()
@@ -188,8 +215,52 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		}
 		state["stdout"] = resource.NewProperty("go: downloading nothing\n" + out + "\n")
 		return args.Name + "-id", state, nil
+	case typeRole:
+		// What Pulumi's auto-naming would pick.
+		state["name"] = resource.NewProperty(args.Name + "-3f9a2c1")
+		state["arn"] = resource.NewProperty(fmt.Sprintf("arn:aws:iam::%s:role/%s-3f9a2c1", mockAccount, args.Name))
+		return args.Name + "-3f9a2c1", state, nil
+	case typeLogGroup:
+		state["arn"] = resource.NewProperty(fmt.Sprintf("arn:aws:logs:us-east-1:%s:log-group:%s", mockAccount, args.Inputs["name"].StringValue()))
+		return args.Inputs["name"].StringValue(), state, nil
+	case typeFunction:
+		name := args.Inputs["name"].StringValue()
+		state["arn"] = resource.NewProperty(functionArn(name))
+		state["version"] = resource.NewProperty(mockVersion)
+		state["qualifiedArn"] = resource.NewProperty(functionArn(name) + ":" + mockVersion)
+		return name, state, nil
+	case typeInvoke:
+		fn := args.Inputs["functionName"].StringValue()
+		result := selfTestOK
+		if m.smoke != nil {
+			result = m.smoke(fn)
+		}
+		state["result"] = resource.NewProperty(result)
+		return fn + "_" + mockVersion, state, nil
+	case typeAlias:
+		arn := functionArn(args.Inputs["functionName"].StringValue()) + ":" + args.Inputs["name"].StringValue()
+		state["arn"] = resource.NewProperty(arn)
+		return arn, state, nil
 	}
 	return args.Name + "-id", state, nil
+}
+
+// unknownPaths lists the paths under v, named path, that hold the unknown
+// marker. v is an input as the program sent it, decoded to Go values.
+func unknownPaths(path string, v any) []string {
+	switch v := v.(type) {
+	case string:
+		if v == plugin.UnknownStringValue {
+			return []string{path}
+		}
+	case map[string]any:
+		var out []string
+		for k, e := range v {
+			out = append(out, unknownPaths(path+"."+k, e)...)
+		}
+		return out
+	}
+	return nil
 }
 
 func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
@@ -226,10 +297,15 @@ func (m *mocks) names() []string {
 
 // run says how to run the program.
 type run struct {
-	config  map[string]string
+	config map[string]string
+	// secrets lists the full config keys whose values are secrets, as the
+	// CLI marks what `pulumi config set --secret` stored.
+	secrets []string
 	root    string // the project folder; projectRoot if ""
+	stack   string // the stack's name; "prod" if ""
 	preview bool
 	report  func(key string) string
+	smoke   func(function string) string
 	// body replaces program, to capture what it exports.
 	body pulumi.RunFunc
 }
@@ -237,7 +313,7 @@ type run struct {
 // runProgram runs the program with mocks and returns them and its error.
 func runProgram(t *testing.T, r run) (*mocks, error) {
 	t.Helper()
-	m := &mocks{preview: r.preview, report: r.report}
+	m := &mocks{preview: r.preview, report: r.report, smoke: r.smoke}
 	root := r.root
 	if root == "" {
 		root = projectRoot(t)
@@ -246,12 +322,26 @@ func runProgram(t *testing.T, r run) (*mocks, error) {
 	if body == nil {
 		body = program
 	}
-	err := pulumi.RunErr(body, pulumi.WithMocks(project, "prod", m), func(info *pulumi.RunInfo) {
+	err := pulumi.RunErr(body, pulumi.WithMocks(project, cmp.Or(r.stack, "prod"), m), func(info *pulumi.RunInfo) {
 		info.Config = r.config
+		info.ConfigSecretKeys = secretKeys(r)
 		info.RootDirectory = root
 		info.DryRun = r.preview
 	})
 	return m, err
+}
+
+// secretKeys is r.secrets plus every key holding secretStandIn: the CLI
+// marks the values of secure keys as secret, and the program refuses a
+// secret setting passed in plain text.
+func secretKeys(r run) []string {
+	keys := slices.Clone(r.secrets)
+	for key, v := range r.config {
+		if v == secretStandIn && !slices.Contains(keys, key) {
+			keys = append(keys, key)
+		}
+	}
+	return keys
 }
 
 // mustRun runs the program and fails the test on an error.
@@ -339,6 +429,7 @@ func TestProgramGraph(t *testing.T) {
 		typeBucket + "::artifacts",
 		typeCommand + "::" + name + "-build",
 	}
+	want = append(want, functionResources("galerly-api-prod", true)...)
 	slices.Sort(want)
 	if got := m.names(); !slices.Equal(got, want) {
 		t.Errorf("resources:\n got %v\nwant %v", got, want)
@@ -454,6 +545,14 @@ func TestProgramGraph(t *testing.T) {
 // exported runs the program's resources and returns its outputs, resolved.
 func exported(t *testing.T, r run) map[string]any {
 	t.Helper()
+	out, _ := exportedAndMocks(t, r)
+	return out
+}
+
+// exportedAndMocks runs the program and returns its outputs, resolved, and
+// the mocks that recorded its resources.
+func exportedAndMocks(t *testing.T, r run) (map[string]any, *mocks) {
+	t.Helper()
 	var (
 		mu  sync.Mutex
 		wg  sync.WaitGroup
@@ -477,9 +576,9 @@ func exported(t *testing.T, r run) map[string]any {
 		}
 		return nil
 	}
-	mustRun(t, r)
+	m := mustRun(t, r)
 	wg.Wait()
-	return out
+	return out, m
 }
 
 func TestProgramOutputs(t *testing.T) {
@@ -490,13 +589,21 @@ func TestProgramOutputs(t *testing.T) {
 	}
 	layerArn := "arn:aws:lambda:us-east-1:" + mockAccount + ":layer:galerly-image-processing"
 	want := map[string]any{
-		"layerArn":            layerArn + ":1",
-		"layerUnversionedArn": layerArn,
-		"layerVersion":        "1",
-		"layerKey":            key,
-		"layerPackages":       lockPins(t, "locks/image-processing.txt", prodTarget(t)),
-		"layerS3Uri":          "s3://" + mockBucket + "/layers/galerly-image-processing/" + key + ".zip",
-		"layerUnzippedBytes":  mockUnzip,
+		"layerArn":              layerArn + ":1",
+		"layerUnversionedArn":   layerArn,
+		"layerVersion":          "1",
+		"layerKey":              key,
+		"layerPackages":         lockPins(t, "locks/image-processing.txt", prodTarget(t)),
+		"layerS3Uri":            "s3://" + mockBucket + "/layers/galerly-image-processing/" + key + ".zip",
+		"layerUnzippedBytes":    mockUnzip,
+		"functionName":          "galerly-api-prod",
+		"functionArn":           functionArn("galerly-api-prod"),
+		"functionVersion":       mockVersion,
+		"liveAliasArn":          functionArn("galerly-api-prod") + ":live",
+		"codeKey":               prodCodeKey(t, "."),
+		"functionS3Uri":         "s3://" + mockBucket + "/functions/galerly-api-prod/" + prodCodeKey(t, ".") + ".zip",
+		"functionUnzippedBytes": mockUnzip,
+		"extraLiveAliasArns":    map[string]any{},
 	}
 	for name, w := range want {
 		got, ok := out[name]
@@ -538,6 +645,36 @@ func TestPreviewIsExact(t *testing.T) {
 	if !slices.Equal(lv.Unknown, []string{"s3Bucket"}) {
 		t.Errorf("preview: unknown layer-version inputs %v, want only s3Bucket", lv.Unknown)
 	}
+	code := prodCodeKey(t, ".")
+	fb := m.find(t, typeCommand, "galerly-api-prod-build")
+	if got := strList(t, fb, "triggers"); !slices.Equal(got, []string{code}) {
+		t.Errorf("preview: function build triggers = %v, want the code key %s", got, code)
+	}
+	fn := m.find(t, typeFunction, "galerly-api-prod")
+	if got := strValue(t, fn, "s3Key"); got != "functions/galerly-api-prod/"+code+".zip" {
+		t.Errorf("preview: function s3Key = %s, want the code key's", got)
+	}
+}
+
+// With the bucket and the layer's size already known (a stack that
+// exists), a preview shows the function's build command in full: a new
+// layer's size, unknown until it is built, is in the environment, not the
+// command.
+func TestPreviewShowsFunctionBuildCommand(t *testing.T) {
+	cfg := stackConfig(t, "prod")
+	cfg[project+":artifactsBucket"] = "galerly-artifacts"
+	m := mustRun(t, run{config: cfg, preview: true})
+	fb := m.find(t, typeCommand, "galerly-api-prod-build")
+	if slices.Contains(fb.Unknown, "create") {
+		t.Fatalf("preview: the function build command is unknown; unknown inputs %v", fb.Unknown)
+	}
+	create := strValue(t, fb, "create")
+	if !strings.Contains(create, "--upload s3://galerly-artifacts/functions/galerly-api-prod/"+prodCodeKey(t, ".")+".zip") {
+		t.Errorf("preview: create = %s, want the exact upload", create)
+	}
+	if want := []string{"environment." + layerSizeVar}; !slices.Equal(fb.Unknown, want) {
+		t.Errorf("preview: unknown function build inputs %v, want only %v: the layer's size, unknown until it is built", fb.Unknown, want)
+	}
 }
 
 // With artifactsBucket set, the stack uses that bucket and creates none.
@@ -558,6 +695,14 @@ func TestExistingBucket(t *testing.T) {
 	if got := strValue(t, cmd, "create"); !strings.Contains(got, " --upload s3://galerly-artifacts/layers/galerly-image-processing/") {
 		t.Errorf("create = %s, want an upload to the configured bucket", got)
 	}
+	fn := m.find(t, typeFunction, "galerly-api-prod")
+	if got := strValue(t, fn, "s3Bucket"); got != "galerly-artifacts" {
+		t.Errorf("function s3Bucket = %q, want galerly-artifacts", got)
+	}
+	fb := m.find(t, typeCommand, "galerly-api-prod-build")
+	if got := strValue(t, fb, "create"); !strings.Contains(got, " --upload s3://galerly-artifacts/functions/galerly-api-prod/") {
+		t.Errorf("function build create = %s, want an upload to the configured bucket", got)
+	}
 }
 
 // If the builder stored the zip under another key than the program
@@ -574,16 +719,73 @@ func TestBuildReportMustAgreeOnKey(t *testing.T) {
 	}
 }
 
-// copyProject makes a project folder in a temp dir holding the lock at
-// locks/image-processing.txt with the given content, and returns its path.
+// copyProject makes a project folder in a temp dir holding a copy of the
+// function's code and lock and the layer's lock with the given content,
+// and returns its path.
 func copyProject(t *testing.T, lockText string) string {
 	t.Helper()
+	return copyProjectWith(t, map[string]string{"locks/image-processing.txt": lockText})
+}
+
+// copyProjectWith makes a project folder in a temp dir holding copies of
+// app/ and both locks, with the files in replace (slash-separated path ->
+// content) written over them, and returns its path.
+func copyProjectWith(t *testing.T, replace map[string]string) string {
+	t.Helper()
 	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, "locks"), 0o755); err != nil {
-		t.Fatal(err)
+	for _, rel := range []string{"app", "locks/function.txt", "locks/image-processing.txt"} {
+		copyTree(t, rel, filepath.Join(root, filepath.FromSlash(rel)))
 	}
-	if err := os.WriteFile(filepath.Join(root, "locks", "image-processing.txt"), []byte(lockText), 0o644); err != nil {
-		t.Fatal(err)
+	for rel, text := range replace {
+		path := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return root
+}
+
+// copyTree copies the file or folder src to dst, keeping each file's mode
+// (the exec bit is part of the code key).
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(dst, rel)
+		if d.IsDir() && d.Name() == "__pycache__" {
+			// Python may be writing here (the app's own tests); the
+			// code key leaves it out anyway.
+			return filepath.SkipDir
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(to, 0o755)
+		case !info.Mode().IsRegular():
+			return nil // the code key refuses symlinks; the repo has none
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(to, data, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

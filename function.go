@@ -1,0 +1,321 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
+	"github.com/pulumi/pulumi-command/sdk/go/command/local"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/galerly/galerly-lambda/build"
+	"github.com/galerly/galerly-lambda/build/source"
+	"github.com/galerly/galerly-lambda/build/target"
+	"github.com/galerly/galerly-lambda/build/verify"
+)
+
+// functionType is the component's type token.
+const functionType = "galerly:lambda:Function"
+
+// liveAlias is the alias that takes traffic: it names the newest version
+// that passed the smoke test.
+const liveAlias = "live"
+
+// layerSizeVar is the build step's environment variable holding the
+// stack's layer's unzipped size (see NewFunction).
+const layerSizeVar = "LAYER_UNZIPPED_BYTES"
+
+// lambdaTrustPolicy lets the Lambda service assume a function's role.
+const lambdaTrustPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+
+// Function is a Lambda function deployed from a content-addressed code
+// package, as one resource: its role and log group, the build step that
+// uploads the package under the code key, the function (published, so
+// every change is a new numbered version), the smoke test of that version,
+// and the "live" alias, which moves to a version only once it passed.
+type Function struct {
+	pulumi.ResourceState
+
+	// CodeKey is the code key of the package (build.CodeKey).
+	CodeKey string
+	// S3Key is where the build step uploads the package:
+	// functions/NAME/CODEKEY.zip.
+	S3Key string
+
+	Role      *iam.Role
+	LogGroup  *cloudwatch.LogGroup
+	Build     *local.Command
+	Function  *lambda.Function
+	SmokeTest *lambda.Invocation // nil when the smoke test is off
+	Alias     *lambda.Alias
+
+	Name pulumi.StringOutput
+	// Arn is the function's ARN without a version.
+	Arn pulumi.StringOutput
+	// Version is the version the update published (or the current one).
+	Version pulumi.StringOutput
+	// LiveAliasArn is the ARN of the live alias: what callers (API
+	// Gateway, other services) should invoke.
+	LiveAliasArn pulumi.StringOutput
+	// UnzippedBytes is the package's unzipped size from the build step's
+	// report.
+	UnzippedBytes pulumi.IntOutput
+}
+
+// FunctionArgs says what a Function runs and with what.
+type FunctionArgs struct {
+	// Source and LockPath are the code folder and the dependencies' lock
+	// ("" for none), relative to the project folder and slash-separated;
+	// they go into the build command as written.
+	Source   string
+	LockPath string
+	// CodeKey is the code key of Source and LockPath for Runtime and Arch.
+	CodeKey string
+
+	Runtime          target.Runtime
+	Arch             target.Arch
+	Handler          string
+	MemorySize       int
+	Timeout          int
+	LogRetentionDays int
+	// Environment holds the function's environment variables; secret
+	// values must be Pulumi secrets.
+	Environment pulumi.StringMap
+
+	// Layers are the function's layer version ARNs in order, the stack's
+	// own layer first.
+	Layers pulumi.StringArrayInput
+	// LayerUnzippedBytes is the stack layer's unzipped size, which the
+	// build step checks the package against Lambda's limit with.
+	LayerUnzippedBytes pulumi.IntInput
+
+	// PolicyArns are attached to the role beside basic execution.
+	PolicyArns []string
+	// Partition is the AWS partition, for the basic execution policy ARN.
+	Partition string
+
+	// Bucket is the artifacts bucket's name.
+	Bucket pulumi.StringInput
+	// Region, when set, is the region the build step uploads in.
+	Region string
+	// Endpoint, when set, is the AWS endpoint URL the build step uploads
+	// to (an emulator's).
+	Endpoint string
+	// SmokeTest invokes each new version with the self-test request
+	// before the live alias moves to it.
+	SmokeTest bool
+}
+
+// NewFunction declares the function named name (the Lambda function name).
+func NewFunction(ctx *pulumi.Context, name string, args *FunctionArgs, opts ...pulumi.ResourceOption) (*Function, error) {
+	f := &Function{
+		CodeKey: args.CodeKey,
+		S3Key:   "functions/" + name + "/" + args.CodeKey + ".zip",
+	}
+	if err := ctx.RegisterComponentResource(functionType, name, f, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(f)
+
+	role, err := iam.NewRole(ctx, name, &iam.RoleArgs{
+		AssumeRolePolicy: pulumi.String(lambdaTrustPolicy),
+		Description:      pulumi.String("Execution role of the Lambda function " + name),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	f.Role = role
+	// The function waits for its policies, so its first invocation (the
+	// smoke test) already has them.
+	ready := []pulumi.Resource{}
+	policies := append([]string{fmt.Sprintf(basicExecutionPolicy, args.Partition)}, args.PolicyArns...)
+	for i, arn := range policies {
+		suffix := "-basic-execution"
+		if i > 0 {
+			suffix = "-" + policySlug(arn)
+		}
+		att, err := iam.NewRolePolicyAttachment(ctx, name+suffix, &iam.RolePolicyAttachmentArgs{
+			Role:      role.Name,
+			PolicyArn: pulumi.String(arn),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		ready = append(ready, att)
+	}
+
+	// Declared before the function so Lambda does not create it first,
+	// without a retention.
+	logArgs := &cloudwatch.LogGroupArgs{Name: pulumi.String("/aws/lambda/" + name)}
+	if args.LogRetentionDays > 0 {
+		logArgs.RetentionInDays = pulumi.Int(args.LogRetentionDays)
+	}
+	logs, err := cloudwatch.NewLogGroup(ctx, name, logArgs, parent)
+	if err != nil {
+		return nil, err
+	}
+	f.LogGroup = logs
+	ready = append(ready, logs)
+
+	// The layer's size reaches the build through its environment, not its
+	// command line: when a new layer is being built its size is unknown at
+	// preview, and an unknown in the command would hide the whole command
+	// from the diff. This way the preview shows the exact command and only
+	// the size as "output<int>"; the package is then re-checked (and its
+	// upload found in place) against the new layer.
+	env := buildEnvironment(args.Region, args.Endpoint)
+	env[layerSizeVar] = pulumi.Sprintf("%d", args.LayerUnzippedBytes)
+	build, err := local.NewCommand(ctx, name+"-build", &local.CommandArgs{
+		Triggers:    pulumi.Array{pulumi.String(args.CodeKey)},
+		Dir:         pulumi.String("."),
+		Create:      functionBuildCommand(name, args, f.S3Key),
+		Environment: env,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	f.Build = build
+	ready = append(ready, build)
+
+	fnArgs := &lambda.FunctionArgs{
+		Name:          pulumi.String(name),
+		Role:          role.Arn,
+		Runtime:       pulumi.String(args.Runtime.String()),
+		Handler:       pulumi.String(args.Handler),
+		Architectures: pulumi.StringArray{pulumi.String(string(args.Arch))},
+		MemorySize:    pulumi.Int(args.MemorySize),
+		Timeout:       pulumi.Int(args.Timeout),
+		S3Bucket:      args.Bucket,
+		S3Key:         pulumi.String(f.S3Key),
+		Layers:        args.Layers,
+		Publish:       pulumi.Bool(true),
+	}
+	if len(args.Environment) > 0 {
+		fnArgs.Environment = &lambda.FunctionEnvironmentArgs{Variables: args.Environment}
+	}
+	fn, err := lambda.NewFunction(ctx, name, fnArgs, parent, pulumi.DependsOn(ready))
+	if err != nil {
+		return nil, err
+	}
+	f.Function = fn
+
+	// The version the alias takes: the published one, or with the smoke
+	// test on, the one the test invoked, once its answer was checked.
+	liveVersion := fn.Version
+	var aliasOpts []pulumi.ResourceOption
+	if args.SmokeTest {
+		inv, err := lambda.NewInvocation(ctx, name+"-smoke-test", &lambda.InvocationArgs{
+			FunctionName: fn.Name,
+			Qualifier:    fn.Version,
+			Input:        pulumi.String(verify.SelfTestRequest),
+			// A new version already replaces the invocation (the
+			// qualifier); the triggers say why in the preview.
+			Triggers: pulumi.StringMap{
+				"layers":  args.Layers.ToStringArrayOutput().ApplyT(func(l []string) string { return strings.Join(l, ",") }).(pulumi.StringOutput),
+				"codeKey": pulumi.String(args.CodeKey),
+			},
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		f.SmokeTest = inv
+		liveVersion = checkedVersion(name, inv)
+		aliasOpts = append(aliasOpts, pulumi.DependsOn([]pulumi.Resource{inv}))
+	}
+	alias, err := lambda.NewAlias(ctx, name+"-"+liveAlias, &lambda.AliasArgs{
+		Name:            pulumi.String(liveAlias),
+		FunctionName:    fn.Name,
+		FunctionVersion: liveVersion,
+		Description:     pulumi.String(aliasDescription(args.SmokeTest)),
+	}, append(aliasOpts, parent)...)
+	if err != nil {
+		return nil, err
+	}
+	f.Alias = alias
+
+	f.Name = fn.Name
+	f.Arn = fn.Arn
+	f.Version = fn.Version
+	f.LiveAliasArn = alias.Arn
+	key := args.CodeKey
+	f.UnzippedBytes = build.Stdout.ApplyT(func(out string) (int, error) {
+		return reportedUnzippedBytes("function "+name+" build step", out, key)
+	}).(pulumi.IntOutput)
+
+	err = ctx.RegisterResourceOutputs(f, pulumi.Map{
+		"codeKey":       pulumi.String(f.CodeKey),
+		"name":          f.Name,
+		"arn":           f.Arn,
+		"version":       f.Version,
+		"liveAliasArn":  f.LiveAliasArn,
+		"unzippedBytes": f.UnzippedBytes,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func aliasDescription(smokeTest bool) string {
+	if smokeTest {
+		return "The newest version that passed the smoke test"
+	}
+	return "The newest version (smoke test off)"
+}
+
+// functionBuildCommand is the shell command that builds the function's
+// package and uploads it to s3://BUCKET/S3KEY, run from the project
+// folder:
+//
+//	mkdir -p .lambdapack && go run ./build/cmd/lambdapack function --src app
+//	  --lock locks/function.txt --runtime python3.11 --arch x86_64
+//	  --with-layer-unzipped "$LAYER_UNZIPPED_BYTES"
+//	  --out .lambdapack/function-NAME-KEY.zip --upload s3://BUCKET/functions/NAME/KEY.zip
+//
+// The zip's name holds the function's name as well as the key: extra
+// functions build the same package at the same time, and each build
+// writes its own file. Every word is fixed or validated config, so nothing
+// but the variable needs quoting.
+func functionBuildCommand(name string, args *FunctionArgs, s3Key string) pulumi.StringOutput {
+	var b strings.Builder
+	b.WriteString("mkdir -p .lambdapack && go run ./build/cmd/lambdapack function")
+	b.WriteString(" --src " + args.Source)
+	if args.LockPath != "" {
+		b.WriteString(" --lock " + args.LockPath)
+	}
+	b.WriteString(" --runtime " + args.Runtime.String())
+	b.WriteString(" --arch " + string(args.Arch))
+	b.WriteString(` --with-layer-unzipped "$` + layerSizeVar + `"`)
+	b.WriteString(" --out .lambdapack/function-" + name + "-" + args.CodeKey + ".zip")
+	return pulumi.Sprintf("%s --upload s3://%s/%s", b.String(), args.Bucket, s3Key)
+}
+
+// policySlug names a policy attachment after its ARN, readably and
+// uniquely: "arn:aws:iam::aws:policy/service-role/X" becomes
+// "aws-service-role-X", "arn:aws:iam::123456789012:policy/Y"
+// "123456789012-Y". Named by ARN rather than position, reordering the
+// list changes nothing.
+func policySlug(arn string) string {
+	rest := arn[strings.Index(arn, ":iam::")+len(":iam::"):]
+	account, policyPath, _ := strings.Cut(rest, ":policy/")
+	return account + "-" + strings.ReplaceAll(policyPath, "/", "-")
+}
+
+// codeKey computes the code key of the function's source folder and lock
+// under root, with the default excludes, as `lambdapack function` will.
+// Errors name paths relative to root, as config errors do.
+func codeKey(root string, f *FunctionConfig) (string, error) {
+	lockPath := ""
+	if f.LockPath != "" {
+		lockPath = filepath.Join(root, filepath.FromSlash(f.LockPath))
+	}
+	t := target.Target{Runtimes: []target.Runtime{f.Runtime}, Arch: f.Arch}
+	key, err := build.CodeKey(filepath.Join(root, filepath.FromSlash(f.Source)), lockPath, t, source.Filter{})
+	if err != nil {
+		return "", fmt.Errorf("%s", strings.ReplaceAll(err.Error(), filepath.Clean(root)+string(filepath.Separator), ""))
+	}
+	return key, nil
+}
