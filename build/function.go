@@ -104,15 +104,58 @@ func CodeKey(src, lockPath string, t target.Target, f source.Filter) (string, er
 	if err != nil {
 		return "", err
 	}
-	var lockKey string
-	if lockPath != "" {
-		l, err := lock.ReadFile(lockPath)
-		if err != nil {
-			return "", err
-		}
-		lockKey = lock.Key(l, t)
+	lockKey, err := lockKeyOf(lockPath, t)
+	if err != nil {
+		return "", err
 	}
 	return CodeKeyOf(tree, lockKey, t), nil
+}
+
+// FunctionKey is the code key of the package opts describe, after the
+// checks a build makes before it reads a wheel (one runtime, an --out it
+// can write outside the source folder, the source folder, the lock), and
+// the warnings about the source folder a build would log. It is how
+// `lambdapack function --upload` finds a stored package without building;
+// when it skips the build it prints the warnings itself, so skipping the
+// build hides nothing the user should hear.
+func FunctionKey(opts FunctionOptions) (key string, warnings []string, err error) {
+	tree, err := prepareFunction(opts)
+	if err != nil {
+		return "", nil, err
+	}
+	lockKey, err := lockKeyOf(opts.Lock, opts.Target)
+	if err != nil {
+		return "", nil, err
+	}
+	return CodeKeyOf(tree, lockKey, opts.Target.Canonical()), tree.Warnings, nil
+}
+
+// prepareFunction makes the checks that come before any build work and
+// walks the source folder.
+func prepareFunction(opts FunctionOptions) (*source.Tree, error) {
+	if err := oneRuntime(opts.Target); err != nil {
+		return nil, err
+	}
+	if err := CheckOut(opts.Out); err != nil {
+		return nil, err
+	}
+	if err := checkOutOutsideSrc(opts.Out, opts.Src); err != nil {
+		return nil, err
+	}
+	return source.Walk(opts.Src, opts.Filter)
+}
+
+// lockKeyOf is the key of the lock at path for t, or "" when there is no
+// lock.
+func lockKeyOf(path string, t target.Target) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	l, err := lock.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return lock.Key(l, t.Canonical()), nil
 }
 
 // oneRuntime refuses a target that is not exactly one runtime: a function
@@ -130,27 +173,18 @@ func oneRuntime(t target.Target) error {
 // key is the code key.
 func Function(ctx context.Context, opts FunctionOptions) (*Result, error) {
 	log := logTo(opts.Log)
-	if err := oneRuntime(opts.Target); err != nil {
-		return nil, err
-	}
-	t := opts.Target.Canonical()
-	if err := checkOut(opts.Out); err != nil {
-		return nil, err
-	}
-	if err := checkOutOutsideSrc(opts.Out, opts.Src); err != nil {
-		return nil, err
-	}
 	layers, err := layersSize(opts.LayerUnzipped)
 	if err != nil {
 		return nil, err
 	}
-	tree, err := source.Walk(opts.Src, opts.Filter)
+	tree, err := prepareFunction(opts)
 	if err != nil {
 		return nil, err
 	}
 	for _, w := range tree.Warnings {
 		log("warning: %s", w)
 	}
+	t := opts.Target.Canonical()
 	// The code alone may already be too big: say so before downloading.
 	if tree.Size()+layers > MaxUnzipped {
 		return nil, overLimit(tree.Size(), opts.LayerUnzipped, largestIn(tree, nil, nil))
@@ -330,15 +364,27 @@ func largestIn(tree *source.Tree, sizes map[string]int64, placed []placement) st
 }
 
 // checkOutOutsideSrc refuses an output inside the source folder: the next
-// build would pack the previous zip into the package.
+// build would pack the previous zip into the package. Both paths are
+// compared with symlinks resolved, so a folder named through a link (a
+// checkout under a linked home, app/ linked from elsewhere) is still caught.
 func checkOutOutsideSrc(out, src string) error {
-	absOut, err1 := filepath.Abs(out)
-	absSrc, err2 := filepath.Abs(src)
+	absOut, err1 := realPath(filepath.Dir(out))
+	absSrc, err2 := realPath(src)
 	if err := errors.Join(err1, err2); err != nil {
 		return err
 	}
+	absOut = filepath.Join(absOut, filepath.Base(out))
 	if rel, err := filepath.Rel(absSrc, absOut); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return fmt.Errorf("output %s is inside the source folder %s: the next build would pack it; write it elsewhere", out, src)
 	}
 	return nil
+}
+
+// realPath is p absolute with symlinks resolved; a path that does not
+// exist (yet) is only made absolute, and the walk or write names it later.
+func realPath(p string) (string, error) {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		p = r
+	}
+	return filepath.Abs(p)
 }

@@ -428,6 +428,22 @@ func TestFunctionRefusesBadOptions(t *testing.T) {
 	}{
 		{"two runtimes", func(o *FunctionOptions) { o.Target = mustTarget(t, "python3.11", "python3.12") }, "exactly one runtime"},
 		{"output inside the source", func(o *FunctionOptions) { o.Out = filepath.Join(o.Src, "function.zip") }, "is inside the source folder"},
+		{"output inside the source through a symlink", func(o *FunctionOptions) {
+			// --src names the folder through a link, --out its real path
+			// (or the other way round): still the same folder.
+			link := filepath.Join(t.TempDir(), "app")
+			if err := os.Symlink(o.Src, link); err != nil {
+				t.Fatal(err)
+			}
+			o.Src, o.Out = link, filepath.Join(o.Src, "function.zip")
+		}, "is inside the source folder"},
+		{"output inside the source, folder given through a symlink", func(o *FunctionOptions) {
+			link := filepath.Join(t.TempDir(), "app")
+			if err := os.Symlink(o.Src, link); err != nil {
+				t.Fatal(err)
+			}
+			o.Out = filepath.Join(link, "function.zip")
+		}, "is inside the source folder"},
 		{"output is a folder", func(o *FunctionOptions) { o.Out = t.TempDir() }, "is a folder"},
 		{"source is a file", func(o *FunctionOptions) { o.Src = filepath.Join(o.Src, "api.py") }, "is not a folder"},
 		{"bad pattern", func(o *FunctionOptions) { o.Filter.Exclude = []string{"a//b"} }, `exclude pattern "a//b"`},

@@ -95,7 +95,7 @@ func LayerKey(path string, t target.Target) (string, error) {
 
 // Layer builds the layer zip that opts describe and writes it to opts.Out.
 func Layer(ctx context.Context, opts LayerOptions) (*Result, error) {
-	if err := checkOut(opts.Out); err != nil {
+	if err := CheckOut(opts.Out); err != nil {
 		return nil, err
 	}
 	max := opts.MaxUnzipped
@@ -169,9 +169,10 @@ func logTo(w io.Writer) func(format string, args ...any) {
 // failure being reported matters more than a failed cleanup.
 func removeQuietly(path string) { _ = os.Remove(path) }
 
-// checkOut refuses an output path the zip could not be written to before
-// anything is downloaded or built, naming the path the user gave.
-func checkOut(out string) error {
+// CheckOut refuses an output path the zip could not be written to before
+// anything is downloaded or built, naming the path the user gave. The
+// builds call it first; `--upload`, which may skip the build, calls it too.
+func CheckOut(out string) error {
 	if out == "" {
 		return errors.New("no output file given")
 	}

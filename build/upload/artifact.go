@@ -56,14 +56,27 @@ type Artifact struct {
 // UploadArtifact stores a.Report at ReportLocation(loc), then the zip at
 // loc (Upload's rules: reused when the same, ErrConflict when different,
 // never overwritten), with metadata tying the zip to its build key and its
-// report. A different report already stored beside loc (from another
-// lambdapack version) is left as it is and noted on log; the zip is then
-// stored without the tie, so it is reused after a build but not found
+// report; a different object already at loc is an ErrConflict before
+// anything is written. A different report already stored beside loc (from
+// another lambdapack version) is left as it is and noted on log; the zip is
+// then stored without the tie, so it is reused after a build but not found
 // before one.
 func UploadArtifact(ctx context.Context, c *s3.Client, loc Location, a Artifact, opts Options, log io.Writer) (*Object, error) {
 	rloc := ReportLocation(loc)
 	if len(rloc.Key) > maxKeyBytes {
 		return nil, fmt.Errorf("%s: the report's key %s would be over S3's %d bytes: use a shorter key", loc, rloc.Key, maxKeyBytes)
+	}
+	// A different object under loc is refused before the report is
+	// written: a report must never be left beside a zip it does not
+	// describe.
+	ex, err := Stat(ctx, c, loc)
+	if err != nil {
+		return nil, err
+	}
+	if ex != nil {
+		if _, err := sameOrConflict(ctx, c, loc, ex, a.SHA256); err != nil {
+			return nil, err
+		}
 	}
 	ropts := opts
 	ropts.ContentType = "application/json"
@@ -73,7 +86,7 @@ func UploadArtifact(ctx context.Context, c *s3.Client, loc Location, a Artifact,
 	for k, v := range opts.Metadata {
 		meta[k] = v
 	}
-	_, err := UploadBytes(ctx, c, rloc, a.Report, ropts)
+	_, err = UploadBytes(ctx, c, rloc, a.Report, ropts)
 	switch {
 	case errors.Is(err, ErrConflict):
 		if log != nil {

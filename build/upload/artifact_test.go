@@ -3,6 +3,7 @@ package upload
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -113,5 +114,27 @@ func testAnotherReport(t *testing.T, s *motoS3) {
 	}
 	if st, why, _ := Find(ctx, s.c, loc, key); st != nil || why == "" {
 		t.Errorf("Find = %+v, %q; want nothing (the zip is not tied to a report)", st, why)
+	}
+}
+
+// A zip refused because a different object holds the key leaves nothing
+// behind: its report is not stored beside an object it does not describe.
+func TestArtifactConflictWritesNoReport(t *testing.T) {
+	s := startS3(t)
+	ctx := context.Background()
+	loc := Location{Bucket: s.bucket(t), Key: "fn/taken.zip"}
+	if _, err := s.direct.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(loc.Bucket), Key: aws.String(loc.Key), Body: strings.NewReader("put there by hand"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	path, _, sum := artifact(t, 100)
+	_, err := UploadArtifact(ctx, s.c, loc, Artifact{Path: path, SHA256: sum, BuildKey: strings.Repeat("e", 64), Report: []byte(`{"r":1}`)}, Options{}, nil)
+	if !errors.Is(err, ErrConflict) {
+		t.Fatalf("UploadArtifact over another object = %v, want ErrConflict", err)
+	}
+	_, err = s.direct.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(loc.Bucket), Key: aws.String(ReportLocation(loc).Key)})
+	if !isNotFound(err) {
+		t.Errorf("HEAD %s after the refused upload = %v; want no report stored", ReportLocation(loc), err)
 	}
 }

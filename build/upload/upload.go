@@ -219,6 +219,7 @@ type ConflictError struct {
 	Want     string // the artifact's sha256
 }
 
+// Error names both sha256s and why lambdapack will not overwrite.
 func (e *ConflictError) Error() string {
 	return fmt.Sprintf("%s already holds a different object (sha256 %s); this artifact's sha256 is %s. "+
 		"lambdapack never overwrites an object: the key should name its content, so either the build is not "+

@@ -48,6 +48,7 @@ type URIError struct {
 	Err error // the reason, without the URI
 }
 
+// Error quotes the URI and gives the reason.
 func (e *URIError) Error() string { return fmt.Sprintf("%q: %v", e.URI, e.Err) }
 
 // Unwrap returns the reason.

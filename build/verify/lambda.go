@@ -26,6 +26,8 @@ type NotFoundError struct {
 	FunctionExists bool
 }
 
+// Error says which is missing, the function or its qualifier, and the
+// fix for each.
 func (e *NotFoundError) Error() string {
 	if e.FunctionExists {
 		return fmt.Sprintf("function %s has no alias or version %q in %s: pass --qualifier '$LATEST' to check the unpublished code, or run pulumi up to publish a version and move the alias",

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -51,8 +52,13 @@ func functionOptions(fs *flag.FlagSet, src, lockPath, out string, filter source.
 	if src == "" {
 		return build.FunctionOptions{}, usagef("--src is required")
 	}
-	if st, err := os.Stat(src); err != nil || !st.IsDir() {
+	switch st, err := os.Stat(src); {
+	case errors.Is(err, os.ErrNotExist):
 		return build.FunctionOptions{}, usagef("--src %s: no such folder", src)
+	case err != nil:
+		return build.FunctionOptions{}, usagef("--src %s: %v", src, err)
+	case !st.IsDir():
+		return build.FunctionOptions{}, usagef("--src %s is a file, not a folder: give the folder that holds the function's code", src)
 	}
 	if out == "" {
 		return build.FunctionOptions{}, usagef("--out is required")

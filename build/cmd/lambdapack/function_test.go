@@ -345,7 +345,7 @@ func TestFunctionRefusals(t *testing.T) {
 	}{
 		{"no --src", common, 2, "--src is required"},
 		{"missing --src", append([]string{"--src", src + "-nope"}, common...), 2, "no such folder"},
-		{"--src is a file", append([]string{"--src", filepath.Join(src, "api.py")}, common...), 2, "no such folder"},
+		{"--src is a file", append([]string{"--src", filepath.Join(src, "api.py")}, common...), 2, "api.py is a file, not a folder"},
 		{"no --out", []string{"--src", src, "--runtime", "python3.11", "--arch", "x86_64"}, 2, "--out is required"},
 		{"two runtimes", append([]string{"--src", src, "--runtime", "python3.12"}, common...), 2, "a function runs on one runtime, got python3.12, python3.11"},
 		{"bad pattern", append([]string{"--src", src, "--exclude", "../x"}, common...), 2, `exclude pattern "../x"`},

@@ -11,7 +11,6 @@ import (
 
 	"github.com/galerly/galerly-lambda/build"
 	"github.com/galerly/galerly-lambda/build/awsconfig"
-	"github.com/galerly/galerly-lambda/build/target"
 	"github.com/galerly/galerly-lambda/build/upload"
 )
 
@@ -49,12 +48,13 @@ func (u *uploadFlag) Set(s string) error {
 }
 
 // artifactJob is what buildAndPublish needs from a command that builds a
-// zip: how to compute its key without building, how to build it, and how
+// zip: how to compute its key without building (with the warnings a build
+// would log, printed when the build is skipped), how to build it, and how
 // to check a stored report against this run's limits as the build would.
 type artifactJob struct {
 	kind  string // "layer" or "function package", for messages
 	out   string // the --out path
-	key   func() (string, error)
+	key   func() (key string, warnings []string, err error)
 	build func() (*build.Result, error)
 	fits  func(*build.Result) error
 }
@@ -86,7 +86,7 @@ func buildAndPublish(ctx context.Context, e *env, up *uploadFlag, job artifactJo
 		return fmt.Errorf("--upload %s: %w", loc, err)
 	}
 	c := awsconfig.NewS3(cfg)
-	key, err := job.key()
+	key, warnings, err := job.key()
 	if err != nil {
 		return err
 	}
@@ -97,6 +97,9 @@ func buildAndPublish(ctx context.Context, e *env, up *uploadFlag, job artifactJo
 	if stored != nil {
 		res, err := storedResult(stored, key, job)
 		if err == nil {
+			for _, w := range warnings {
+				fmt.Fprintf(e.stderr, "warning: %s\n", w)
+			}
 			fmt.Fprintf(e.stderr, "%s already holds the %s built from key %s (sha256 %s): nothing built or sent, %s not written\n",
 				loc, job.kind, key, res.SHA256, job.out)
 			return printReport(e, report{Result: res, S3: &upload.Object{Bucket: loc.Bucket, Key: loc.Key, Reused: true, BuildSkipped: true}}, job.out)
@@ -162,9 +165,15 @@ func layerJob(ctx context.Context, opts build.LayerOptions) artifactJob {
 		max = build.MaxUnzipped
 	}
 	return artifactJob{
-		kind:  "layer",
-		out:   opts.Out,
-		key:   func() (string, error) { return build.LayerKey(opts.Lock, opts.Target) },
+		kind: "layer",
+		out:  opts.Out,
+		key: func() (string, []string, error) {
+			if err := build.CheckOut(opts.Out); err != nil {
+				return "", nil, err
+			}
+			key, err := build.LayerKey(opts.Lock, opts.Target)
+			return key, nil, err
+		},
 		build: func() (*build.Result, error) { return build.Layer(ctx, opts) },
 		fits: func(r *build.Result) error {
 			if r.UnzippedBytes > max {
@@ -180,21 +189,8 @@ func functionJob(ctx context.Context, opts build.FunctionOptions) artifactJob {
 	return artifactJob{
 		kind:  "function package",
 		out:   opts.Out,
-		key:   func() (string, error) { return build.CodeKey(opts.Src, opts.Lock, opts.Target, opts.Filter) },
+		key:   func() (string, []string, error) { return build.FunctionKey(opts) },
 		build: func() (*build.Result, error) { return build.Function(ctx, opts) },
-		fits: func(r *build.Result) error {
-			if len(opts.LayerUnzipped) > target.MaxLayers {
-				return fmt.Errorf("%d layers given: Lambda allows at most %d layers per function", len(opts.LayerUnzipped), target.MaxLayers)
-			}
-			total := r.UnzippedBytes
-			for _, n := range opts.LayerUnzipped {
-				total += n
-			}
-			if total > build.MaxUnzipped {
-				return fmt.Errorf("the stored function package (%d bytes unzipped) and its layers come to %d bytes, over Lambda's limit of %d",
-					r.UnzippedBytes, total, build.MaxUnzipped)
-			}
-			return nil
-		},
+		fits:  func(r *build.Result) error { return build.FunctionFits(r.UnzippedBytes, opts.LayerUnzipped) },
 	}
 }

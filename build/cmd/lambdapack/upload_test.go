@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -347,4 +348,116 @@ func TestFunctionUploadAndReuse(t *testing.T) {
 	if r.code != exitFail || !strings.Contains(r.stderr, "never overwrites") {
 		t.Errorf("upload of changed code to the same key: exit %d, want %d with a conflict\n%s", r.code, exitFail, r.stderr)
 	}
+}
+
+// Skipping the build skips none of what a build would say first: secrets
+// in the source folder are still named, and an --out the zip could not be
+// written to is refused, not passed over because nothing was written.
+func TestFunctionReuseStillWarnsAndChecksOut(t *testing.T) {
+	w := newWheelhouse(t)
+	s := newS3Moto(t)
+	src := filepath.Join(t.TempDir(), "app")
+	writeSource(t, src, 0o022, time.Now())
+	if err := os.WriteFile(filepath.Join(src, ".env"), []byte("STRIPE_SECRET_KEY=sk_test_x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	uri := "s3://" + s.bucket + "/functions/galerly-api/code.zip"
+	args := func(out string) []string {
+		return []string{"function", "--src", src, "--lock", w.lock, "--runtime", "python3.11", "--arch", arch(t),
+			"--no-index", "--find-links", w.dir, "--cache", t.TempDir(), "--out", out, "--upload", uri}
+	}
+	if r := lambdapack(args(filepath.Join(t.TempDir(), "function.zip"))...); r.code != 0 {
+		t.Fatalf("function --upload failed (%d): %s", r.code, r.stderr)
+	}
+
+	r := lambdapack(args(filepath.Join(t.TempDir(), "function.zip"))...)
+	if u := decodeUploaded(t, r); r.code != 0 || u.S3 == nil || !u.S3.BuildSkipped {
+		t.Fatalf("second run (%d) = %+v, want the build skipped\n%s", r.code, u, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "warning:") || !strings.Contains(r.stderr, ".env") {
+		t.Errorf("a skipped build did not name the .env file:\n%s", r.stderr)
+	}
+
+	missing := filepath.Join(t.TempDir(), "no-such-folder", "function.zip")
+	r = lambdapack(args(missing)...)
+	if r.code != exitFail || r.stdout != "" || !strings.Contains(r.stderr, "does not exist") {
+		t.Errorf("--out in a missing folder with a stored package: exit %d, stdout %q; want 1 naming the folder\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// The reuse path never prints a stored report it cannot stand behind: one
+// that does not fit this run's limits (a layer grew since) is refused by
+// the build like any package over the limit, and one that does not
+// describe the stored zip is ignored and the package is built and
+// compared instead.
+func TestFunctionUploadDoesNotReuseAWrongReport(t *testing.T) {
+	w := newWheelhouse(t)
+	s := newS3Moto(t)
+	src := filepath.Join(t.TempDir(), "app")
+	writeSource(t, src, 0o022, time.Now())
+	const key = "functions/galerly-api/code.zip"
+	uri := "s3://" + s.bucket + "/" + key
+	args := func(extra ...string) []string {
+		return append([]string{"function", "--src", src, "--lock", w.lock, "--runtime", "python3.11", "--arch", arch(t),
+			"--no-index", "--find-links", w.dir, "--cache", t.TempDir(), "--out", filepath.Join(t.TempDir(), "function.zip"), "--upload", uri}, extra...)
+	}
+	r := lambdapack(args()...)
+	if r.code != 0 {
+		t.Fatalf("function --upload failed (%d): %s", r.code, r.stderr)
+	}
+	first := decodeUploaded(t, r)
+
+	t.Run("over the limit with this run's layers", func(t *testing.T) {
+		layer := strconv.FormatInt(build.MaxUnzipped-first.UnzippedBytes+1, 10)
+		r := lambdapack(args("--with-layer-unzipped", layer)...)
+		if r.code != exitFail || r.stdout != "" {
+			t.Fatalf("exit %d, stdout %q; want 1 and no report\n%s", r.code, r.stdout, r.stderr)
+		}
+		for _, want := range []string{"not using the report stored", "over Lambda's limit", layer} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+			}
+		}
+	})
+
+	t.Run("a report that does not describe the zip", func(t *testing.T) {
+		// The same zip and build key, but its report (and the metadata
+		// that ties them) claims other bytes: written by hand, as a
+		// tampered or half-migrated bucket would hold.
+		const forgedKey = "functions/galerly-api/forged.zip"
+		forged := first.Result
+		forged.SHA256 = strings.Repeat("0", 64)
+		report, err := json.Marshal(forged)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if _, err := s.direct.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: aws.String(s.bucket), Key: aws.String(forgedKey + upload.ReportSuffix), Body: bytes.NewReader(report),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		zipBytes := s.object(t, key)
+		if _, err := s.direct.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: aws.String(s.bucket), Key: aws.String(forgedKey), Body: bytes.NewReader(zipBytes),
+			Metadata: map[string]string{
+				upload.MetaSHA256:       first.SHA256,
+				upload.MetaBuildKey:     first.Key,
+				upload.MetaReportSHA256: sha256hex(report),
+			},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		r := lambdapack(append(args()[:len(args())-1], "s3://"+s.bucket+"/"+forgedKey)...)
+		if r.code != 0 {
+			t.Fatalf("exit %d\n%s", r.code, r.stderr)
+		}
+		u := decodeUploaded(t, r)
+		if u.SHA256 != first.SHA256 || u.S3 == nil || !u.S3.Reused || u.S3.BuildSkipped {
+			t.Errorf("report %+v (s3 %+v); want the built package's, reused after a build", u.Result, u.S3)
+		}
+		if !strings.Contains(r.stderr, "not using the report stored") || !strings.Contains(r.stderr, "gives sha256 "+forged.SHA256) {
+			t.Errorf("stderr does not say why the stored report was not used:\n%s", r.stderr)
+		}
+	})
 }
