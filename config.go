@@ -36,27 +36,35 @@ type Config struct {
 	// BuildEndpoint, when set, is the AWS endpoint URL the build steps
 	// upload to (an emulator's); "" for AWS itself.
 	BuildEndpoint string
-	Layer         LayerConfig
-	Function      FunctionConfig
+	// Layer is the image-processing layer's settings.
+	Layer LayerConfig
+	// Function is the API function's settings (and the extra functions').
+	Function FunctionConfig
 }
 
 // LayerConfig is what the layer is built from and for.
 type LayerConfig struct {
+	// Name is the Lambda layer's name.
 	Name string
 	// LockPath is the lock as configured: relative to the project folder,
 	// slash-separated. It goes into the build command as written, so the
 	// command is the same on every machine.
 	LockPath string
-	Lock     *lock.Lock
-	Target   target.Target
+	// Lock is the parsed lock at LockPath.
+	Lock *lock.Lock
+	// Target is the runtimes and architecture the layer is built for.
+	Target target.Target
 }
 
 // FunctionConfig is the API function's settings, and what the extra
 // functions that share its code and layer inherit.
 type FunctionConfig struct {
-	Name    string
+	// Name is the API function's name.
+	Name string
+	// Runtime is the function's runtime, one of the layer's.
 	Runtime target.Runtime
-	Arch    target.Arch
+	// Arch is the function's architecture, the layer's.
+	Arch target.Arch
 	// Source is the folder of the function's code, relative to the
 	// project folder, slash-separated; it goes into the build command as
 	// written.
@@ -69,11 +77,15 @@ type FunctionConfig struct {
 	// (build.CodeKey): it names the package in S3 and triggers its build.
 	CodeKey string
 	// Handler is the Lambda handler, "module.function".
-	Handler          string
-	MemorySize       int
-	Timeout          int
+	Handler string
+	// MemorySize is in MB, Timeout in seconds, within Lambda's limits.
+	MemorySize int
+	Timeout    int
+	// LogRetentionDays is the log group's retention; 0 keeps logs forever.
 	LogRetentionDays int
-	SmokeTest        bool
+	// SmokeTest says whether each new version is invoked with the
+	// self-test before the live alias moves to it.
+	SmokeTest bool
 	// ExtraLayerArns are layer versions the function uses after the
 	// stack's own layer, in order.
 	ExtraLayerArns []string
@@ -126,7 +138,10 @@ type setting struct {
 	Items   string
 	Default any // string, int, bool, []string or []map[string]any
 	// Secret says the value must be stored encrypted (`pulumi config set
-	// --secret`); Pulumi.yaml declares it `secret: true`.
+	// --secret`); the program refuses a plain one. Pulumi.yaml does not
+	// declare it `secret: true`: the CLI merges a declared default into
+	// the stack as plain text and then refuses that very default, so an
+	// optional secret would fail every stack that leaves it unset.
 	Secret bool
 }
 
@@ -170,10 +185,13 @@ func logRetentionChoices() []int {
 }
 
 var (
-	// Lambda function and layer names: letters, digits, hyphens and
-	// underscores. 64 is the function-name limit; layers share it here so
-	// one rule covers both.
+	// Lambda layer names: letters, digits, hyphens and underscores, 64 at
+	// most.
 	lambdaName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	// Function names: the same, but 56 at most, Lambda allowing 64: the
+	// function's IAM role is auto-named after it with Pulumi's 8-character
+	// suffix, and IAM allows role names of 64.
+	functionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,56}$`)
 	// S3 bucket names, as far as a typo is concerned; S3 itself has the
 	// last word on the rest (reserved prefixes, IP-address forms).
 	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
@@ -264,8 +282,8 @@ func loadConfig(ctx *pulumi.Context, root string) (*Config, error) {
 	if f.Name == "" {
 		f.Name = "galerly-api-" + ctx.Stack()
 	}
-	if !lambdaName.MatchString(f.Name) {
-		r.fail("functionName", "%q: want 1 to 64 letters, digits, hyphens or underscores", f.Name)
+	if !functionName.MatchString(f.Name) {
+		r.fail("functionName", "%q: want 1 to 56 letters, digits, hyphens or underscores (the role named after it takes 8 more, IAM allows 64)", f.Name)
 	}
 	if rt, err := target.ParseRuntime(r.str("functionRuntime")); err != nil {
 		r.fail("functionRuntime", "%v", err)
@@ -647,8 +665,8 @@ func (r *configReader) extraFunctions(root string, f *FunctionConfig, sourceOK b
 		e.Handler = itemString(item, "handler", bad)
 		if e.Name != "" {
 			switch {
-			case !lambdaName.MatchString(e.Name):
-				bad("name %q: want 1 to 64 letters, digits, hyphens or underscores", e.Name)
+			case !functionName.MatchString(e.Name):
+				bad("name %q: want 1 to 56 letters, digits, hyphens or underscores (the role named after it takes 8 more, IAM allows 64)", e.Name)
 			case e.Name == f.Name:
 				bad("name %s is the API function's (%s)", e.Name, r.full("functionName"))
 			default:

@@ -43,8 +43,16 @@ func TestPulumiYamlDeclaresEverySetting(t *testing.T) {
 		if s.Type == "array" && (ct.Items == nil || ct.Items.Type != s.Items) {
 			t.Errorf("%s: Pulumi.yaml items %+v, program reads items of type %s", s.Key, ct.Items, s.Items)
 		}
-		if ct.Secret != s.Secret {
-			t.Errorf("%s: Pulumi.yaml secret: %v, program secret: %v", s.Key, ct.Secret, s.Secret)
+		// The CLI (workspace.ValidateStackConfigAndApplyProjectConfig)
+		// merges a key's default into the stack as plain text, then fails
+		// `pulumi preview` and `up` for a `secret: true` key that holds
+		// plain text, naming that key. An optional secret must therefore
+		// not be declared `secret: true`; the program enforces it instead.
+		if ct.Secret && ct.Default != nil {
+			t.Errorf("%s: Pulumi.yaml declares secret: true with a default: the CLI would fail every stack that does not set it (\"must be encrypted as it's secret\")", s.Key)
+		}
+		if ct.Secret && !s.Secret {
+			t.Errorf("%s: Pulumi.yaml declares secret: true, the program reads it as plain config", s.Key)
 		}
 		if got, want := configText(t, ct.Default), configText(t, s.Default); got != want {
 			t.Errorf("%s: Pulumi.yaml default %s, program default %s", s.Key, got, want)
@@ -254,6 +262,10 @@ func TestBadConfig(t *testing.T) {
 			"", []string{"galerly-lambda:layerName"}},
 		{"bad function name", map[string]string{"functionName": "galerly/api"},
 			"", []string{"galerly-lambda:functionName"}},
+		{"function name too long for its role's name", map[string]string{"functionName": strings.Repeat("f", 57)},
+			"", []string{"galerly-lambda:functionName", "1 to 56", "IAM allows 64"}},
+		{"extra function name too long", map[string]string{"extraFunctions": `[{"name":"` + strings.Repeat("x", 57) + `","handler":"api.handler"}]`},
+			"", []string{"galerly-lambda:extraFunctions", "1 to 56"}},
 		{"bad bucket name", map[string]string{"artifactsBucket": "Galerly_Artifacts"},
 			"", []string{"galerly-lambda:artifactsBucket"}},
 		{"several at once", map[string]string{"memorySize": "0", "timeout": "1000", "architecture": "sparc"},

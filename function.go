@@ -45,13 +45,17 @@ type Function struct {
 	// functions/NAME/CODEKEY.zip.
 	S3Key string
 
+	// The component's children: the execution role, the log group, the
+	// build step, the function, its smoke test (nil when off) and the live
+	// alias.
 	Role      *iam.Role
 	LogGroup  *cloudwatch.LogGroup
 	Build     *local.Command
 	Function  *lambda.Function
-	SmokeTest *lambda.Invocation // nil when the smoke test is off
+	SmokeTest *lambda.Invocation
 	Alias     *lambda.Alias
 
+	// Name is the function's name.
 	Name pulumi.StringOutput
 	// Arn is the function's ARN without a version.
 	Arn pulumi.StringOutput
@@ -164,8 +168,9 @@ func NewFunction(ctx *pulumi.Context, name string, args *FunctionArgs, opts ...p
 	// command line: when a new layer is being built its size is unknown at
 	// preview, and an unknown in the command would hide the whole command
 	// from the diff. This way the preview shows the exact command and only
-	// the size as "output<int>"; the package is then re-checked (and its
-	// upload found in place) against the new layer.
+	// the size as "output<string>" (an environment value is text); the
+	// package is then re-checked (and its upload found in place) against
+	// the new layer.
 	env := buildEnvironment(args.Region, args.Endpoint)
 	env[layerSizeVar] = pulumi.Sprintf("%d", args.LayerUnzippedBytes)
 	build, err := local.NewCommand(ctx, name+"-build", &local.CommandArgs{
