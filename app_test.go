@@ -198,3 +198,28 @@ func stderrOf(err error) []byte {
 	}
 	return nil
 }
+
+// realPillowPython is Debian's interpreter with its python3-pil package
+// (.ci/run installs it): the pyenv interpreters have no Pillow and PyPI is
+// out of reach, so this is where the thumbnail route meets a real Pillow.
+const realPillowPython = "/usr/bin/python3"
+
+// The thumbnail route on a real Pillow: a real JPEG of the right size,
+// EXIF orientation applied, damaged images refused. The suite skips these
+// where Pillow is missing; here they must run.
+func TestAppImagesWithRealPillow(t *testing.T) {
+	if err := exec.Command(realPillowPython, "-s", "-c", "import PIL").Run(); err != nil {
+		testenv.SkipOrFail(t, "no Python with Pillow: %s -c 'import PIL': %v (apt-get install python3-pil)", realPillowPython, err)
+	}
+	cmd := exec.Command(realPillowPython, "-B", "-s", "-m", "unittest", "-v", "tests.test_images")
+	cmd.Dir = "app"
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "PYTHONPATH=", "LOG_LEVEL=", "AWS_LAMBDA_LOG_LEVEL=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s -m unittest tests.test_images: %v\n%s", realPillowPython, err, out)
+	}
+	real := regexp.MustCompile(`(?m)^test_\w+ \(tests\.test_images\.RealPillowTest\.\w+\) \.\.\. ok$`)
+	if n := len(real.FindAll(out, -1)); n < 4 {
+		t.Errorf("%d real-Pillow tests passed, want all 4 to run (none skipped):\n%s", n, out)
+	}
+}

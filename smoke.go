@@ -54,11 +54,14 @@ func checkSelfTest(result string) error {
 		}
 		return fmt.Errorf("the answer to %s is not the self-test's report (%v): %s", verify.SelfTestRequest, err, clip(result))
 	}
-	if *st.OK {
+	if st.Passed() {
 		return nil
 	}
 	a := st
 	if len(a.Errors) == 0 {
+		if off := st.CodecsOff(); *st.OK && len(off) > 0 {
+			return fmt.Errorf("the layer's packages import but %s is unavailable: %s", strings.Join(off, " and "), clip(result))
+		}
 		return fmt.Errorf("the self-test says not ok without naming a package: %s", clip(result))
 	}
 	var failed []string

@@ -27,6 +27,8 @@ func TestCheckSelfTest(t *testing.T) {
 		{"a long traceback is clipped", `{"ok": false, "errors": {"numpy": "` + long + `"}}`,
 			[]string{"numpy (" + long[:maxDetail] + "...)"}, []string{long}},
 		{"not ok without a package", `{"ok": false}`, []string{"without naming a package"}, nil},
+		{"ok but a codec is off", `{"ok": true, "packages": {"rawpy": "0.24.0"}, "raw": false, "heic": true}`,
+			[]string{"import but RAW decoding (raw: false) is unavailable"}, nil},
 		{"a handler that does not run the self-test", `{"ok": null, "error": "unsupported direct invocation (keys: test)"}`,
 			[]string{"does not run the self-test", "unsupported direct invocation"}, nil},
 		{"an answer without ok", `{"statusCode": 200, "body": "{}"}`, []string{`no "ok"`, `{"test":"imports"}`}, nil},

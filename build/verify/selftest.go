@@ -53,6 +53,25 @@ func ParseSelfTest(payload []byte) (SelfTest, error) {
 	return st, nil
 }
 
+// Passed is the rule both the deploy's smoke test and verify apply: the
+// report says ok, names no error, and neither RAW nor HEIC decoding is
+// reported off.
+func (st SelfTest) Passed() bool {
+	return st.OK != nil && *st.OK && len(st.Errors) == 0 && len(st.CodecsOff()) == 0
+}
+
+// CodecsOff names the decoders the report says are unavailable.
+func (st SelfTest) CodecsOff() []string {
+	var off []string
+	if st.Raw != nil && !*st.Raw {
+		off = append(off, "RAW decoding (raw: false)")
+	}
+	if st.HEIC != nil && !*st.HEIC {
+		off = append(off, "HEIC decoding (heic: false)")
+	}
+	return off
+}
+
 // lambdaError is the payload Lambda returns when a function raised.
 type lambdaError struct {
 	ErrorMessage string `json:"errorMessage"`
@@ -96,14 +115,7 @@ func checkSelfTest(f Facts) Result {
 		r.Fix = importFix(errs, reproduce, logs)
 		return r
 	}
-	var off []string
-	if st.Raw != nil && !*st.Raw {
-		off = append(off, "RAW decoding (raw: false)")
-	}
-	if st.HEIC != nil && !*st.HEIC {
-		off = append(off, "HEIC decoding (heic: false)")
-	}
-	if len(off) > 0 {
+	if off := st.CodecsOff(); len(off) > 0 {
 		r.Detail = fmt.Sprintf("imports worked but %s is unavailable", strings.Join(off, " and "))
 		r.Fix = "the layer's rawpy or pillow-heif wheel lacks its codec: reproduce with " + reproduce + " and read the logs: " + logs
 		return r
