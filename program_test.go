@@ -64,7 +64,7 @@ func functionArn(name string) string {
 // as "namespace:key" -> the value as text (JSON for lists). Both files are
 // read with the Pulumi SDK's own loaders, which also check Pulumi.yaml's
 // config schema (types, defaults of the declared type).
-func stackConfig(t *testing.T, stack string) map[string]string {
+func stackConfig(t testing.TB, stack string) map[string]string {
 	t.Helper()
 	proj, err := workspace.LoadProject("Pulumi.yaml")
 	if err != nil {
@@ -107,7 +107,7 @@ const secretStandIn = "sk_test_StandInForAnEncryptedStackValue"
 
 // configText renders a YAML value the way the CLI hands it to a program:
 // strings as they are, everything else as JSON.
-func configText(t *testing.T, v any) string {
+func configText(t testing.TB, v any) string {
 	t.Helper()
 	if s, ok := v.(string); ok {
 		return s
@@ -120,7 +120,7 @@ func configText(t *testing.T, v any) string {
 }
 
 // projectRoot is the absolute project folder, as the CLI passes it.
-func projectRoot(t *testing.T) string {
+func projectRoot(t testing.TB) string {
 	t.Helper()
 	wd, err := os.Getwd()
 	if err != nil {
@@ -311,7 +311,7 @@ type run struct {
 }
 
 // runProgram runs the program with mocks and returns them and its error.
-func runProgram(t *testing.T, r run) (*mocks, error) {
+func runProgram(t testing.TB, r run) (*mocks, error) {
 	t.Helper()
 	m := &mocks{preview: r.preview, report: r.report, smoke: r.smoke}
 	root := r.root
@@ -787,5 +787,23 @@ func copyTree(t *testing.T, src, dst string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// BenchmarkPreview is the program's own share of `pulumi preview` on the
+// prod stack: the config read and checked, both locks parsed, the layer
+// key and the code key of app/ computed, the whole graph declared (the
+// resources themselves mocked). It is what a PR preview waits for before
+// the provider plugins answer, and it reads no network.
+func BenchmarkPreview(b *testing.B) {
+	cfg := stackConfig(b, "prod")
+	for b.Loop() {
+		m, err := runProgram(b, run{config: cfg, preview: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(m.names()) == 0 {
+			b.Fatal("the preview declared nothing")
+		}
 	}
 }

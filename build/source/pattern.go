@@ -7,44 +7,47 @@ import (
 	"strings"
 )
 
-// DefaultExcludes are the patterns every walk starts with: what must never
-// ship in a function package (bytecode, version control, virtualenvs,
+// DefaultExcludes returns the patterns every walk starts with: what must
+// never ship in a function package (bytecode, version control, virtualenvs,
 // environment files, editor and OS litter, tests and tool caches). An
-// --include pattern re-includes any of them.
-var DefaultExcludes = []string{
-	// Bytecode: Lambda compiles what it imports, and a .pyc made on a
-	// developer's machine would make the package depend on that machine.
-	"__pycache__/",
-	"*.pyc",
-	"*.pyo",
-	// Version control and virtualenvs.
-	".git",
-	".hg",
-	".svn",
-	".venv",
-	"venv/",
-	// Environment files hold secrets.
-	".env",
-	".env.*",
-	// Editor and OS litter (.#* are Emacs lock files, which are symlinks).
-	".DS_Store",
-	"Thumbs.db",
-	"desktop.ini",
-	"*.swp",
-	"*.swo",
-	"*~",
-	".#*",
-	".idea/",
-	".vscode/",
-	// Tests and the caches test and lint tools leave.
-	"tests/",
-	"test_*.py",
-	"*_test.py",
-	"conftest.py",
-	".pytest_cache/",
-	".mypy_cache/",
-	".ruff_cache/",
-	".tox/",
+// --include pattern re-includes any of them. It is a function so no caller
+// can change what every other walk excludes.
+func DefaultExcludes() []string {
+	return []string{
+		// Bytecode: Lambda compiles what it imports, and a .pyc made on a
+		// developer's machine would make the package depend on that machine.
+		"__pycache__/",
+		"*.pyc",
+		"*.pyo",
+		// Version control and virtualenvs.
+		".git",
+		".hg",
+		".svn",
+		".venv",
+		"venv/",
+		// Environment files hold secrets.
+		".env",
+		".env.*",
+		// Editor and OS litter (.#* are Emacs lock files, which are symlinks).
+		".DS_Store",
+		"Thumbs.db",
+		"desktop.ini",
+		"*.swp",
+		"*.swo",
+		"*~",
+		".#*",
+		".idea/",
+		".vscode/",
+		// Tests and the caches test and lint tools leave.
+		"tests/",
+		"test_*.py",
+		"*_test.py",
+		"conftest.py",
+		".pytest_cache/",
+		".mypy_cache/",
+		".ruff_cache/",
+		".tox/",
+	}
 }
 
 // pattern is one compiled exclude or include pattern.
@@ -155,7 +158,7 @@ func compileFilter(f Filter) (rules, error) {
 		}
 		return nil
 	}
-	if err := add(DefaultExcludes, false, "default exclude"); err != nil {
+	if err := add(DefaultExcludes(), false, "default exclude"); err != nil {
 		return nil, err // a bug in DefaultExcludes, caught by the tests
 	}
 	if err := add(f.Exclude, false, "exclude"); err != nil {

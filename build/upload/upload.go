@@ -81,7 +81,9 @@ type Options struct {
 	// Progress receives a live progress line when it is a terminal.
 	Progress io.Writer
 	// OnPart, if set, is called after each part of a multipart upload is
-	// stored, with the number of parts stored so far and the total.
+	// stored, with the number of parts stored so far and the total. It is
+	// called from the goroutines sending parts, possibly at once, so it
+	// must be safe for concurrent use.
 	OnPart func(done, total int)
 }
 
