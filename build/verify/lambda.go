@@ -54,9 +54,16 @@ func Gather(ctx context.Context, c *lambda.Client, req Request) (Facts, error) {
 		}
 		e := &NotFoundError{Function: req.Function, Qualifier: req.Qualifier, Region: region}
 		if req.Qualifier != "" {
-			// Tell a missing alias from a missing function: the fixes differ.
+			// Tell a missing alias from a missing function: the fixes
+			// differ. Only a not-found answer means no function; any other
+			// failure of this second look is reported as itself.
 			_, err := c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(req.Function)})
-			e.FunctionExists = err == nil
+			switch {
+			case err == nil:
+				e.FunctionExists = true
+			case !errors.As(err, &nf):
+				return Facts{}, Explain(c, "reading function "+req.Function+" (its "+req.Qualifier+" was not found)", err)
+			}
 		}
 		return Facts{}, e
 	}

@@ -298,6 +298,26 @@ func TestVerifyAgainstMoto(t *testing.T) {
 		}
 	})
 
+	// When the qualifier is missing, verify looks again without it to tell
+	// a missing alias from a missing function; a failure of that second
+	// look (here: access denied) is reported as what it is, not as "no
+	// function".
+	t.Run("second look fails", func(t *testing.T) {
+		rec := testenv.RecordRequests(t, m.Endpoint)
+		rec.Intercept(func(r *http.Request) int {
+			if strings.HasSuffix(r.URL.Path, "/functions/api-unpublished/configuration") && r.URL.Query().Get("Qualifier") == "" {
+				return http.StatusForbidden
+			}
+			return 0
+		})
+		t.Setenv("AWS_ENDPOINT_URL", rec.Endpoint)
+		r := lambdapack("verify", "--function", "api-unpublished", "--expect-layer", v2)
+		if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "reading function api-unpublished (its live was not found)") ||
+			strings.Contains(r.stderr, "no function") || strings.Contains(r.stderr, "has no alias") {
+			t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 reporting the failed second look", r.code, r.stdout, r.stderr)
+		}
+	})
+
 	t.Run("endpoint not answering", func(t *testing.T) {
 		t.Setenv("AWS_ENDPOINT_URL", closedEndpoint(t))
 		r := lambdapack("verify", "--function", "api-good", "--expect-layer", v2)
