@@ -1,15 +1,16 @@
 // Command lambdapack builds byte-reproducible AWS Lambda layers and function
-// packages from hashed Python locks, checks wheels against a Lambda target,
-// and imports a built layer with a real interpreter the way Lambda lays it
-// out.
+// packages from hashed Python locks (and stores them in S3 by content with
+// --upload), checks wheels against a Lambda target, imports a built layer
+// with a real interpreter the way Lambda lays it out, and verifies a
+// deployed function against the layer it should use.
 //
 // Usage:
 //
 //	lambdapack key   --lock FILE --runtime python3.X [--runtime ...] --arch x86_64|arm64
 //	lambdapack check --runtime ... --arch ... WHEEL_FILENAME...
-//	lambdapack layer --lock FILE --runtime ... --arch ... --out FILE.zip [source and cache flags]
+//	lambdapack layer --lock FILE --runtime ... --arch ... --out FILE.zip [source and cache flags] [--upload s3://BUCKET/KEY]
 //	lambdapack function --src DIR [--lock FILE] --runtime python3.X --arch ... --out FILE.zip
-//	                 [--exclude PAT]... [--include PAT]... [--with-layer-unzipped BYTES]... [source and cache flags]
+//	                 [--exclude PAT]... [--include PAT]... [--with-layer-unzipped BYTES]... [source and cache flags] [--upload s3://BUCKET/KEY]
 //	lambdapack test  --zip FILE --python INTERPRETER --import MODULE [--import MODULE]...
 //	lambdapack verify --function NAME [--qualifier live] --expect-layer ARN [--invoke]
 //
