@@ -111,28 +111,40 @@ type Stored struct {
 	Size   int64  // the zip's size in bytes
 }
 
+// Miss says why Find found no artifact to reuse.
+type Miss struct {
+	// Absent is true when there is no object at the location at all, the
+	// usual case of a new key.
+	Absent bool
+	// Why is the reason in words, for a note: no object, another key, no
+	// report.
+	Why string
+}
+
+// missed is a Miss for an object that is there but cannot be reused.
+func missed(format string, args ...any) Miss { return Miss{Why: fmt.Sprintf(format, args...)} }
+
 // Find looks for the artifact built from buildKey at loc. It returns the
 // stored report when the object there was written by UploadArtifact from
-// that key and its report is intact; otherwise nil and why not (no object,
-// another key, no report), in words for a note. Only failures to talk to
-// S3 are errors.
-func Find(ctx context.Context, c *s3.Client, loc Location, buildKey string) (*Stored, string, error) {
+// that key and its report is intact; otherwise nil and why not. Only
+// failures to talk to S3 are errors.
+func Find(ctx context.Context, c *s3.Client, loc Location, buildKey string) (*Stored, Miss, error) {
 	ex, err := Stat(ctx, c, loc)
 	if err != nil {
-		return nil, "", err
+		return nil, Miss{}, err
 	}
 	if ex == nil {
-		return nil, "no object at " + loc.String(), nil
+		return nil, Miss{Absent: true, Why: "no object at " + loc.String()}, nil
 	}
 	switch got := ex.Metadata[MetaBuildKey]; {
 	case got == "":
-		return nil, loc.String() + " has no lambdapack build key in its metadata", nil
+		return nil, missed("%s has no lambdapack build key in its metadata", loc), nil
 	case got != buildKey:
-		return nil, fmt.Sprintf("%s was built from key %s, not %s", loc, got, buildKey), nil
+		return nil, missed("%s was built from key %s, not %s", loc, got, buildKey), nil
 	}
 	want := ex.Metadata[MetaReportSHA256]
 	if !isSHA256Hex(want) || !isSHA256Hex(ex.SHA256) {
-		return nil, loc.String() + " has no report or no sha256 in its metadata", nil
+		return nil, missed("%s has no report or no sha256 in its metadata", loc), nil
 	}
 	rloc := ReportLocation(loc)
 	out, err := c.GetObject(ctx, &s3.GetObjectInput{
@@ -142,20 +154,20 @@ func Find(ctx context.Context, c *s3.Client, loc Location, buildKey string) (*St
 	})
 	if err != nil {
 		if isNotFound(err) {
-			return nil, "the report " + rloc.String() + " is missing", nil
+			return nil, missed("the report %s is missing", rloc), nil
 		}
-		return nil, "", classify(c, "GET", rloc, err)
+		return nil, Miss{}, classify(c, "GET", rloc, err)
 	}
 	defer out.Body.Close()
 	report, err := io.ReadAll(io.LimitReader(out.Body, maxReport+1))
 	if err != nil {
-		return nil, "", fmt.Errorf("read %s: %w", rloc, err)
+		return nil, Miss{}, fmt.Errorf("read %s: %w", rloc, err)
 	}
 	if len(report) > maxReport {
-		return nil, fmt.Sprintf("the report %s is over %d bytes", rloc, maxReport), nil
+		return nil, missed("the report %s is over %d bytes", rloc, maxReport), nil
 	}
 	if sum := sha256.Sum256(report); hex.EncodeToString(sum[:]) != want {
-		return nil, fmt.Sprintf("the report %s has sha256 %s, not %s as %s's metadata says", rloc, hex.EncodeToString(sum[:]), want, loc), nil
+		return nil, missed("the report %s has sha256 %s, not %s as %s's metadata says", rloc, hex.EncodeToString(sum[:]), want, loc), nil
 	}
-	return &Stored{Report: report, SHA256: ex.SHA256, Size: ex.Size}, "", nil
+	return &Stored{Report: report, SHA256: ex.SHA256, Size: ex.Size}, Miss{}, nil
 }

@@ -28,9 +28,9 @@ func testFoundByBuildKey(t *testing.T, s *motoS3) {
 	path, _, sum := artifact(t, 4000)
 	report := []byte(`{"key":"` + buildKey + `","sha256":"` + sum + `"}` + "\n")
 
-	st, why, err := Find(ctx, s.c, loc, buildKey)
-	if err != nil || st != nil || !strings.Contains(why, "no object") {
-		t.Fatalf("Find before upload = %+v, %q, %v; want nothing, because there is no object", st, why, err)
+	st, miss, err := Find(ctx, s.c, loc, buildKey)
+	if err != nil || st != nil || !strings.Contains(miss.Why, "no object") || !miss.Absent {
+		t.Fatalf("Find before upload = %+v, %+v, %v; want nothing, because there is no object", st, miss, err)
 	}
 
 	obj, err := UploadArtifact(ctx, s.c, loc, Artifact{Path: path, SHA256: sum, BuildKey: buildKey, Report: report}, Options{}, nil)
@@ -42,9 +42,9 @@ func testFoundByBuildKey(t *testing.T, s *motoS3) {
 	}
 
 	s.rec.Reset()
-	st, why, err = Find(ctx, s.c, loc, buildKey)
+	st, miss, err = Find(ctx, s.c, loc, buildKey)
 	if err != nil || st == nil {
-		t.Fatalf("Find after upload = %+v, %q, %v; want the stored report", st, why, err)
+		t.Fatalf("Find after upload = %+v, %+v, %v; want the stored report", st, miss, err)
 	}
 	if !bytes.Equal(st.Report, report) || st.SHA256 != sum || st.Size != 4000 {
 		t.Errorf("Find = report %q sha256 %s size %d; want %q, %s, 4000", st.Report, st.SHA256, st.Size, report, sum)
@@ -54,8 +54,8 @@ func testFoundByBuildKey(t *testing.T, s *motoS3) {
 	}
 
 	other := strings.Repeat("b", 64)
-	if st, why, err := Find(ctx, s.c, loc, other); err != nil || st != nil || !strings.Contains(why, "not "+other) {
-		t.Errorf("Find with another build key = %+v, %q, %v; want nothing, naming both keys", st, why, err)
+	if st, miss, err := Find(ctx, s.c, loc, other); err != nil || st != nil || !strings.Contains(miss.Why, "not "+other) || miss.Absent {
+		t.Errorf("Find with another build key = %+v, %+v, %v; want nothing, naming both keys", st, miss, err)
 	}
 
 	// The same artifact again: both objects reused, nothing written.
@@ -85,9 +85,9 @@ func testMismatchedReport(t *testing.T, s *motoS3) {
 	if _, err := Upload(ctx, s.c, loc, path, sum, opts); err != nil {
 		t.Fatal(err)
 	}
-	st, why, err := Find(ctx, s.c, loc, key)
-	if err != nil || st != nil || !strings.Contains(why, "has sha256") {
-		t.Errorf("Find with a mismatched report = %+v, %q, %v; want nothing and the reason", st, why, err)
+	st, miss, err := Find(ctx, s.c, loc, key)
+	if err != nil || st != nil || !strings.Contains(miss.Why, "has sha256") {
+		t.Errorf("Find with a mismatched report = %+v, %+v, %v; want nothing and the reason", st, miss, err)
 	}
 }
 
@@ -112,8 +112,8 @@ func testAnotherReport(t *testing.T, s *motoS3) {
 	if got := s.get(t, ReportLocation(loc)); string(got) != `{"old":"format"}` {
 		t.Errorf("the other report was overwritten: %q", got)
 	}
-	if st, why, _ := Find(ctx, s.c, loc, key); st != nil || why == "" {
-		t.Errorf("Find = %+v, %q; want nothing (the zip is not tied to a report)", st, why)
+	if st, miss, _ := Find(ctx, s.c, loc, key); st != nil || miss.Why == "" {
+		t.Errorf("Find = %+v, %+v; want nothing (the zip is not tied to a report)", st, miss)
 	}
 }
 

@@ -212,30 +212,26 @@ func (m *Moto) stop() {
 // Reset empties every backend of the server (buckets, roles, functions),
 // through moto's own API.
 func (m *Moto) Reset() error {
-	resp, err := http.Post(m.Endpoint+"/moto-api/reset", "application/json", nil)
-	if err != nil {
-		return fmt.Errorf("reset moto: %w", err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("reset moto: %s", resp.Status)
-	}
-	return nil
+	return m.control("reset moto", "/moto-api/reset", "application/json", "")
 }
 
 // EnforceAuth makes the server check every request from now on as AWS
 // does: the signature against an access key created in its IAM, and the
 // action against that user's policies. Create the users first.
 func (m *Moto) EnforceAuth() error {
-	resp, err := http.Post(m.Endpoint+"/moto-api/reset-auth", "text/plain", strings.NewReader("0"))
+	return m.control("enforce auth on moto", "/moto-api/reset-auth", "text/plain", "0")
+}
+
+// control posts body to one of moto's own endpoints, which answer 200.
+func (m *Moto) control(what, path, contentType, body string) error {
+	resp, err := http.Post(m.Endpoint+path, contentType, strings.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("enforce auth on moto: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("enforce auth on moto: %s", resp.Status)
+		return fmt.Errorf("%s: %s", what, resp.Status)
 	}
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strings"
 
 	"github.com/galerly/galerly-lambda/build"
 	"github.com/galerly/galerly-lambda/build/awsconfig"
@@ -90,7 +89,7 @@ func buildAndPublish(ctx context.Context, e *env, up *uploadFlag, job artifactJo
 	if err != nil {
 		return err
 	}
-	stored, why, err := upload.Find(ctx, c, loc, key)
+	stored, miss, err := upload.Find(ctx, c, loc, key)
 	if err != nil {
 		return err
 	}
@@ -105,12 +104,14 @@ func buildAndPublish(ctx context.Context, e *env, up *uploadFlag, job artifactJo
 			return printReport(e, report{Result: res, S3: &upload.Object{Bucket: loc.Bucket, Key: loc.Key, Reused: true, BuildSkipped: true}}, job.out)
 		}
 		fmt.Fprintf(e.stderr, "note: not using the report stored with %s (%v); building\n", loc, err)
-	} else if strings.HasPrefix(why, "no object") {
+	} else if miss.Absent {
 		// The usual case of a new key: find a missing bucket now rather
 		// than after a build.
 		if err := upload.CheckBucket(ctx, c, loc.Bucket); err != nil {
 			return err
 		}
+	} else {
+		fmt.Fprintf(e.stderr, "note: not reusing %s: %s; building\n", loc, miss.Why)
 	}
 	res, err := job.build()
 	if err != nil {
