@@ -18,7 +18,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
+	"github.com/galerly/galerly-lambda/build"
 	"github.com/galerly/galerly-lambda/build/lock"
+	"github.com/galerly/galerly-lambda/build/source"
 	"github.com/galerly/galerly-lambda/build/target"
 )
 
@@ -305,35 +307,38 @@ func loadConfig(ctx *pulumi.Context, root string) (*Config, error) {
 	f.SmokeTest = r.boolean("smokeTest")
 
 	f.Source = r.str("functionSource")
-	sourceOK := false
+	// The source folder is walked once: its files give the code key and
+	// tell whether a handler's module ships.
+	var tree *source.Tree
 	if err := checkRelPath(f.Source, "source folder"); err != nil {
 		r.fail("functionSource", "%v", err)
 	} else if err := isDir(root, f.Source); err != nil {
 		r.fail("functionSource", "%v", err)
-	} else {
-		sourceOK = true
+	} else if tree, err = walkSource(root, f.Source); err != nil {
+		r.fail("functionSource", "%v", err)
 	}
 	f.LockPath = r.str("functionLock")
+	ft := target.Target{Runtimes: []target.Runtime{f.Runtime}, Arch: f.Arch}.Canonical()
 	if f.LockPath != "" {
 		if l, err := readLock(root, f.LockPath); err != nil {
 			r.fail("functionLock", "%v", err)
 		} else {
 			f.Lock = l
-			ft := target.Target{Runtimes: []target.Runtime{f.Runtime}, Arch: f.Arch}
 			if f.Runtime.Minor != 0 && f.Arch != "" && len(l.For(ft)) == 0 {
 				r.fail("functionLock", "%s has no requirement for %s; set it to \"\" for a function without dependencies of its own", f.LockPath, ft)
 			}
 		}
 	}
-	if sourceOK && !r.failed("functionLock") && !r.failed("functionRuntime") && !r.failed("architecture") {
-		key, err := codeKey(root, f)
-		if err != nil {
-			r.fail("functionSource", "%v", err)
+	if tree != nil && !r.failed("functionLock") && !r.failed("functionRuntime") && !r.failed("architecture") {
+		// The key build.CodeKey computes, from the lock already read.
+		lockKey := ""
+		if f.Lock != nil {
+			lockKey = lock.Key(f.Lock, ft)
 		}
-		f.CodeKey = key
+		f.CodeKey = build.CodeKeyOf(tree, lockKey, ft)
 	}
 	f.Handler = r.str("functionHandler")
-	if err := checkHandler(root, f.Source, f.Handler, sourceOK); err != nil {
+	if err := checkHandler(tree, f.Source, f.Handler); err != nil {
 		r.fail("functionHandler", "%v", err)
 	}
 	f.ExtraLayerArns = r.optionalList("extraLayerArns")
@@ -345,7 +350,7 @@ func loadConfig(ctx *pulumi.Context, root string) (*Config, error) {
 		// The message must not echo the value.
 		r.fail("stripeSecretKey", "does not look like a Stripe secret key (sk_live_..., sk_test_...) or restricted key (rk_...); a publishable key (pk_...) does not belong on the server")
 	}
-	f.Extra = r.extraFunctions(root, f, sourceOK)
+	f.Extra = r.extraFunctions(f, tree)
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)
@@ -440,22 +445,35 @@ func checkEndpoint(endpoint string) error {
 }
 
 // checkHandler checks a Python handler ("module.function") and, when the
-// source folder is known to exist, that the module is in it: a typo fails
-// the preview instead of every invocation.
-func checkHandler(root, source, handler string, sourceOK bool) error {
+// source folder could be walked (tree is not nil), that the module is
+// among the files that ship: a module the excludes leave out (tests/, say)
+// would fail at the first invocation.
+func checkHandler(tree *source.Tree, src, handler string) error {
 	if !pythonHandler.MatchString(handler) {
 		return fmt.Errorf("%q: want module.function, e.g. api.handler (a dotted module path inside the source folder, then the function)", handler)
 	}
-	if !sourceOK {
+	if tree == nil {
 		return nil
 	}
 	module := strings.ReplaceAll(handler[:strings.LastIndex(handler, ".")], ".", "/")
-	for _, rel := range []string{module + ".py", module + "/__init__.py"} {
-		if info, err := os.Stat(filepath.Join(root, filepath.FromSlash(source), filepath.FromSlash(rel))); err == nil && info.Mode().IsRegular() {
+	for _, f := range tree.Files {
+		if f.Path == module+".py" || f.Path == module+"/__init__.py" {
 			return nil
 		}
 	}
-	return fmt.Errorf("%s: module %s is not in %s (no %s/%s.py or %s/%s/__init__.py)", handler, module, source, source, module, source, module)
+	return fmt.Errorf("%s: module %s is not in %s (no %s/%s.py or %s/%s/__init__.py among the files that ship)", handler, module, src, src, module, src, module)
+}
+
+// walkSource walks the source folder src, relative to root, as the build
+// step will. Errors name the folder as configured, not by the machine's
+// absolute path, so a message reads the same on every machine.
+func walkSource(root, src string) (*source.Tree, error) {
+	abs := filepath.Join(root, filepath.FromSlash(src))
+	tree, err := source.Walk(abs, source.Filter{})
+	if err != nil {
+		return nil, errors.New(strings.ReplaceAll(err.Error(), abs, src))
+	}
+	return tree, nil
 }
 
 // configReader reads typed values from the project's namespace, falling
@@ -636,7 +654,7 @@ func (r *configReader) checkPolicies(region string, arns []string) {
 // extraFunctions reads extraFunctions: a list of objects, which is what
 // `pulumi config set --path 'extraFunctions[0].name' NAME` writes, each
 // with a name and a handler and optionally memorySize and timeout.
-func (r *configReader) extraFunctions(root string, f *FunctionConfig, sourceOK bool) []ExtraFunction {
+func (r *configReader) extraFunctions(f *FunctionConfig, tree *source.Tree) []ExtraFunction {
 	const key = "extraFunctions"
 	v, ok := r.raw(key)
 	if !ok {
@@ -677,7 +695,7 @@ func (r *configReader) extraFunctions(root string, f *FunctionConfig, sourceOK b
 			}
 		}
 		if e.Handler != "" {
-			if err := checkHandler(root, f.Source, e.Handler, sourceOK); err != nil {
+			if err := checkHandler(tree, f.Source, e.Handler); err != nil {
 				bad("handler %v", err)
 			}
 		}

@@ -297,6 +297,10 @@ func TestBadConfig(t *testing.T) {
 			"", []string{"galerly-lambda:functionHandler", "module.function"}},
 		{"handler module missing", map[string]string{"functionHandler": "apy.handler"},
 			"", []string{"galerly-lambda:functionHandler", "module apy is not in app"}},
+		// app/tests/events.py exists but the default excludes keep it out
+		// of the package: Lambda would not find it.
+		{"handler module not shipped", map[string]string{"functionHandler": "tests.events.http_v2"},
+			"", []string{"galerly-lambda:functionHandler", "module tests/events is not in app", "among the files that ship"}},
 
 		// Layers.
 		{"more than five layers", map[string]string{"extraLayerArns": fiveLayers},

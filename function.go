@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
@@ -11,8 +10,6 @@ import (
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/galerly/galerly-lambda/build"
-	"github.com/galerly/galerly-lambda/build/source"
 	"github.com/galerly/galerly-lambda/build/target"
 	"github.com/galerly/galerly-lambda/build/verify"
 )
@@ -307,20 +304,4 @@ func policySlug(arn string) string {
 	rest := arn[strings.Index(arn, ":iam::")+len(":iam::"):]
 	account, policyPath, _ := strings.Cut(rest, ":policy/")
 	return account + "-" + strings.ReplaceAll(policyPath, "/", "-")
-}
-
-// codeKey computes the code key of the function's source folder and lock
-// under root, with the default excludes, as `lambdapack function` will.
-// Errors name paths relative to root, as config errors do.
-func codeKey(root string, f *FunctionConfig) (string, error) {
-	lockPath := ""
-	if f.LockPath != "" {
-		lockPath = filepath.Join(root, filepath.FromSlash(f.LockPath))
-	}
-	t := target.Target{Runtimes: []target.Runtime{f.Runtime}, Arch: f.Arch}
-	key, err := build.CodeKey(filepath.Join(root, filepath.FromSlash(f.Source)), lockPath, t, source.Filter{})
-	if err != nil {
-		return "", fmt.Errorf("%s", strings.ReplaceAll(err.Error(), filepath.Clean(root)+string(filepath.Separator), ""))
-	}
-	return key, nil
 }
