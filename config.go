@@ -333,9 +333,9 @@ func loadConfig(ctx *pulumi.Context, root string) (*Config, error) {
 		// The key build.CodeKey computes, from the lock already read.
 		lockKey := ""
 		if f.Lock != nil {
-			lockKey = lock.Key(f.Lock, ft)
+			lockKey = lock.Key(f.Lock, ft, lock.Options{})
 		}
-		f.CodeKey = build.CodeKeyOf(tree, lockKey, ft)
+		f.CodeKey = build.CodeKeyOf(tree, lockKey, ft, lock.Options{})
 	}
 	f.Handler = r.str("functionHandler")
 	if err := checkHandler(tree, f.Source, f.Handler); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
 	"github.com/galerly/galerly-lambda/build"
+	"github.com/galerly/galerly-lambda/build/lock"
 	"github.com/galerly/galerly-lambda/build/source"
 	"github.com/galerly/galerly-lambda/build/target"
 )
@@ -53,7 +54,7 @@ func prodCodeKey(t *testing.T, root string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := build.CodeKey(filepath.Join(root, "app"), filepath.Join(root, "locks", "function.txt"), tg, source.Filter{})
+	key, err := build.CodeKey(filepath.Join(root, "app"), filepath.Join(root, "locks", "function.txt"), tg, source.Filter{}, lock.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

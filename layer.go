@@ -76,7 +76,7 @@ type LayerArgs struct {
 // NewLayer declares the layer named name (the Lambda layer name).
 func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs, opts ...pulumi.ResourceOption) (*Layer, error) {
 	l := &Layer{
-		Key:      lock.Key(args.Lock, args.Target),
+		Key:      lock.Key(args.Lock, args.Target, lock.Options{}),
 		Packages: pins(args.Lock, args.Target),
 	}
 	l.S3Key = "layers/" + name + "/" + l.Key + ".zip"

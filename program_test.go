@@ -435,7 +435,7 @@ func TestProgramGraph(t *testing.T) {
 		t.Errorf("resources:\n got %v\nwant %v", got, want)
 	}
 
-	key, err := build.LayerKey("locks/image-processing.txt", prodTarget(t))
+	key, err := build.LayerKey("locks/image-processing.txt", prodTarget(t), lock.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -583,7 +583,7 @@ func exportedAndMocks(t *testing.T, r run) (map[string]any, *mocks) {
 
 func TestProgramOutputs(t *testing.T) {
 	out := exported(t, run{config: stackConfig(t, "prod")})
-	key, err := build.LayerKey("locks/image-processing.txt", prodTarget(t))
+	key, err := build.LayerKey("locks/image-processing.txt", prodTarget(t), lock.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -627,7 +627,7 @@ func TestProgramOutputs(t *testing.T) {
 // even before the bucket exists.
 func TestPreviewIsExact(t *testing.T) {
 	m := mustRun(t, run{config: stackConfig(t, "prod"), preview: true})
-	key, err := build.LayerKey("locks/image-processing.txt", prodTarget(t))
+	key, err := build.LayerKey("locks/image-processing.txt", prodTarget(t), lock.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 // codeKeyFormat is the first line of the code key's canonical text. Change
 // it whenever the function package built from the same files and lock
 // changes, so that every function is rebuilt.
-const codeKeyFormat = "lambdapack code key v1"
+const codeKeyFormat = "lambdapack code key v2"
 
 // FunctionOptions says what function package to build and where to look
 // for its dependencies' wheels.
@@ -44,6 +44,8 @@ type FunctionOptions struct {
 	CacheDir string        // "" for cache.DefaultDir()
 	// Jobs bounds parallel index queries and downloads; 8 if zero.
 	Jobs int
+	// NoBytecode leaves out the .pyc files compiled for the runtime.
+	NoBytecode bool
 
 	// Progress receives a live download line when it is a terminal.
 	Progress io.Writer
@@ -52,13 +54,19 @@ type FunctionOptions struct {
 	Log io.Writer
 }
 
+// KeyOptions are the options of opts that are part of the code key.
+func (opts *FunctionOptions) KeyOptions() lock.Options {
+	return lock.Options{NoBytecode: opts.NoBytecode}
+}
+
 // CodeCanonical returns the text the code key hashes: the key format, the
-// target, one line per file that ships (sorted by path: its mode, content
-// sha256 and path), then the key of the dependencies' lock for the target
-// when there is one (lock.Key):
+// target, the build options, one line per file that ships (sorted by path:
+// its mode, content sha256 and path), then the key of the dependencies'
+// lock for the target and options when there is one (lock.Key):
 //
-//	lambdapack code key v1
+//	lambdapack code key v2
 //	target python3.11/x86_64
+//	bytecode on
 //	0644 9f2c...e1 api.py
 //	0755 41d0...7a bin/bootstrap
 //	0644 03ab...90 handlers/__init__.py
@@ -67,10 +75,11 @@ type FunctionOptions struct {
 // Nothing about where or when the files were written (the folder's path,
 // mtimes, owners, the umask beyond the exec bit) is in the text, so two
 // machines with the same checkout compute the same key.
-func CodeCanonical(tree *source.Tree, lockKey string, t target.Target) string {
+func CodeCanonical(tree *source.Tree, lockKey string, t target.Target, o lock.Options) string {
 	var b strings.Builder
 	b.WriteString(codeKeyFormat + "\n")
 	b.WriteString("target " + t.Canonical().String() + "\n")
+	b.WriteString(o.Line() + "\n")
 	files := slices.Clone(tree.Files)
 	slices.SortFunc(files, func(a, b source.File) int { return strings.Compare(a.Path, b.Path) })
 	for _, f := range files {
@@ -84,19 +93,19 @@ func CodeCanonical(tree *source.Tree, lockKey string, t target.Target) string {
 
 // CodeKeyOf returns the code key of a walked tree and a lock key ("" for
 // no lock): the lowercase hex sha256 of CodeCanonical.
-func CodeKeyOf(tree *source.Tree, lockKey string, t target.Target) string {
-	sum := sha256.Sum256([]byte(CodeCanonical(tree, lockKey, t)))
+func CodeKeyOf(tree *source.Tree, lockKey string, t target.Target, o lock.Options) string {
+	sum := sha256.Sum256([]byte(CodeCanonical(tree, lockKey, t, o)))
 	return hex.EncodeToString(sum[:])
 }
 
 // CodeKey computes the code key of the function whose source folder is src
 // and whose dependencies' lock is lockPath ("" for none), for t (one
-// runtime), under the filter f: the key `lambdapack function` reports for
-// the same arguments. It reads only the source folder and the lock, with
+// runtime), under the filter f, built with o: the key `lambdapack function`
+// reports for the same arguments. It reads only the source folder and the lock, with
 // no network, so a preview can compute it; it refuses what the build would
 // refuse of them (a source folder that packs nothing, a symlink that would
 // ship, a bad lock or pattern).
-func CodeKey(src, lockPath string, t target.Target, f source.Filter) (string, error) {
+func CodeKey(src, lockPath string, t target.Target, f source.Filter, o lock.Options) (string, error) {
 	if err := oneRuntime(t); err != nil {
 		return "", err
 	}
@@ -104,11 +113,11 @@ func CodeKey(src, lockPath string, t target.Target, f source.Filter) (string, er
 	if err != nil {
 		return "", err
 	}
-	lockKey, err := lockKeyOf(lockPath, t)
+	lockKey, err := lockKeyOf(lockPath, t, o)
 	if err != nil {
 		return "", err
 	}
-	return CodeKeyOf(tree, lockKey, t), nil
+	return CodeKeyOf(tree, lockKey, t, o), nil
 }
 
 // FunctionKey is the code key of the package opts describe, after the
@@ -123,11 +132,11 @@ func FunctionKey(opts FunctionOptions) (key string, warnings []string, err error
 	if err != nil {
 		return "", nil, err
 	}
-	lockKey, err := lockKeyOf(opts.Lock, opts.Target)
+	lockKey, err := lockKeyOf(opts.Lock, opts.Target, opts.KeyOptions())
 	if err != nil {
 		return "", nil, err
 	}
-	return CodeKeyOf(tree, lockKey, opts.Target.Canonical()), tree.Warnings, nil
+	return CodeKeyOf(tree, lockKey, opts.Target.Canonical(), opts.KeyOptions()), tree.Warnings, nil
 }
 
 // prepareFunction makes the checks that come before any build work and
@@ -145,9 +154,9 @@ func prepareFunction(opts FunctionOptions) (*source.Tree, error) {
 	return source.Walk(opts.Src, opts.Filter)
 }
 
-// lockKeyOf is the key of the lock at path for t, or "" when there is no
-// lock.
-func lockKeyOf(path string, t target.Target) (string, error) {
+// lockKeyOf is the key of the lock at path for t and o, or "" when there
+// is no lock.
+func lockKeyOf(path string, t target.Target, o lock.Options) (string, error) {
 	if path == "" {
 		return "", nil
 	}
@@ -155,7 +164,7 @@ func lockKeyOf(path string, t target.Target) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return lock.Key(l, t.Canonical()), nil
+	return lock.Key(l, t.Canonical(), o), nil
 }
 
 // oneRuntime refuses a target that is not exactly one runtime: a function
@@ -199,14 +208,14 @@ func Function(ctx context.Context, opts FunctionOptions) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		lockKey = lock.Key(l, t)
+		lockKey = lock.Key(l, t, opts.KeyOptions())
 		if len(l.For(t)) == 0 {
 			log("note: lock %s: no requirement applies to %s; the package holds the code alone", l.File, t)
 		} else if placed, err = resolveFunctionDeps(ctx, l, t, lockKey, &opts, log); err != nil {
 			return nil, err
 		}
 	}
-	key := CodeKeyOf(tree, lockKey, t)
+	key := CodeKeyOf(tree, lockKey, t, opts.KeyOptions())
 
 	a, closeWheels, err := planFunction(tree, placed)
 	defer closeWheels()

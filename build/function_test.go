@@ -125,7 +125,7 @@ func copyTree(t *testing.T, from, to string) {
 // with nothing else.
 func TestCodeKey(t *testing.T) {
 	opts := functionFixture(t)
-	base, err := CodeKey(opts.Src, opts.Lock, opts.Target, source.Filter{})
+	base, err := CodeKey(opts.Src, opts.Lock, opts.Target, source.Filter{}, lock.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,11 +195,19 @@ func TestCodeKey(t *testing.T) {
 			tg.Arch = target.ARM64
 			return src, lp, tg, source.Filter{}
 		}, true},
+		{"no bytecode", nil, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			src := filepath.Join(t.TempDir(), "app")
 			copyTree(t, opts.Src, src)
-			got, err := CodeKey(c.change(t, src, opts.Lock))
+			var got string
+			var err error
+			if c.change == nil {
+				got, err = CodeKey(src, opts.Lock, opts.Target, source.Filter{}, lock.Options{NoBytecode: true})
+			} else {
+				s, lp, tg, f := c.change(t, src, opts.Lock)
+				got, err = CodeKey(s, lp, tg, f, lock.Options{})
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -227,7 +235,7 @@ func TestCodeKeyRefuses(t *testing.T) {
 		{"bad lock", opts.Src, badLock, opts.Target, "bad.txt:1"},
 		{"missing lock", opts.Src, badLock + ".missing", opts.Target, "bad.txt.missing"},
 	} {
-		if _, err := CodeKey(c.src, c.lock, c.tg, source.Filter{}); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := CodeKey(c.src, c.lock, c.tg, source.Filter{}, lock.Options{}); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want an error with %q", c.name, err, c.want)
 		}
 	}
@@ -261,7 +269,7 @@ func TestFunctionPacksCodeAndDependencies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := CodeKey(opts.Src, opts.Lock, opts.Target, source.Filter{})
+	key, err := CodeKey(opts.Src, opts.Lock, opts.Target, source.Filter{}, lock.Options{})
 	if err != nil || res.Key != key {
 		t.Errorf("result key %s, CodeKey %s (%v)", res.Key, key, err)
 	}
@@ -322,7 +330,7 @@ func TestFunctionWithoutLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _ := CodeKey(opts.Src, "", opts.Target, source.Filter{})
+	key, _ := CodeKey(opts.Src, "", opts.Target, source.Filter{}, lock.Options{})
 	names, _ := readZip(t, opts.Out)
 	if res.Key != key || len(res.Packages) != 0 || !slices.Equal(names, []string{"api.py", "handlers/__init__.py", "handlers/photos.py"}) {
 		t.Errorf("key %s (CodeKey %s), packages %v, entries %v", res.Key, key, res.Packages, names)
@@ -475,7 +483,7 @@ func TestFunctionLockWithNothingForTheRuntime(t *testing.T) {
 	}
 	l, _ := lock.ReadFile(opts.Lock)
 	tree, _ := source.Walk(opts.Src, source.Filter{})
-	if res.Key != CodeKeyOf(tree, lock.Key(l, opts.Target), opts.Target) || len(res.Packages) != 0 {
+	if res.Key != CodeKeyOf(tree, lock.Key(l, opts.Target, lock.Options{}), opts.Target, lock.Options{}) || len(res.Packages) != 0 {
 		t.Errorf("report %+v", res)
 	}
 	if !strings.Contains(log.String(), "no requirement applies to python3.11/x86_64") {

@@ -47,12 +47,19 @@ type LayerOptions struct {
 	MaxUnzipped int64
 	// Jobs bounds parallel index queries and downloads; 8 if zero.
 	Jobs int
+	// NoBytecode leaves out the .pyc files compiled for each runtime.
+	NoBytecode bool
 
 	// Progress receives a live download line when it is a terminal.
 	Progress io.Writer
 	// Log receives notes a person may want to read (what was left out of
 	// a wheel, why a wheel was chosen); nothing if nil.
 	Log io.Writer
+}
+
+// KeyOptions are the options of opts that are part of the layer key.
+func (opts *LayerOptions) KeyOptions() lock.Options {
+	return lock.Options{NoBytecode: opts.NoBytecode}
 }
 
 // Result describes a built artifact. Its JSON form is what
@@ -77,12 +84,12 @@ type Package struct {
 	Path string `json:"path"`
 }
 
-// LayerKey computes the layer key of the lock at path for t, in process
+// LayerKey computes the layer key of the lock at path for t built with o, in process
 // and with no network: the same key `lambdapack key` prints, and the one a
 // layer built from that lock is stored under.
 // A lock from which nothing applies to t is refused here as the build
 // would refuse it, so a preview never accepts what an update will reject.
-func LayerKey(path string, t target.Target) (string, error) {
+func LayerKey(path string, t target.Target, o lock.Options) (string, error) {
 	l, err := lock.ReadFile(path)
 	if err != nil {
 		return "", err
@@ -90,7 +97,7 @@ func LayerKey(path string, t target.Target) (string, error) {
 	if _, err := applying(l, t); err != nil {
 		return "", err
 	}
-	return lock.Key(l, t), nil
+	return lock.Key(l, t, o), nil
 }
 
 // Layer builds the layer zip that opts describe and writes it to opts.Out.
@@ -109,7 +116,7 @@ func Layer(ctx context.Context, opts LayerOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	key := lock.Key(l, opts.Target)
+	key := lock.Key(l, opts.Target, opts.KeyOptions())
 	c, err := openCache(opts.CacheDir)
 	if err != nil {
 		return nil, err

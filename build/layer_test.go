@@ -58,7 +58,7 @@ func TestLayerAsLibrary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		key, err := LayerKey(opts.Lock, opts.Target)
+		key, err := LayerKey(opts.Lock, opts.Target, lock.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,13 +109,13 @@ func TestLayerKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := LayerKey(opts.Lock, opts.Target)
-	if err != nil || key != lock.Key(l, opts.Target) {
-		t.Errorf("LayerKey = %s, %v; want lock.Key %s", key, err, lock.Key(l, opts.Target))
+	key, err := LayerKey(opts.Lock, opts.Target, lock.Options{})
+	if err != nil || key != lock.Key(l, opts.Target, lock.Options{}) {
+		t.Errorf("LayerKey = %s, %v; want lock.Key %s", key, err, lock.Key(l, opts.Target, lock.Options{}))
 	}
 	empty := filepath.Join(t.TempDir(), "empty.txt")
 	os.WriteFile(empty, []byte("# nothing pinned\n"), 0o644)
-	if _, err := LayerKey(empty, opts.Target); err == nil || !strings.Contains(err.Error(), "empty.txt") {
+	if _, err := LayerKey(empty, opts.Target, lock.Options{}); err == nil || !strings.Contains(err.Error(), "empty.txt") {
 		t.Errorf("an empty lock: %v, want an error naming the file", err)
 	}
 }

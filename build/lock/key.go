@@ -13,7 +13,26 @@ import (
 // keyFormat is the first line of the canonical text. Change it whenever
 // the builder's output for the same lock and target changes, so that
 // every layer is rebuilt.
-const keyFormat = "lambdapack layer key v1"
+const keyFormat = "lambdapack layer key v2"
+
+// Options are the build settings, besides the target, that change an
+// artifact's bytes; each is a line of the key's canonical text. The zero
+// value is the default build.
+type Options struct {
+	// NoBytecode leaves out the .pyc files a build otherwise compiles for
+	// each runtime (lambdapack --no-bytecode).
+	NoBytecode bool
+}
+
+// Line is the canonical text's line for o, e.g. "bytecode on". It is
+// computed without any interpreter: the key says whether bytecode ships,
+// not which patch release compiled it.
+func (o Options) Line() string {
+	if o.NoBytecode {
+		return "bytecode off"
+	}
+	return "bytecode on"
+}
 
 // Applied is a requirement that applies to at least one runtime of a
 // target.
@@ -43,11 +62,12 @@ func (l *Lock) For(t target.Target) []Applied {
 }
 
 // Canonical returns the text the layer key hashes: the key format, the
-// target, then one line per requirement that applies to t, sorted by
-// normalized name:
+// target, the build options, then one line per requirement that applies to
+// t, sorted by normalized name:
 //
-//	lambdapack layer key v1
+//	lambdapack layer key v2
 //	target python3.11,python3.12/x86_64
+//	bytecode on
 //	numpy==2.1.3 sha256:016d...,sha256:0213...
 //	tomli==2.0.1 sha256:939d... [python3.9,python3.10]
 //
@@ -56,7 +76,7 @@ func (l *Lock) For(t target.Target) []Applied {
 // file was written (comments, order, spelling, continuations, its path)
 // is in the text, so only a change to what would be installed changes
 // the key.
-func Canonical(l *Lock, t target.Target) string {
+func Canonical(l *Lock, t target.Target, o Options) string {
 	t = t.Canonical()
 	var lines []string
 	for _, a := range l.For(t) {
@@ -90,25 +110,26 @@ func Canonical(l *Lock, t target.Target) string {
 	var b strings.Builder
 	b.WriteString(keyFormat + "\n")
 	b.WriteString("target " + t.String() + "\n")
+	b.WriteString(o.Line() + "\n")
 	for _, line := range lines {
 		b.WriteString(line + "\n")
 	}
 	return b.String()
 }
 
-// Key returns the layer key of lock l built for t: the lowercase hex
-// sha256 of Canonical(l, t). It needs no network and no files, so a
+// Key returns the layer key of lock l built for t with o: the lowercase
+// hex sha256 of Canonical(l, t, o). It needs no network and no files, so a
 // preview can compute it and compare it with the deployed layer's.
-func Key(l *Lock, t target.Target) string {
-	sum := sha256.Sum256([]byte(Canonical(l, t)))
+func Key(l *Lock, t target.Target, o Options) string {
+	sum := sha256.Sum256([]byte(Canonical(l, t, o)))
 	return hex.EncodeToString(sum[:])
 }
 
-// KeyFile reads the lock at path and returns its key for t.
-func KeyFile(path string, t target.Target) (string, error) {
+// KeyFile reads the lock at path and returns its key for t with o.
+func KeyFile(path string, t target.Target, o Options) (string, error) {
 	l, err := ReadFile(path)
 	if err != nil {
 		return "", err
 	}
-	return Key(l, t), nil
+	return Key(l, t, o), nil
 }

@@ -61,9 +61,10 @@ func TestCanonicalFormat(t *testing.T) {
 tomli==2.0.1 ; python_version < "3.12" --hash=sha256:`+h(3)+`
 numpy==2.1.3 ; python_version >= "3.11" --hash=sha256:`+h(4)+`
 `)
-	got := Canonical(l, mustTarget(t, "x86_64", "python3.12", "python3.11"))
-	want := "lambdapack layer key v1\n" +
+	got := Canonical(l, mustTarget(t, "x86_64", "python3.12", "python3.11"), Options{})
+	want := "lambdapack layer key v2\n" +
 		"target python3.11,python3.12/x86_64\n" +
+		"bytecode on\n" +
 		"numpy==2.1.3 sha256:" + h(4) + "\n" +
 		"pillow-heif==0.20.0 sha256:" + h(1) + ",sha256:" + h(2) + "\n" +
 		"tomli==2.0.1 sha256:" + h(3) + " [python3.11]\n"
@@ -72,7 +73,7 @@ numpy==2.1.3 ; python_version >= "3.11" --hash=sha256:`+h(4)+`
 	}
 	tg := mustTarget(t, "x86_64", "python3.11", "python3.12")
 	sum := sha256.Sum256([]byte(want))
-	if k := Key(l, tg); k != hex.EncodeToString(sum[:]) {
+	if k := Key(l, tg, Options{}); k != hex.EncodeToString(sum[:]) {
 		t.Errorf("Key = %s, want the sha256 of the canonical text", k)
 	}
 }
@@ -81,9 +82,9 @@ numpy==2.1.3 ; python_version >= "3.11" --hash=sha256:`+h(4)+`
 // before '=' in the lines themselves.
 func TestCanonicalSortsByName(t *testing.T) {
 	l := mustParse(t, "r.txt", "foo-bar==1.0 --hash=sha256:"+h(1)+"\nfoo==1.0 --hash=sha256:"+h(2)+"\n")
-	lines := strings.Split(Canonical(l, mustTarget(t, "x86_64", "python3.12")), "\n")
-	if !strings.HasPrefix(lines[2], "foo==") || !strings.HasPrefix(lines[3], "foo-bar==") {
-		t.Errorf("lines %q, want foo before foo-bar", lines[2:])
+	lines := strings.Split(Canonical(l, mustTarget(t, "x86_64", "python3.12"), Options{}), "\n")
+	if !strings.HasPrefix(lines[3], "foo==") || !strings.HasPrefix(lines[4], "foo-bar==") {
+		t.Errorf("lines %q, want foo before foo-bar", lines[3:])
 	}
 }
 
@@ -102,7 +103,7 @@ tomli==2.0.1 ; python_version < "3.12" \
 
 func TestKeyInvariant(t *testing.T) {
 	tg := mustTarget(t, "x86_64", "python3.11", "python3.12")
-	base := Key(mustParse(t, "requirements.txt", baseLock), tg)
+	base := Key(mustParse(t, "requirements.txt", baseLock), tg, Options{})
 	tests := []struct {
 		name, file, text string
 	}{
@@ -132,8 +133,8 @@ numpy==2.1.3 --hash=sha256:` + h(2) + ` --hash=sha256:` + h(1) + "\n"},
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := mustParse(t, tt.file, tt.text)
-			if k := Key(l, tg); k != base {
-				t.Errorf("key changed:\n%s\nbase:\n%s", Canonical(l, tg), Canonical(mustParse(t, "requirements.txt", baseLock), tg))
+			if k := Key(l, tg, Options{}); k != base {
+				t.Errorf("key changed:\n%s\nbase:\n%s", Canonical(l, tg, Options{}), Canonical(mustParse(t, "requirements.txt", baseLock), tg, Options{}))
 			}
 		})
 	}
@@ -144,7 +145,7 @@ numpy==2.1.3 --hash=sha256:` + h(2) + ` --hash=sha256:` + h(1) + "\n"},
 		mustTarget(t, "x86_64", "python3.12", "python3.11", "python3.12"),
 		{Runtimes: []target.Runtime{{Minor: 12}, {Minor: 11}, {Minor: 11}}, Arch: target.X86_64},
 	} {
-		if Key(l, other) != base {
+		if Key(l, other, Options{}) != base {
 			t.Errorf("target %v gives another key than %v", other.Runtimes, tg)
 		}
 	}
@@ -153,36 +154,38 @@ numpy==2.1.3 --hash=sha256:` + h(2) + ` --hash=sha256:` + h(1) + "\n"},
 func TestKeySensitive(t *testing.T) {
 	tg := mustTarget(t, "x86_64", "python3.11", "python3.12")
 	baseL := mustParse(t, "requirements.txt", baseLock)
-	base := Key(baseL, tg)
+	base := Key(baseL, tg, Options{})
 	tests := []struct {
 		name string
 		text string
 		tg   target.Target
+		opts Options
 	}{
-		{"a version", strings.Replace(baseLock, "numpy==2.1.3", "numpy==2.1.2", 1), tg},
-		{"a version of a package limited by its marker", strings.Replace(baseLock, "tomli==2.0.1", "tomli==2.0.2", 1), tg},
-		{"a hash added", strings.Replace(baseLock, "pillow==11.0.0 \\", "pillow==11.0.0 --hash=sha256:"+h(6)+" \\", 1), tg},
-		{"a hash removed", strings.Replace(baseLock, "--hash=sha256:"+h(1)+" \\\n    ", "", 1), tg},
-		{"a hash changed", strings.Replace(baseLock, h(3), h(7), 1), tg},
-		{"a hash moved to another package", strings.NewReplacer(h(3), h(4), h(4), h(3)).Replace(baseLock), tg},
-		{"a package added", baseLock + "six==1.17.0 --hash=sha256:" + h(8) + "\n", tg},
-		{"a package removed", strings.Replace(baseLock, "pillow==11.0.0 \\\n    --hash=sha256:"+h(3)+"\n", "", 1), tg},
-		{"a package renamed", strings.Replace(baseLock, "pillow-heif==", "pillow-avif==", 1), tg},
-		{"a marker that limits a package", strings.Replace(baseLock, "pillow==11.0.0", `pillow==11.0.0 ; python_version >= "3.12"`, 1), tg},
-		{"a marker that moves a package to the other runtime", strings.Replace(baseLock, `python_version < "3.12"`, `python_version >= "3.12"`, 1), tg},
-		{"a marker that now applies everywhere", strings.Replace(baseLock, `python_version < "3.12"`, `python_version < "3.13"`, 1), tg},
-		{"a marker that leaves a package out", strings.Replace(baseLock, "numpy==2.1.3", `numpy==2.1.3 ; sys_platform == "darwin"`, 1), tg},
-		{"another runtime set", baseLock, mustTarget(t, "x86_64", "python3.12")},
-		{"another runtime added", baseLock, mustTarget(t, "x86_64", "python3.11", "python3.12", "python3.13")},
-		{"another architecture", baseLock, mustTarget(t, "arm64", "python3.11", "python3.12")},
+		{"a version", strings.Replace(baseLock, "numpy==2.1.3", "numpy==2.1.2", 1), tg, Options{}},
+		{"a version of a package limited by its marker", strings.Replace(baseLock, "tomli==2.0.1", "tomli==2.0.2", 1), tg, Options{}},
+		{"a hash added", strings.Replace(baseLock, "pillow==11.0.0 \\", "pillow==11.0.0 --hash=sha256:"+h(6)+" \\", 1), tg, Options{}},
+		{"a hash removed", strings.Replace(baseLock, "--hash=sha256:"+h(1)+" \\\n    ", "", 1), tg, Options{}},
+		{"a hash changed", strings.Replace(baseLock, h(3), h(7), 1), tg, Options{}},
+		{"a hash moved to another package", strings.NewReplacer(h(3), h(4), h(4), h(3)).Replace(baseLock), tg, Options{}},
+		{"a package added", baseLock + "six==1.17.0 --hash=sha256:" + h(8) + "\n", tg, Options{}},
+		{"a package removed", strings.Replace(baseLock, "pillow==11.0.0 \\\n    --hash=sha256:"+h(3)+"\n", "", 1), tg, Options{}},
+		{"a package renamed", strings.Replace(baseLock, "pillow-heif==", "pillow-avif==", 1), tg, Options{}},
+		{"a marker that limits a package", strings.Replace(baseLock, "pillow==11.0.0", `pillow==11.0.0 ; python_version >= "3.12"`, 1), tg, Options{}},
+		{"a marker that moves a package to the other runtime", strings.Replace(baseLock, `python_version < "3.12"`, `python_version >= "3.12"`, 1), tg, Options{}},
+		{"a marker that now applies everywhere", strings.Replace(baseLock, `python_version < "3.12"`, `python_version < "3.13"`, 1), tg, Options{}},
+		{"a marker that leaves a package out", strings.Replace(baseLock, "numpy==2.1.3", `numpy==2.1.3 ; sys_platform == "darwin"`, 1), tg, Options{}},
+		{"another runtime set", baseLock, mustTarget(t, "x86_64", "python3.12"), Options{}},
+		{"another runtime added", baseLock, mustTarget(t, "x86_64", "python3.11", "python3.12", "python3.13"), Options{}},
+		{"another architecture", baseLock, mustTarget(t, "arm64", "python3.11", "python3.12"), Options{}},
+		{"no bytecode", baseLock, tg, Options{NoBytecode: true}},
 	}
 	seen := map[string]string{base: "base"}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := mustParse(t, "requirements.txt", tt.text)
-			k := Key(l, tt.tg)
+			k := Key(l, tt.tg, tt.opts)
 			if k == base {
-				t.Errorf("key unchanged:\n%s", Canonical(l, tt.tg))
+				t.Errorf("key unchanged:\n%s", Canonical(l, tt.tg, tt.opts))
 			}
 			if prev, dup := seen[k]; dup {
 				t.Errorf("same key as %q", prev)
@@ -195,7 +198,7 @@ func TestKeySensitive(t *testing.T) {
 func TestKeyFile(t *testing.T) {
 	tg := mustTarget(t, "x86_64", "python3.11", "python3.12")
 	path := "testdata/image-processing-manylinux2014.txt"
-	k, err := KeyFile(path, tg)
+	k, err := KeyFile(path, tg, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,8 +206,8 @@ func TestKeyFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k != Key(l, tg) || len(k) != 64 || strings.ToLower(k) != k {
-		t.Errorf("KeyFile = %q, Key = %q", k, Key(l, tg))
+	if k != Key(l, tg, Options{}) || len(k) != 64 || strings.ToLower(k) != k {
+		t.Errorf("KeyFile = %q, Key = %q", k, Key(l, tg, Options{}))
 	}
 	if _, err := hex.DecodeString(k); err != nil {
 		t.Errorf("key %q is not hex: %v", k, err)

@@ -363,7 +363,7 @@ func TestReadFile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), missing) || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("ReadFile(missing) error = %v, want one naming %s and wrapping ErrNotExist", err, missing)
 	}
-	if _, err := KeyFile(missing, mustTarget(t, "x86_64", "python3.12")); err == nil {
+	if _, err := KeyFile(missing, mustTarget(t, "x86_64", "python3.12"), Options{}); err == nil {
 		t.Fatal("KeyFile(missing) succeeded")
 	}
 }
@@ -440,8 +440,8 @@ func TestRealWheelSets(t *testing.T) {
 			}
 			for _, tg := range []struct{ arch, rt string }{{"x86_64", "python3.11"}, {"arm64", "python3.12"}} {
 				tgt := mustTarget(t, tg.arch, "python3.12", tg.rt)
-				if k1, k2 := Key(l, tgt), Key(l2, tgt); k1 != k2 {
-					t.Errorf("%v: key %s, reformatted copy %s\n%s\n%s", tgt, k1, k2, Canonical(l, tgt), Canonical(l2, tgt))
+				if k1, k2 := Key(l, tgt, Options{}), Key(l2, tgt, Options{}); k1 != k2 {
+					t.Errorf("%v: key %s, reformatted copy %s\n%s\n%s", tgt, k1, k2, Canonical(l, tgt, Options{}), Canonical(l2, tgt, Options{}))
 				}
 			}
 		})
@@ -538,7 +538,7 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		tgt := mustTarget(t, "arm64", "python3.9", "python3.14")
-		if Key(l, tgt) != Key(l, tgt) {
+		if Key(l, tgt, Options{}) != Key(l, tgt, Options{}) {
 			t.Fatal("Key is not deterministic")
 		}
 	})

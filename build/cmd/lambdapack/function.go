@@ -20,6 +20,7 @@ func runFunction(ctx context.Context, args []string, e *env) error {
 	src := fs.String("src", "", "the function's source folder")
 	lockPath := fs.String("lock", "", "the hashed lock of the function's own dependencies (optional)")
 	out := fs.String("out", "", "the zip file to write (outside --src)")
+	noBytecode := fs.Bool("no-bytecode", false, "ship no .pyc files (every cold start then compiles every module it imports); changes the key")
 	var filter source.Filter
 	fs.Var((*stringList)(&filter.Exclude), "exclude", "leave out what `PATTERN` matches, besides the default excludes (repeatable; gitignore-like, relative to --src)")
 	fs.Var((*stringList)(&filter.Include), "include", "pack what `PATTERN` matches even when an exclude matches it (repeatable)")
@@ -39,6 +40,7 @@ func runFunction(ctx context.Context, args []string, e *env) error {
 	if err != nil {
 		return err
 	}
+	opts.NoBytecode = *noBytecode
 	opts.Progress = e.stderr
 	opts.Log = e.stderr
 	return buildAndPublish(ctx, e, &up, functionJob(ctx, opts))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/galerly/galerly-lambda/build"
 	"github.com/galerly/galerly-lambda/build/internal/wheeltest"
+	"github.com/galerly/galerly-lambda/build/lock"
 	"github.com/galerly/galerly-lambda/build/source"
 	"github.com/galerly/galerly-lambda/build/target"
 )
@@ -160,7 +161,7 @@ func TestFunctionPackage(t *testing.T) {
 	}
 
 	tg, _ := target.New([]string{"python3.11"}, arch(t))
-	key, err := build.CodeKey(src, w.lock, tg, source.Filter{})
+	key, err := build.CodeKey(src, w.lock, tg, source.Filter{}, lock.Options{})
 	if err != nil || res.Key != key {
 		t.Errorf("key %s, build.CodeKey %s (%v)", res.Key, key, err)
 	}

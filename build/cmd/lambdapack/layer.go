@@ -15,6 +15,7 @@ func runLayer(ctx context.Context, args []string, e *env) error {
 	lockPath := fs.String("lock", "", "the hashed lock file (pip --require-hashes format)")
 	out := fs.String("out", "", "the zip file to write")
 	maxUnzipped := fs.Int64("max-unzipped", build.MaxUnzipped, "refuse a layer whose unzipped size is over this many bytes")
+	noBytecode := fs.Bool("no-bytecode", false, "ship no .pyc files (every cold start then compiles every module it imports); changes the key")
 	var tf targetFlags
 	tf.register(fs)
 	var sf sourceFlags
@@ -28,6 +29,7 @@ func runLayer(ctx context.Context, args []string, e *env) error {
 	if err != nil {
 		return err
 	}
+	opts.NoBytecode = *noBytecode
 	opts.Progress = e.stderr
 	opts.Log = e.stderr
 	return buildAndPublish(ctx, e, &up, layerJob(ctx, opts))
