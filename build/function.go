@@ -6,10 +6,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -52,6 +50,11 @@ type FunctionOptions struct {
 	// Log receives warnings (secrets in the source folder) and notes;
 	// nothing if nil.
 	Log io.Writer
+}
+
+// Inputs are the files and folders the build reads.
+func (opts *FunctionOptions) Inputs() Inputs {
+	return Inputs{Lock: opts.Lock, FindLinks: opts.Sources.FindLinks, Src: opts.Src, Cache: opts.CacheDir}
 }
 
 // KeyOptions are the options of opts that are part of the code key.
@@ -148,7 +151,7 @@ func prepareFunction(opts FunctionOptions) (*source.Tree, error) {
 	if err := CheckOut(opts.Out); err != nil {
 		return nil, err
 	}
-	if err := checkOutOutsideSrc(opts.Out, opts.Src); err != nil {
+	if err := CheckOutNotInput(opts.Out, opts.Inputs()); err != nil {
 		return nil, err
 	}
 	return source.Walk(opts.Src, opts.Filter)
@@ -190,6 +193,7 @@ func Function(ctx context.Context, opts FunctionOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	sweepBesideOut(opts.Out)
 	for _, w := range tree.Warnings {
 		log("warning: %s", w)
 	}
@@ -370,30 +374,4 @@ func largestIn(tree *source.Tree, sizes map[string]int64, placed []placement) st
 		all = append(all, sized{"file " + f.Path, f.Size})
 	}
 	return largest(all)
-}
-
-// checkOutOutsideSrc refuses an output inside the source folder: the next
-// build would pack the previous zip into the package. Both paths are
-// compared with symlinks resolved, so a folder named through a link (a
-// checkout under a linked home, app/ linked from elsewhere) is still caught.
-func checkOutOutsideSrc(out, src string) error {
-	absOut, err1 := realPath(filepath.Dir(out))
-	absSrc, err2 := realPath(src)
-	if err := errors.Join(err1, err2); err != nil {
-		return err
-	}
-	absOut = filepath.Join(absOut, filepath.Base(out))
-	if rel, err := filepath.Rel(absSrc, absOut); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return fmt.Errorf("output %s is inside the source folder %s: the next build would pack it; write it elsewhere", out, src)
-	}
-	return nil
-}
-
-// realPath is p absolute with symlinks resolved; a path that does not
-// exist (yet) is only made absolute, and the walk or write names it later.
-func realPath(p string) (string, error) {
-	if r, err := filepath.EvalSymlinks(p); err == nil {
-		p = r
-	}
-	return filepath.Abs(p)
 }

@@ -12,11 +12,9 @@ package build
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/galerly/galerly-lambda/build/cache"
@@ -55,6 +53,11 @@ type LayerOptions struct {
 	// Log receives notes a person may want to read (what was left out of
 	// a wheel, why a wheel was chosen); nothing if nil.
 	Log io.Writer
+}
+
+// Inputs are the files and folders the build reads.
+func (opts *LayerOptions) Inputs() Inputs {
+	return Inputs{Lock: opts.Lock, FindLinks: opts.Sources.FindLinks, Cache: opts.CacheDir}
 }
 
 // KeyOptions are the options of opts that are part of the layer key.
@@ -105,6 +108,10 @@ func Layer(ctx context.Context, opts LayerOptions) (*Result, error) {
 	if err := CheckOut(opts.Out); err != nil {
 		return nil, err
 	}
+	if err := CheckOutNotInput(opts.Out, opts.Inputs()); err != nil {
+		return nil, err
+	}
+	sweepBesideOut(opts.Out)
 	max := opts.MaxUnzipped
 	if max == 0 {
 		max = MaxUnzipped
@@ -175,21 +182,3 @@ func logTo(w io.Writer) func(format string, args ...any) {
 // removeQuietly removes a temporary file on a failure path, where the
 // failure being reported matters more than a failed cleanup.
 func removeQuietly(path string) { _ = os.Remove(path) }
-
-// CheckOut refuses an output path the zip could not be written to before
-// anything is downloaded or built, naming the path the user gave. The
-// builds call it first; `--upload`, which may skip the build, calls it too.
-func CheckOut(out string) error {
-	if out == "" {
-		return errors.New("no output file given")
-	}
-	if st, err := os.Stat(out); err == nil && st.IsDir() {
-		return fmt.Errorf("output %s is a folder: give the zip's file name, e.g. %s", out, filepath.Join(out, "layer.zip"))
-	}
-	dir := filepath.Dir(out)
-	st, err := os.Stat(dir)
-	if err != nil || !st.IsDir() {
-		return fmt.Errorf("output %s: the folder %s does not exist", out, dir)
-	}
-	return nil
-}

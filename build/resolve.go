@@ -51,8 +51,22 @@ type resolver struct {
 func (r *resolver) recordName() string { return "layer-" + r.key + ".json" }
 
 // resolve returns every wheel placement, with each wheel verified in the
-// cache, from the cache alone when it can.
+// cache (its sha256, then its archive: checkWheels), from the cache alone
+// when it can.
 func (r *resolver) resolve(ctx context.Context) ([]placement, error) {
+	placed, err := r.place(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkWheels(ctx, r.cache, placed, r.log); err != nil {
+		return nil, err
+	}
+	return placed, nil
+}
+
+// place returns every wheel placement, with each wheel in the cache with
+// its sha256, from the cache alone when it can.
+func (r *resolver) place(ctx context.Context) ([]placement, error) {
 	if placed, ok := r.fromCache(ctx); ok {
 		return placed, nil
 	}
@@ -111,8 +125,12 @@ func applying(l *lock.Lock, t target.Target) ([]lock.Applied, error) {
 	return applied, nil
 }
 
-// fromCache returns the recorded resolution for the key when every wheel
-// it names is in the cache and still has its hash.
+// fromCache returns the recorded resolution for the key when it places
+// only wheels the lock pins, as the lock asks (see checkRecord), and every
+// wheel it names is in the cache and still has its hash. The cache folder
+// is not trusted (CI restores it from a shared store): a record that does
+// not match the lock is ignored with a note, and the wheels are resolved
+// again from the sources.
 func (r *resolver) fromCache(ctx context.Context) ([]placement, bool) {
 	data, ok, err := r.cache.ReadRecord(r.recordName())
 	if err != nil || !ok {
@@ -120,6 +138,11 @@ func (r *resolver) fromCache(ctx context.Context) ([]placement, bool) {
 	}
 	var placed []placement
 	if err := json.Unmarshal(data, &placed); err != nil || len(placed) == 0 {
+		r.log("note: cache record %s is unreadable; resolving again", r.recordName())
+		return nil, false
+	}
+	if err := checkRecord(placed, r.lock, r.target); err != nil {
+		r.log("note: cache record %s does not match the lock, so it is ignored and the wheels are resolved again: %v", r.recordName(), err)
 		return nil, false
 	}
 	for i := range placed {
@@ -134,6 +157,106 @@ func (r *resolver) fromCache(ctx context.Context) ([]placement, bool) {
 	}
 	r.log("resolved %d wheels from the cache (key %s)", len(placed), r.key[:12])
 	return placed, true
+}
+
+// checkRecord reports why a recorded resolution is not one the lock l can
+// produce for t: every placement must be a wheel of a requirement that
+// applies, at its pinned version, with a sha256 the lock names for it, a
+// filename of that package and version, in a folder the requirement's
+// runtimes read and that fits each of them; and each requirement must be
+// placed exactly once for each runtime it applies to. So whatever the
+// cache holds, nothing the lock did not pin for this target is shipped.
+func checkRecord(placed []placement, l *lock.Lock, t target.Target) error {
+	applied, err := applying(l, t)
+	if err != nil {
+		return err
+	}
+	byName := make(map[string]lock.Applied, len(applied))
+	for _, a := range applied {
+		byName[a.Name] = a
+	}
+	type slot struct {
+		name string
+		rt   target.Runtime
+	}
+	covered := map[slot]bool{}
+	for _, p := range placed {
+		req, ok := byName[p.Name]
+		switch {
+		case !ok:
+			return fmt.Errorf("it places %s, which the lock does not pin for %s", clip(p.Name), t)
+		case p.Version != req.Version:
+			return fmt.Errorf("it places %s %s, the lock pins %s", p.Name, clip(p.Version), req.Version)
+		case !slices.Contains(req.Hashes, p.SHA256):
+			return fmt.Errorf("it places %s with sha256 %s, which the lock does not name for %s==%s", clip(p.Wheel), clip(p.SHA256), p.Name, req.Version)
+		}
+		fn, err := wheel.ParseFilename(p.Wheel)
+		if err != nil {
+			return err
+		}
+		if fn.Name != req.Name || !fn.IsVersion(req.Version) {
+			return fmt.Errorf("it places %s for %s==%s", clip(p.Wheel), p.Name, req.Version)
+		}
+		runtimes, err := runtimesReading(p.Path, req, t)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.Wheel, err)
+		}
+		for _, rt := range runtimes {
+			if fit := fn.Fit(rt, t.Arch); !fit.OK {
+				return fmt.Errorf("it places %s for %s, which it does not fit: %s", p.Wheel, rt, fit.Reason)
+			}
+			s := slot{p.Name, rt}
+			if covered[s] {
+				return fmt.Errorf("it places %s twice for %s", p.Name, rt)
+			}
+			covered[s] = true
+		}
+	}
+	for _, a := range applied {
+		for _, rt := range a.Runtimes {
+			if !covered[slot{a.Name, rt}] {
+				return fmt.Errorf("it places no wheel of %s for %s", a.Name, rt)
+			}
+		}
+	}
+	return nil
+}
+
+// runtimesReading returns the runtimes of req that import from path, the
+// folder a wheel was placed in, as choose places them: "python/" serves
+// all of them (only when the requirement applies to every runtime of t),
+// a runtime's site-packages serves that runtime.
+func runtimesReading(path string, req lock.Applied, t target.Target) ([]target.Runtime, error) {
+	if path == "python/" {
+		if len(t.Runtimes) == 1 || len(req.Runtimes) == len(t.Runtimes) {
+			return req.Runtimes, nil
+		}
+		return nil, fmt.Errorf("placed in python/, but %s applies only to %s", req.Name, runtimeList(req.Runtimes))
+	}
+	for _, rt := range req.Runtimes {
+		if path == rt.SitePackages()+"/" {
+			return []target.Runtime{rt}, nil
+		}
+	}
+	return nil, fmt.Errorf("placed in %q, which no runtime of %s that %s applies to reads", clip(path), t, req.Name)
+}
+
+// runtimeList names runtimes for a message.
+func runtimeList(rs []target.Runtime) string {
+	names := make([]string, len(rs))
+	for i, r := range rs {
+		names[i] = r.String()
+	}
+	return strings.Join(names, ", ")
+}
+
+// clip shortens text read from an untrusted file for a message.
+func clip(s string) string {
+	const max = 100
+	if len(s) <= max {
+		return s
+	}
+	return fmt.Sprintf("%s... (%d bytes)", s[:max], len(s))
 }
 
 // choice is what choose decided for one requirement.

@@ -40,7 +40,16 @@ import (
 // Cache is a cache folder. Its methods are safe for concurrent use by
 // goroutines and by separate processes sharing the folder.
 type Cache struct {
-	dir string
+	dir  string
+	seal *sealKey
+}
+
+// Options tunes Open; the zero value is the default.
+type Options struct {
+	// SealKeyFile is the file holding the key that seals derived records
+	// (see WriteSealed); DefaultSealKeyFile() if empty. It must not be in
+	// the cache folder, which is what the seal protects against.
+	SealKeyFile string
 }
 
 // MismatchError reports content whose sha256 is not the one it was
@@ -63,7 +72,10 @@ func DefaultDir() (string, error) {
 }
 
 // Open returns the cache in dir, creating its folders if needed.
-func Open(dir string) (*Cache, error) {
+func Open(dir string) (*Cache, error) { return OpenWith(dir, Options{}) }
+
+// OpenWith is Open with options.
+func OpenWith(dir string, o Options) (*Cache, error) {
 	if dir == "" {
 		return nil, errors.New("cache: empty folder name")
 	}
@@ -76,7 +88,16 @@ func Open(dir string) (*Cache, error) {
 			return nil, fmt.Errorf("cache %s: %w", abs, err)
 		}
 	}
-	c := &Cache{dir: abs}
+	if o.SealKeyFile != "" {
+		keyAbs, err := filepath.Abs(o.SealKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("cache: seal key %s: %w", o.SealKeyFile, err)
+		}
+		if rel, err := filepath.Rel(abs, keyAbs); err == nil && !strings.HasPrefix(rel, "..") {
+			return nil, fmt.Errorf("cache: the seal key %s is inside the cache folder %s, which it protects: keep it elsewhere", o.SealKeyFile, abs)
+		}
+	}
+	c := &Cache{dir: abs, seal: &sealKey{file: o.SealKeyFile}}
 	c.sweep(time.Now().Add(-staleAfter))
 	return c, nil
 }

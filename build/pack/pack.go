@@ -63,6 +63,13 @@ import (
 // files added with [Archive.AddFile]. It cannot be a wheel's file name.
 const FilesSource = "source files"
 
+// MaxFiles is the most files an Archive holds. Its plan keeps every entry
+// in memory (with the wheel's directory record it was read from), about
+// 1 KB each with the garbage collector's headroom; this bound keeps a
+// build's peak memory under 150 MB. Lambda sets no such limit, but real
+// layers hold tens of thousands of files, bytecode included.
+const MaxFiles = 120_000
+
 // Archive plans the entries of one zip archive; [Archive.WriteTo] writes it.
 // The zero value is not usable; call [New].
 //
@@ -335,6 +342,9 @@ func (a *Archive) merge(staged []*entry) error {
 			if f := lookup(d); f != nil {
 				return fmt.Errorf("pack: %s is a file in %s but a directory in %s", d, f.label(), e.label())
 			}
+		}
+		if len(a.entries)+len(batch) >= MaxFiles {
+			return fmt.Errorf("pack: %s would be file %d of the artifact; lambdapack takes at most %d files per artifact (it plans each in memory)", e.label(), MaxFiles+1, MaxFiles)
 		}
 		batch[e.name] = e
 		for d := range parents(e.name) {

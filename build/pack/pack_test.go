@@ -959,3 +959,22 @@ func TestCollisionsEdgeCases(t *testing.T) {
 		}
 	})
 }
+
+// An archive refuses the file past MaxFiles, whole wheel or nothing, so a
+// build's plan stays within its memory budget.
+func TestMaxFiles(t *testing.T) {
+	a := New()
+	for i := range MaxFiles {
+		if err := a.AddFile(fmt.Sprintf("f/%06d.py", i), 0o644, 0, stringFile("")); err != nil {
+			t.Fatalf("file %d: %v", i, err)
+		}
+	}
+	name, zr := testWheel(t, "late", "1.0", wfile{name: "late/__init__.py", body: "x = 1\n"})
+	err := a.AddWheel(name, zr, "")
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("at most %d files", MaxFiles)) {
+		t.Fatalf("AddWheel past MaxFiles = %v", err)
+	}
+	if a.Files() != MaxFiles {
+		t.Errorf("Files() = %d after a refused wheel, want %d", a.Files(), MaxFiles)
+	}
+}

@@ -79,7 +79,7 @@ func functionOptions(fs *flag.FlagSet, src, lockPath, out string, filter source.
 	if err != nil {
 		return build.FunctionOptions{}, err
 	}
-	return build.FunctionOptions{
+	opts := build.FunctionOptions{
 		Src:           src,
 		Lock:          lockPath,
 		Target:        t,
@@ -88,7 +88,11 @@ func functionOptions(fs *flag.FlagSet, src, lockPath, out string, filter source.
 		LayerUnzipped: layers,
 		Sources:       srcs,
 		CacheDir:      sf.cacheDir,
-	}, nil
+	}
+	if err := build.CheckOutNotInput(out, opts.Inputs()); err != nil {
+		return build.FunctionOptions{}, usagef("--out: %v", err)
+	}
+	return opts, nil
 }
 
 // sizeList is a repeatable flag of sizes in bytes.

@@ -356,7 +356,7 @@ func TestFunctionRefusals(t *testing.T) {
 		{"over the limit", append(append([]string{"--src", src}, layers("131072000", "131072000")...), common...), 1,
 			"= 262144" /* then the code's bytes */},
 		{"packs nothing", append([]string{"--src", litter}, common...), 1, "packs nothing: everything in it is excluded (.env, __pycache__/)"},
-		{"output inside the source", []string{"--src", src, "--runtime", "python3.11", "--arch", "x86_64", "--out", filepath.Join(src, "f.zip")}, 1, "is inside the source folder"},
+		{"output inside the source", []string{"--src", src, "--runtime", "python3.11", "--arch", "x86_64", "--out", filepath.Join(src, "f.zip")}, 2, "is inside the source folder"},
 		{"code and dependency collide", append([]string{"--src", src, "--lock", clash, "--no-index", "--find-links", links, "--cache", t.TempDir()}, common...), 1,
 			`handlers/photos.py is written by source file "handlers/photos.py" and handlers-1.0-py3-none-any.whl (handlers/photos.py) with different content`},
 	} {

@@ -57,12 +57,16 @@ func layerOptions(fs *flag.FlagSet, lockPath, out string, maxUnzipped int64, tf 
 	if err != nil {
 		return build.LayerOptions{}, err
 	}
-	return build.LayerOptions{
+	opts := build.LayerOptions{
 		Lock:        lockPath,
 		Target:      t,
 		Out:         out,
 		Sources:     src,
 		CacheDir:    sf.cacheDir,
 		MaxUnzipped: maxUnzipped,
-	}, nil
+	}
+	if err := build.CheckOutNotInput(out, opts.Inputs()); err != nil {
+		return build.LayerOptions{}, usagef("--out: %v", err)
+	}
+	return opts, nil
 }

@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
 // Write creates or replaces path with what fill writes, with mode. When fill
@@ -17,8 +19,7 @@ import (
 // fill may also reject content it has written (a hash that does not match).
 func Write(path string, mode fs.FileMode, fill func(w io.Writer) error) error {
 	dir := filepath.Dir(path)
-	// The leading dot keeps a temporary file apart from finished ones.
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	tmp, err := os.CreateTemp(dir, tempPattern(path))
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -58,4 +59,29 @@ func syncDir(dir string) {
 		d.Sync()
 		d.Close()
 	}
+}
+
+// tempPattern is the name Write's temporary files for path have: a leading
+// dot keeps them apart from finished files.
+func tempPattern(path string) string { return "." + filepath.Base(path) + ".*.tmp" }
+
+// Sweep removes the temporary files that Write calls for path left behind
+// when their process was killed mid-write, if last written before cutoff:
+// a live writer rewrites its file far more often. Other files are never
+// touched. Errors are ignored: a leftover costs disk space only.
+func Sweep(path string, cutoff time.Time) {
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), globEscape(tempPattern(path))))
+	for _, m := range matches {
+		if st, err := os.Lstat(m); err == nil && st.Mode().IsRegular() && st.ModTime().Before(cutoff) {
+			os.Remove(m)
+		}
+	}
+}
+
+// globEscape escapes the glob metacharacters of a file name, keeping the
+// one '*' of the pattern that stands for CreateTemp's random part.
+func globEscape(pattern string) string {
+	prefix, suffix, _ := strings.Cut(pattern, "*")
+	esc := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`)
+	return esc.Replace(prefix) + "*" + esc.Replace(suffix)
 }
