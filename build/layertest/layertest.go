@@ -139,10 +139,12 @@ func Run(ctx context.Context, opts Options) error {
 	// never tries to write bytecode; the modes also stop a module that
 	// writes beside itself, as Lambda would (except for root, who
 	// ignores them).
+	// Undone first, even after a half-done walk, so that the removal
+	// above can empty the folders.
+	defer setReadOnly(opt, false)
 	if err := setReadOnly(opt, true); err != nil {
 		return fmt.Errorf("layer test: %w", err)
 	}
-	defer setReadOnly(opt, false) // so the removal below can empty the folders
 
 	// Only what the import needs, so nothing from the caller's
 	// environment (PYTHONPATH, PYTHONHOME, a virtualenv) changes what is
