@@ -1,9 +1,10 @@
 """Stand-ins for the image layer's packages (PIL, rawpy, pillow_heif,
 numpy), which are not installed where the unit tests run.
 
-fake_layer() puts them in sys.modules for a with block, and can make any of
-them fail to import with a given exception, through the real import
-machinery (a finder on sys.meta_path), as a broken layer would. The fake
+fake_layer() makes them importable for a with block, through the real
+import machinery (a finder on sys.meta_path), as a layer's are: the code
+under test imports them itself, the first time it needs them. It can make
+any of them fail to import with a given exception, as a broken layer would. The fake
 PIL follows Pillow where the function relies on it: Image.open tries only
 the formats it is given and raises KeyError for one not registered (as
 Pillow does), reads the real header of a PNG made by png() below, never
@@ -192,22 +193,27 @@ class FakeLayer:
         }
 
 
-class _FailingImports(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Makes importing each named module raise the given exception."""
+class _FakeImports(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serves the fake modules to the import system, and makes importing
+    each module named in errors raise the given exception."""
 
-    def __init__(self, errors: dict[str, BaseException]):
+    def __init__(self, modules: dict[str, types.ModuleType], errors: dict[str, BaseException]):
+        self.modules = modules
         self.errors = errors
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname in self.errors:
-            return importlib.util.spec_from_loader(fullname, self)
+        if fullname in self.errors or fullname in self.modules:
+            module = self.modules.get(fullname)
+            is_package = module is not None and hasattr(module, "__path__")
+            return importlib.util.spec_from_loader(fullname, self, is_package=is_package)
         return None
 
     def create_module(self, spec):
-        return None
+        return None if spec.name in self.errors else self.modules[spec.name]
 
     def exec_module(self, module):
-        raise self.errors[module.__name__]
+        if module.__name__ in self.errors:
+            raise self.errors[module.__name__]
 
 
 @contextlib.contextmanager
@@ -218,16 +224,17 @@ def fake_layer(fail: dict[str, BaseException] | None = None) -> Iterator[FakeLay
     installed, are hidden for the block and restored after it."""
     fail = dict(fail or {})
     layer = FakeLayer()
-    with mock.patch.dict(sys.modules), mock.patch.object(sys, "meta_path", [_FailingImports(fail), *sys.meta_path]):
+    served = {}
+    for name, module in layer.modules().items():
+        if not any(name == f or name.startswith(f + ".") for f in fail):
+            served[name] = module
+        elif "." in name:
+            # The import system binds a submodule as an attribute of its
+            # package only when it loads; a failed one is not there.
+            parent, _, child = name.rpartition(".")
+            delattr(layer.modules()[parent], child)
+    with mock.patch.dict(sys.modules), mock.patch.object(sys, "meta_path", [_FakeImports(served, fail), *sys.meta_path]):
         for name in list(sys.modules):
             if name.split(".")[0] in LAYER_TOP_LEVEL:
                 del sys.modules[name]
-        for name, module in layer.modules().items():
-            if not any(name == f or name.startswith(f + ".") for f in fail):
-                sys.modules[name] = module
-            elif "." in name:
-                # The import system binds a submodule as an attribute of its
-                # package only when it loads; a failed one is not there.
-                parent, _, child = name.rpartition(".")
-                delattr(layer.modules()[parent], child)
         yield layer

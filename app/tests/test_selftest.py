@@ -4,21 +4,42 @@ Pulumi smoke test parses) and its log lines."""
 from __future__ import annotations
 
 import json
+import os
 import platform
+import re
 import subprocess
 import sys
+import tempfile
 import unittest
 
 import api
 from handlers import selftest
+from tests import disklayer
 from tests.events import APP_DIR, body_json, http_v2, rest_v1
 from tests.fakes import VERSIONS, fake_layer
 
 LIBRAW_MISSING = ImportError("libraw_r.so.23: cannot open shared object file: No such file or directory")
 
 
+class Milliseconds:
+    """Equal to an import time as the result gives it: a float of
+    milliseconds, not negative, rounded to one decimal."""
+
+    def __eq__(self, other):
+        return isinstance(other, float) and other >= 0 and round(other, 1) == other
+
+    def __repr__(self):
+        return "<milliseconds>"
+
+
+# The fake layer's modules are served by a finder, with no source to
+# compile: each import is measured and compiles nothing.
+FAKE_IMPORT = {"ms": Milliseconds(), "compiled": 0, "bytecode": True}
+
+
 def expected_success() -> dict:
-    return {"ok": True, "packages": dict(VERSIONS), "raw": True, "heic": True, "python": platform.python_version()}
+    return {"ok": True, "packages": dict(VERSIONS), "raw": True, "heic": True, "python": platform.python_version(),
+            "imports": {name: FAKE_IMPORT for name in VERSIONS}}
 
 
 class DirectFormTest(unittest.TestCase):
@@ -26,8 +47,10 @@ class DirectFormTest(unittest.TestCase):
         with fake_layer():
             result = api.handler({"test": "imports"}, None)
         self.assertEqual(result, expected_success())
-        self.assertEqual(list(result), ["ok", "packages", "raw", "heic", "python"])
+        # "imports" came last, so the fields that were there keep their place.
+        self.assertEqual(list(result), ["ok", "packages", "raw", "heic", "python", "imports"])
         self.assertEqual(list(result["packages"]), ["PIL", "rawpy", "pillow_heif", "numpy"])
+        self.assertEqual(list(result["imports"]), ["PIL", "rawpy", "pillow_heif", "numpy"])
         # The smoke test reads the result as JSON.
         self.assertEqual(json.loads(json.dumps(result)), result)
 
@@ -37,7 +60,9 @@ class DirectFormTest(unittest.TestCase):
         messages = [r.getMessage() for r in logs.records]
         for name, version in VERSIONS.items():
             lines = [m for m in messages if m.startswith(name + " ")]
-            self.assertEqual(lines, [f"{name} imported successfully (version {version})"], messages)
+            self.assertEqual(len(lines), 1, messages)
+            self.assertRegex(lines[0], "^" + re.escape(f"{name} imported successfully (version {version}) in ")
+                             + r"[0-9]+\.[0-9] ms from bytecode$")
         self.assertIn("RAW support enabled: LibRaw 0.21.3, flags: LCMS, OPENMP", messages)
         self.assertIn("HEIC support enabled: libheif 1.18.2, decoders: libde265", messages)
 
@@ -62,11 +87,13 @@ class DirectFormTest(unittest.TestCase):
                 want = f"{type(err).__name__}: {err}"
                 self.assertIs(result["ok"], False)
                 self.assertEqual(result["errors"][name], want)
-                self.assertEqual(list(result), ["ok", "errors", "packages", "raw", "heic", "python"])
+                self.assertEqual(list(result), ["ok", "errors", "packages", "raw", "heic", "python", "imports"])
                 self.assertNotIn(name, result["packages"])
                 self.assertEqual(
                     result["packages"], {k: v for k, v in VERSIONS.items() if k != name}
                 )
+                # Figures for the packages that imported, none for the one that failed.
+                self.assertEqual(result["imports"], {k: FAKE_IMPORT for k in result["packages"]})
                 self.assertEqual((result["raw"], result["heic"]), (raw, heic))
                 failed = [r for r in logs.records if r.getMessage() == f"{name} import failed: {want}"]
                 self.assertEqual(len(failed), 1, [r.getMessage() for r in logs.records])
@@ -151,6 +178,73 @@ class APIFormTest(unittest.TestCase):
         self.assertEqual(selftest.api_result({"ok": False, "errors": {"numpy": "x"}})["statusCode"], 500)
 
 
+class ImportFiguresTest(unittest.TestCase):
+    """The real import system on a stand-in layer of real files
+    (tests/disklayer.py), in a fresh interpreter with -B, as Lambda's
+    read-only /opt: each package's import time, and how many of its modules
+    were compiled from source, with and without the layer's bytecode."""
+
+    def self_tests(self, bytecode: bool, before: str = "") -> list[dict]:
+        """Two self-tests in one fresh interpreter, after running before."""
+        with tempfile.TemporaryDirectory() as layer:
+            disklayer.write(layer, bytecode)
+            script = (
+                "import json, sys\n"
+                f"sys.path[:0] = [{APP_DIR!r}, {layer!r}]\n"
+                f"{before}\n"
+                "from handlers import selftest\n"
+                "print(json.dumps([selftest.run(), selftest.run()]))\n"
+            )
+            # -I: no PYTHONPYCACHEPREFIX, which would send the interpreter
+            # looking for bytecode elsewhere than beside the sources.
+            proc = subprocess.run(
+                [sys.executable, "-I", "-B", "-S", "-c", script], capture_output=True, text=True, timeout=120,
+            )
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            # -B: nothing was written beside the sources, as on Lambda.
+            written = [n for _, _, files in os.walk(layer) for n in files if n.endswith(".pyc")]
+            self.assertEqual(len(written), len(disklayer.SOURCES) if bytecode else 0, written)
+        return json.loads(proc.stdout)
+
+    def test_bytecode_used_or_compiled(self):
+        for bytecode in (True, False):
+            with self.subTest(bytecode=bytecode):
+                first, again = self.self_tests(bytecode)
+                self.assertIs(first["ok"], True, first)
+                self.assertEqual(first["packages"], VERSIONS)
+                for name, compiled in disklayer.COMPILED_WITHOUT_BYTECODE.items():
+                    want = {"ms": Milliseconds(), "compiled": 0 if bytecode else compiled, "bytecode": bytecode}
+                    self.assertEqual(first["imports"][name], want, name)
+                    self.assertGreater(first["imports"][name]["ms"], 0, name)
+                # A warm container reports the figures of its first import,
+                # not the nothing a second import costs.
+                self.assertEqual(again["imports"], first["imports"])
+
+    def test_a_package_loaded_before_any_self_test_is_not_measured(self):
+        first, again = self.self_tests(False, before="import PIL.Image")
+        unknown = {"ms": None, "compiled": None, "bytecode": None}
+        self.assertEqual(first["imports"]["PIL"], unknown)
+        self.assertEqual(again["imports"]["PIL"], unknown)
+        # pillow_heif's import finds PIL loaded and compiles its own modules only.
+        self.assertEqual(first["imports"]["pillow_heif"], {"ms": Milliseconds(), "compiled": 2, "bytecode": False})
+        self.assertIs(first["ok"], True)
+
+    def test_log_lines_say_what_was_compiled(self):
+        with tempfile.TemporaryDirectory() as layer:
+            disklayer.write(layer, False)
+            proc = subprocess.run(
+                [sys.executable, "-I", "-B", "-S", "-c",
+                 f"import sys; sys.path[:0] = [{APP_DIR!r}, {layer!r}]; import logging; logging.basicConfig();"
+                 "from handlers import selftest; selftest.run()"],
+                capture_output=True, text=True, timeout=120,
+            )
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertRegex(proc.stderr, r"numpy imported successfully \(version 2\.1\.3\) in [0-9.]+ ms, "
+                                      r"2 modules compiled from source \(no usable bytecode\)")
+        self.assertRegex(proc.stderr, r"rawpy imported successfully \(version 0\.24\.0\) in [0-9.]+ ms, "
+                                      r"1 module compiled from source \(no usable bytecode\)")
+
+
 class WithoutALayerTest(unittest.TestCase):
     """The real thing, no fakes: an interpreter without site-packages (-S)
     is a function with no layer attached, on any machine."""
@@ -171,6 +265,7 @@ class WithoutALayerTest(unittest.TestCase):
             {name: f"ModuleNotFoundError: No module named '{name}'" for name in VERSIONS},
         )
         self.assertEqual(result["packages"], {})
+        self.assertEqual(result["imports"], {})
         self.assertEqual((result["raw"], result["heic"]), (False, False))
         self.assertEqual(result["python"], platform.python_version())
         for name in VERSIONS:

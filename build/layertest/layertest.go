@@ -35,15 +35,50 @@ type Options struct {
 	Zip     string   // the layer zip; its root is Lambda's /opt
 	Python  string   // the interpreter to import with, e.g. /root/.pyenv/versions/3.12.1/bin/python3.12
 	Modules []string // modules to import, in order, e.g. "numpy", "PIL.Image"
-	// Stdout gets one line per imported module:
-	// "<module>\tok\t<version>" (version "-" when unknown), with a fourth
-	// field "(from the interpreter, not the layer)" when the module was not
-	// found in the layer, or "<module>\tFAILED" for the one that failed.
+	// Bytecode says when a module compiled from source at import fails
+	// the test; the zero value is BytecodeIfShipped.
+	Bytecode BytecodeRule
+	// Stdout gets one line per imported module, tab-separated:
+	//
+	//	<module> ok <version> <distribution> <import time> <compiled>
+	//
+	// e.g. "numpy\tok\t2.1.3\tnumpy==2.1.3\t88.4ms\t0 compiled".
+	// <version> is the module's __version__, else its distribution's,
+	// else its top-level package's ("-" when unknown); <distribution> is
+	// "NAME==VERSION" of the distribution that installed the module's
+	// top-level package, per importlib.metadata ("-" when none did);
+	// <import time> is milliseconds with one decimal and the unit, as
+	// Go's time.ParseDuration reads it; <compiled> counts the layer's
+	// modules compiled from source while importing it ("0 compiled" when
+	// all had bytecode). A seventh field "(from the interpreter, not the
+	// layer)" follows when the module was not found in the layer. The one
+	// that failed gets "<module>\tFAILED".
 	Stdout io.Writer
 	// Stderr gets the traceback of a failed import and whatever the
 	// interpreter and the imported modules print themselves.
 	Stderr io.Writer
 }
+
+// BytecodeRule says whether a layer must spare its modules from being
+// compiled at import.
+type BytecodeRule int
+
+const (
+	// BytecodeIfShipped fails the test when a module is compiled from
+	// source although the zip ships bytecode for the interpreter (some
+	// python/.../__pycache__/NAME.<cache tag>.pyc, e.g. cpython-312):
+	// a layer built with bytecode whose bytecode goes unused (missing for
+	// some files, stale, built by another Python) is caught without being
+	// told, and a layer built without it (--no-bytecode) still passes.
+	BytecodeIfShipped BytecodeRule = iota
+	// BytecodeRequired fails the test when any module of the layer is
+	// compiled from source, whatever the zip holds: it also catches a
+	// layer that silently shipped no bytecode at all.
+	BytecodeRequired
+	// BytecodeOptional never fails the test for compiling; the counts
+	// are still printed.
+	BytecodeOptional
+)
 
 // maxUnzipped is Lambda's limit on a function and its layers unzipped; a
 // layer bigger than that cannot be deployed, so extraction stops there
@@ -96,8 +131,19 @@ func Run(ctx context.Context, opts Options) error {
 	if err := os.Mkdir(opt, 0o755); err != nil {
 		return fmt.Errorf("layer test: %w", err)
 	}
-	if err := extract(opts.Zip, opt); err != nil {
+	entries, err := extract(opts.Zip, opt)
+	if err != nil {
 		return err
+	}
+	// Lambda mounts /opt read-only. The interpreter runs with -B, so it
+	// never tries to write bytecode; the modes also stop a module that
+	// writes beside itself, as Lambda would (except for root, who
+	// ignores them).
+	// Undone first, even after a half-done walk, so that the removal
+	// above can empty the folders.
+	defer setReadOnly(opt, false)
+	if err := setReadOnly(opt, true); err != nil {
+		return fmt.Errorf("layer test: %w", err)
 	}
 
 	// Only what the import needs, so nothing from the caller's
@@ -110,10 +156,11 @@ func Run(ctx context.Context, opts Options) error {
 		"HOME=" + tmp,
 		"LANG=C.UTF-8",
 	}
-	version, err := pythonVersion(ctx, opts.Python, tmp, env)
+	py, err := pythonVersion(ctx, opts.Python, tmp, env)
 	if err != nil {
 		return err
 	}
+	version := py.version
 
 	// The Lambda Python runtime puts a layer's two folders first on
 	// sys.path, after only the function's own /var/task: first
@@ -127,7 +174,8 @@ func Run(ctx context.Context, opts Options) error {
 		filepath.Join(opt, "python", "lib", "python"+version, "site-packages"),
 		filepath.Join(opt, "python"),
 	}
-	s := session{opts: opts, version: version, dir: tmp, opt: opt, paths: paths, env: env, stdout: stdout, stderr: stderr}
+	s := session{opts: opts, version: version, cacheTag: py.cacheTag, shipsBytecode: shipsBytecode(entries, py.cacheTag),
+		dir: tmp, opt: opt, paths: paths, env: env, stdout: stdout, stderr: stderr}
 	return s.importAll(ctx)
 }
 
@@ -135,6 +183,8 @@ func Run(ctx context.Context, opts Options) error {
 type session struct {
 	opts           Options
 	version        string   // "3.12"
+	cacheTag       string   // "cpython-312"
+	shipsBytecode  bool     // the zip holds .pyc files for cacheTag
 	dir, opt       string   // the working directory and the /opt stand-in inside it
 	paths          []string // put on sys.path, in order
 	env            []string
@@ -157,36 +207,77 @@ func validModule(m string) bool {
 	return true
 }
 
-var versionRE = regexp.MustCompile(`^3\.[0-9]+$`)
+var (
+	versionRE  = regexp.MustCompile(`^3\.[0-9]+$`)
+	cacheTagRE = regexp.MustCompile(`^[a-z]+-[0-9]+$`)
+)
 
-// pythonVersion asks the interpreter for its major.minor, which names the
-// layer's version-specific site-packages folder.
-func pythonVersion(ctx context.Context, python, dir string, env []string) (string, error) {
-	cmd := exec.CommandContext(ctx, python, "-S", "-s", "-E", "-B", "-c", `import sys; print("%d.%d" % sys.version_info[:2])`)
+// interpreter is what Run needs to know of the interpreter.
+type interpreter struct {
+	version  string // "3.12": names the layer's version-specific site-packages folder
+	cacheTag string // "cpython-312": names its bytecode files; "" when it writes none
+}
+
+// pythonVersion asks the interpreter for its major.minor and bytecode
+// cache tag.
+func pythonVersion(ctx context.Context, python, dir string, env []string) (interpreter, error) {
+	cmd := exec.CommandContext(ctx, python, "-S", "-s", "-E", "-B", "-c",
+		`import sys; print("%d.%d" % sys.version_info[:2], sys.implementation.cache_tag or "-")`)
 	cmd.Dir, cmd.Env = dir, env
 	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && len(ee.Stderr) > 0 {
-			return "", fmt.Errorf("interpreter %s: %w: %s", python, err, strings.TrimSpace(string(ee.Stderr)))
+			return interpreter{}, fmt.Errorf("interpreter %s: %w: %s", python, err, strings.TrimSpace(string(ee.Stderr)))
 		}
-		return "", fmt.Errorf("interpreter %s: %w", python, err)
+		return interpreter{}, fmt.Errorf("interpreter %s: %w", python, err)
 	}
-	v := strings.TrimSpace(string(out))
+	v, tag, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
 	if !versionRE.MatchString(v) {
-		return "", fmt.Errorf("interpreter %s reports version %q, want Python 3", python, v)
+		return interpreter{}, fmt.Errorf("interpreter %s reports version %q, want Python 3", python, v)
 	}
-	return v, nil
+	if !cacheTagRE.MatchString(tag) {
+		tag = "" // sys.implementation.cache_tag is None: no bytecode is ever read
+	}
+	return interpreter{version: v, cacheTag: tag}, nil
+}
+
+// shipsBytecode says whether the layer holds bytecode the interpreter
+// would read: a PEP 3147 python/.../__pycache__/NAME.<tag>.pyc. Optimized
+// (.opt-1) files do not count: Lambda runs without -O.
+func shipsBytecode(entries []string, tag string) bool {
+	if tag == "" {
+		return false
+	}
+	suffix := "." + tag + ".pyc"
+	for _, name := range entries {
+		dir, file := path.Split(name)
+		if strings.HasPrefix(name, "python/") && strings.HasSuffix(dir, "/__pycache__/") &&
+			strings.HasSuffix(file, suffix) && !strings.Contains(strings.TrimSuffix(file, suffix), ".") {
+			return true
+		}
+	}
+	return false
 }
 
 // result is one line of the bootstrap's report.
 type result struct {
-	Module    string `json:"module"`
-	OK        bool   `json:"ok"`
-	Version   string `json:"version"`
-	InLayer   bool   `json:"inLayer"`
-	Error     string `json:"error"`
-	Traceback string `json:"traceback"`
+	Module    string     `json:"module"`
+	OK        bool       `json:"ok"`
+	Version   string     `json:"version"`
+	Dist      string     `json:"dist"` // "numpy==2.1.3"; empty when no distribution installed it
+	InLayer   bool       `json:"inLayer"`
+	MS        float64    `json:"ms"`       // how long the import took
+	Compiled  []compiled `json:"compiled"` // the layer's modules compiled from source while importing it
+	Error     string     `json:"error"`
+	Traceback string     `json:"traceback"`
+}
+
+// compiled is one module the interpreter compiled from source.
+type compiled struct {
+	Module string `json:"module"`
+	Path   string `json:"path"` // as Lambda sees it: /opt/python/...
+	PYC    bool   `json:"pyc"`  // a .pyc for it was there, but not used
 }
 
 // importAll runs the bootstrap. It reports on file descriptor 3, so that
@@ -213,6 +304,7 @@ func (s session) importAll(ctx context.Context) error {
 	w.Close()
 
 	var failed *result
+	var fromSource []compiled // by the modules that imported
 	done := 0
 	dec := json.NewDecoder(r)
 	// Reads no more than one result per module: a process the imports
@@ -227,7 +319,8 @@ func (s session) importAll(ctx context.Context) error {
 			break
 		}
 		done++
-		line := res.Module + "\tok\t" + field(res.Version)
+		fromSource = append(fromSource, res.Compiled...)
+		line := fmt.Sprintf("%s\tok\t%s\t%s\t%.1fms\t%d compiled", res.Module, field(res.Version), field(res.Dist), res.MS, len(res.Compiled))
 		if !res.InLayer {
 			line += "\t" + fromInterpreter
 		}
@@ -256,7 +349,54 @@ func (s session) importAll(ctx context.Context) error {
 		}
 		return fmt.Errorf("layer %s: import %s with %s failed: interpreter %v", opts.Zip, m, py, waitErr)
 	}
-	return nil
+	return s.checkBytecode(fromSource)
+}
+
+// maxNamed bounds how many compiled modules an error names.
+const maxNamed = 10
+
+// checkBytecode fails the test when modules were compiled from source
+// from a layer that is meant to spare them that.
+func (s session) checkBytecode(fromSource []compiled) error {
+	if len(fromSource) == 0 {
+		return nil
+	}
+	var why string
+	switch {
+	case s.opts.Bytecode == BytecodeRequired:
+		why = "bytecode was required (--expect-bytecode)"
+		if !s.shipsBytecode {
+			why += fmt.Sprintf(" and the layer holds none for %s (build it without --no-bytecode)", orNone(s.cacheTag))
+		}
+	case s.opts.Bytecode == BytecodeIfShipped && s.shipsBytecode:
+		why = fmt.Sprintf("the layer ships bytecode for %s", s.cacheTag)
+	default:
+		return nil
+	}
+	var named []string
+	for _, c := range fromSource[:min(len(fromSource), maxNamed)] {
+		reason := "no .pyc for " + orNone(s.cacheTag)
+		if c.PYC {
+			reason = "its .pyc was not used: stale, or compiled by another Python"
+		}
+		named = append(named, fmt.Sprintf("%s (%s: %s)", c.Module, c.Path, reason))
+	}
+	if more := len(fromSource) - len(named); more > 0 {
+		named = append(named, fmt.Sprintf("and %d more", more))
+	}
+	modules := "modules"
+	if len(fromSource) == 1 {
+		modules = "module"
+	}
+	return fmt.Errorf("layer %s: python%s compiled %d %s from source at import (on Lambda, at every cold start), although %s: %s",
+		s.opts.Zip, s.version, len(fromSource), modules, why, strings.Join(named, ", "))
+}
+
+func orNone(tag string) string {
+	if tag == "" {
+		return "this interpreter (it has no cache tag)"
+	}
+	return tag
 }
 
 // field keeps a reported value on one tab-separated field.
@@ -268,43 +408,70 @@ func field(s string) string {
 	return s
 }
 
-// extract unpacks the layer zip into opt. Every entry is checked before
-// anything is written, so a refused zip leaves nothing behind.
-func extract(zipPath, opt string) error {
+// extract unpacks the layer zip into opt and returns its entries' names.
+// Every entry is checked before anything is written, so a refused zip
+// leaves nothing behind.
+func extract(zipPath, opt string) ([]string, error) {
 	zr, err := zip.OpenReader(zipPath)
 	if err != nil {
-		return fmt.Errorf("layer %s: %w", zipPath, err)
+		return nil, fmt.Errorf("layer %s: %w", zipPath, err)
 	}
 	defer zr.Close()
 	var declared uint64
 	var largest *zip.File
+	names := make([]string, 0, len(zr.File))
 	for _, f := range zr.File {
 		if err := checkEntry(f); err != nil {
-			return fmt.Errorf("layer %s: entry %q refused: %w", zipPath, f.Name, err)
+			return nil, fmt.Errorf("layer %s: entry %q refused: %w", zipPath, f.Name, err)
 		}
+		names = append(names, f.Name)
 		declared += f.UncompressedSize64
 		if largest == nil || f.UncompressedSize64 > largest.UncompressedSize64 {
 			largest = f
 		}
 	}
 	if declared > maxUnzipped {
-		return fmt.Errorf("layer %s: unzips to %d bytes, more than Lambda's limit of %d (largest entry %q, %d bytes)",
+		return nil, fmt.Errorf("layer %s: unzips to %d bytes, more than Lambda's limit of %d (largest entry %q, %d bytes)",
 			zipPath, declared, maxUnzipped, largest.Name, largest.UncompressedSize64)
 	}
 	// os.Root confines every write to opt even if a check above missed a
 	// trick; the checks are there to say precisely what is wrong.
 	root, err := os.OpenRoot(opt)
 	if err != nil {
-		return fmt.Errorf("layer %s: %w", zipPath, err)
+		return nil, fmt.Errorf("layer %s: %w", zipPath, err)
 	}
 	defer root.Close()
 	budget := int64(maxUnzipped)
 	for _, f := range zr.File {
 		if err := extractEntry(root, f, &budget); err != nil {
-			return fmt.Errorf("layer %s: entry %q: %w", zipPath, f.Name, err)
+			return nil, fmt.Errorf("layer %s: entry %q: %w", zipPath, f.Name, err)
 		}
 	}
-	return nil
+	return names, nil
+}
+
+// setReadOnly takes the write bits off everything under dir (on), or
+// gives the folders theirs back (off) so that the tree can be removed.
+func setReadOnly(dir string, on bool) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mode := info.Mode().Perm()
+		switch {
+		case on:
+			mode &^= 0o222
+		case d.IsDir():
+			mode |= 0o700
+		default:
+			return nil
+		}
+		return os.Chmod(p, mode)
+	})
 }
 
 // checkEntry refuses names that would not land inside the layer root and

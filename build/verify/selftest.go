@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -22,8 +23,9 @@ type Invocation struct {
 }
 
 // SelfTest is the function's report: {"ok": true, "packages": {"PIL":
-// "11.0.0", ...}, "raw": true, "heic": true, "python": "3.11.9"}, or
-// {"ok": false, "errors": {"rawpy": "ImportError: ..."}, ...}.
+// "11.0.0", ...}, "raw": true, "heic": true, "python": "3.11.9",
+// "imports": {"PIL": {"ms": 41.2, "compiled": 0, "bytecode": true}, ...}},
+// or {"ok": false, "errors": {"rawpy": "ImportError: ..."}, ...}.
 type SelfTest struct {
 	OK       *bool             `json:"ok"`
 	Packages map[string]string `json:"packages"`
@@ -31,6 +33,69 @@ type SelfTest struct {
 	Raw      *bool             `json:"raw"`
 	HEIC     *bool             `json:"heic"`
 	Python   string            `json:"python"`
+	// Imports is absent from the answer of an app older than it.
+	Imports map[string]ImportFigures `json:"imports"`
+}
+
+// ImportFigures is the self-test's account of one package's first import
+// in the function's container. Each is nil when the package was not
+// measured (a request imported it before any self-test did).
+type ImportFigures struct {
+	MS *float64 `json:"ms"` // how long the import took
+	// Compiled counts the modules compiled from source while importing
+	// it: none when its bytecode was used.
+	Compiled *int  `json:"compiled"`
+	Bytecode *bool `json:"bytecode"` // true when Compiled is 0
+}
+
+// fromSource says whether the package was compiled from source at import.
+func (f ImportFigures) fromSource() bool {
+	return (f.Compiled != nil && *f.Compiled > 0) || (f.Bytecode != nil && !*f.Bytecode)
+}
+
+// String is how the self-test line shows the figures: "41 ms, bytecode",
+// "880 ms, 130 modules compiled from source", or why there are none.
+func (f ImportFigures) String() string {
+	if f.MS == nil {
+		return "loaded before the self-test, not measured"
+	}
+	s := milliseconds(*f.MS)
+	switch {
+	case f.Compiled != nil && *f.Compiled > 0:
+		s += fmt.Sprintf(", %s compiled from source", plural(*f.Compiled, "module"))
+	case f.Bytecode != nil && !*f.Bytecode:
+		s += ", compiled from source"
+	case f.Bytecode != nil || f.Compiled != nil:
+		s += ", bytecode"
+	}
+	return s
+}
+
+// milliseconds rounds an import time as a person reads it: "41 ms",
+// "4.2 ms", "<1 ms".
+func milliseconds(ms float64) string {
+	switch {
+	case ms < 1:
+		return "<1 ms"
+	case ms < 10:
+		return strconv.FormatFloat(ms, 'f', 1, 64) + " ms"
+	}
+	return strconv.FormatFloat(ms, 'f', 0, 64) + " ms"
+}
+
+// wasWere and itThem agree a verb and a pronoun with a count of packages.
+func wasWere(n int) string {
+	if n == 1 {
+		return "was"
+	}
+	return "were"
+}
+
+func itThem(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
 }
 
 // ParseSelfTest reads the function's self-test answer. An answer wrapped as
@@ -120,16 +185,59 @@ func checkSelfTest(f Facts) Result {
 		r.Fix = "the layer's rawpy or pillow-heif wheel lacks its codec: reproduce with " + reproduce + " and read the logs: " + logs
 		return r
 	}
-	var pkgs []string
+	var pkgs, compiled []string
+	var total float64
+	measured := 0
 	for _, name := range slices.Sorted(maps.Keys(st.Packages)) {
-		pkgs = append(pkgs, name+" "+st.Packages[name])
+		pkg := name + " " + st.Packages[name]
+		if fig, ok := st.Imports[name]; ok {
+			pkg += " (" + fig.String() + ")"
+			if fig.MS != nil {
+				total += *fig.MS
+				measured++
+			}
+			if fig.fromSource() {
+				compiled = append(compiled, name)
+			}
+		}
+		pkgs = append(pkgs, pkg)
 	}
 	r.Status = OK
 	r.Detail = fmt.Sprintf("python %s imports %s", orDash(st.Python), orNone(strings.Join(pkgs, ", ")))
+	if measured > 1 {
+		r.Detail += fmt.Sprintf("; %s in all", milliseconds(total))
+	}
 	if inv.ExecutedVersion != "" {
 		r.Detail = fmt.Sprintf("version %s, %s", inv.ExecutedVersion, r.Detail)
 	}
+	if len(compiled) > 0 {
+		// Not a failure (a layer built with --no-bytecode works), but the
+		// cost is paid at every cold start, so it is said plainly.
+		r.Detail += fmt.Sprintf("; %s %s compiled from source at import, because the layer or the function package has no usable bytecode for python %s: "+
+			"every cold start compiles %s again (build with bytecode, i.e. without --no-bytecode, with python%s on the build machine)",
+			joinAnd(compiled), wasWere(len(compiled)), orDash(st.Python), itThem(len(compiled)), minorOf(st.Python, fn.Runtime))
+	}
 	return r
+}
+
+// joinAnd lists names as a sentence does: "a", "a and b", "a, b and c".
+func joinAnd(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// minorOf is the major.minor of the reported Python ("3.11.9" -> "3.11"),
+// else the runtime's, for naming the interpreter to build with.
+func minorOf(python, runtime string) string {
+	if parts := strings.Split(python, "."); len(parts) >= 2 && parts[0] != "" && parts[1] != "" {
+		return parts[0] + "." + parts[1]
+	}
+	if v, ok := strings.CutPrefix(runtime, "python"); ok {
+		return v
+	}
+	return "3.X"
 }
 
 // importFix says what to do about failed imports, by the kind of error:

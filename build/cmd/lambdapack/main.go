@@ -11,7 +11,7 @@
 //	lambdapack layer --lock FILE --runtime ... --arch ... --out FILE.zip [source and cache flags] [--upload s3://BUCKET/KEY]
 //	lambdapack function --src DIR [--lock FILE] --runtime python3.X --arch ... --out FILE.zip
 //	                 [--exclude PAT]... [--include PAT]... [--with-layer-unzipped BYTES]... [source and cache flags] [--upload s3://BUCKET/KEY]
-//	lambdapack test  --zip FILE --python INTERPRETER --import MODULE [--import MODULE]...
+//	lambdapack test  --zip FILE --python INTERPRETER --import MODULE [--import MODULE]... [--expect-bytecode[=false]]
 //	lambdapack verify --function NAME [--qualifier live] --expect-layer ARN [--invoke]
 //
 // Exit status: 0 on success, 1 when a check or build fails, 2 on bad usage.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 
 	"github.com/galerly/galerly-lambda/build/layertest"
 )
@@ -9,17 +11,20 @@ import (
 // runTest imports modules from a layer zip with a real interpreter, laid
 // out as Lambda lays out /opt.
 func runTest(ctx context.Context, args []string, e *env) error {
-	fs := newFlagSet("test", "--zip FILE --python INTERPRETER --import MODULE [--import MODULE]...", e.stderr)
+	fs := newFlagSet("test", "--zip FILE --python INTERPRETER --import MODULE [--import MODULE]... [--expect-bytecode[=false]]", e.stderr)
 	zipPath := fs.String("zip", "", "the layer zip to test")
 	python := fs.String("python", "", "the interpreter to import with (a path or a name on PATH)")
 	var modules stringList
-	fs.Var(&modules, "import", "a module to import (repeatable)")
+	fs.Var(&modules, "import", "a module to import (repeat the flag for each module)")
+	var bytecode bytecodeFlag
+	fs.Var(&bytecode, "expect-bytecode", "fail when any module of the layer is compiled from source at import; =false never fails for it "+
+		"(default: fail only when the zip ships bytecode for the interpreter)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	switch {
 	case fs.NArg() > 0:
-		return usagef("unexpected argument %q", fs.Arg(0))
+		return usagef("unexpected argument %q (give each module with its own --import)", fs.Arg(0))
 	case *zipPath == "":
 		return usagef("--zip is required")
 	case *python == "":
@@ -28,10 +33,42 @@ func runTest(ctx context.Context, args []string, e *env) error {
 		return usagef("at least one --import is required")
 	}
 	return layertest.Run(ctx, layertest.Options{
-		Zip:     *zipPath,
-		Python:  *python,
-		Modules: modules,
-		Stdout:  e.stdout,
-		Stderr:  e.stderr,
+		Zip:      *zipPath,
+		Python:   *python,
+		Modules:  modules,
+		Bytecode: bytecode.rule,
+		Stdout:   e.stdout,
+		Stderr:   e.stderr,
 	})
+}
+
+// bytecodeFlag is --expect-bytecode, which has three states: not given
+// (layertest.BytecodeIfShipped), given or =true (BytecodeRequired), and
+// =false (BytecodeOptional).
+type bytecodeFlag struct{ rule layertest.BytecodeRule }
+
+// IsBoolFlag lets the flag be given without a value.
+func (f *bytecodeFlag) IsBoolFlag() bool { return true }
+
+func (f *bytecodeFlag) String() string {
+	switch f.rule {
+	case layertest.BytecodeRequired:
+		return "true"
+	case layertest.BytecodeOptional:
+		return "false"
+	}
+	return ""
+}
+
+// Set reads true or false, as a bool flag does.
+func (f *bytecodeFlag) Set(v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("want true or false, not %q", v)
+	}
+	f.rule = layertest.BytecodeOptional
+	if b {
+		f.rule = layertest.BytecodeRequired
+	}
+	return nil
 }
