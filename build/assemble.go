@@ -20,9 +20,10 @@ import (
 // see what to drop, short enough to read.
 const largestListed = 5
 
-// assemble plans the zip from the placed wheels, checks the size limit
-// before writing a byte, and writes the zip to out atomically.
-func assemble(ctx context.Context, placed []placement, out string, max int64, log func(string, ...any)) (*Result, error) {
+// assemble plans the zip from the placed wheels and the bundles of their
+// bytecode, checks the size limit before writing a byte, and writes the
+// zip to out atomically.
+func assemble(ctx context.Context, placed []placement, bundles []bundleFile, out string, max int64, log func(string, ...any)) (*Result, error) {
 	slices.SortFunc(placed, func(a, b placement) int {
 		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Wheel, b.Wheel))
 	})
@@ -40,12 +41,18 @@ func assemble(ctx context.Context, placed []placement, out string, max int64, lo
 			return nil, fmt.Errorf("%s %s: %w", p.Name, p.Version, err)
 		}
 	}
+	closeBundles, err := addBundles(a, bundles)
+	defer closeBundles()
+	if err != nil {
+		return nil, err
+	}
 	for _, n := range a.Notes() {
 		log("note: %s", n)
 	}
+	labels := sourceLabels(placed, bundles)
 	if size := a.UnzippedSize(); size > max {
 		return nil, fmt.Errorf("unzipped size %s is over the limit of %s%s; largest: %s",
-			bytesText(size), bytesText(max), limitWhy(max), largest(packageSizes(a.Sizes(), placed, "")))
+			bytesText(size), bytesText(max), limitWhy(max), largest(packageSizes(a.Sizes(), labels, "")))
 	}
 	sum, n, err := writeAtomic(ctx, out, a)
 	if err != nil {
@@ -55,12 +62,57 @@ func assemble(ctx context.Context, placed []placement, out string, max int64, lo
 		SHA256:        sum,
 		ZipBytes:      n,
 		UnzippedBytes: a.UnzippedSize(),
+		BytecodeBytes: bytecodeBytes(a.Sizes(), bundles),
 		Files:         a.Files(),
 	}
 	for _, p := range placed {
 		res.Packages = append(res.Packages, Package{Name: p.Name, Version: p.Version, Wheel: p.Wheel, SHA256: p.SHA256, Path: p.Path})
 	}
 	return res, nil
+}
+
+// addBundles plans the bundles' files; the returned func closes them once
+// the zip is written.
+func addBundles(a *pack.Archive, bundles []bundleFile) (func(), error) {
+	var opened []*zip.ReadCloser
+	closeAll := func() {
+		for _, zr := range opened {
+			zr.Close()
+		}
+	}
+	for _, b := range bundles {
+		zr, err := zip.OpenReader(b.file)
+		if err != nil {
+			return closeAll, fmt.Errorf("bytecode of %s: %w", b.label, err)
+		}
+		opened = append(opened, zr)
+		if err := a.AddBundle(b.name, &zr.Reader, b.prefix); err != nil {
+			return closeAll, fmt.Errorf("bytecode of %s: %w", b.label, err)
+		}
+	}
+	return closeAll, nil
+}
+
+// bytecodeBytes sums the unzipped sizes of the bundles' files.
+func bytecodeBytes(sizes map[string]int64, bundles []bundleFile) int64 {
+	var n int64
+	for _, b := range bundles {
+		n += sizes[b.name]
+	}
+	return n
+}
+
+// sourceLabels names the package each source of the archive (a wheel, or
+// a bundle of bytecode compiled from one) belongs to, for size messages.
+func sourceLabels(placed []placement, bundles []bundleFile) map[string]string {
+	label := map[string]string{}
+	for _, p := range placed {
+		label[p.Wheel] = p.Name + " " + p.Version
+	}
+	for _, b := range bundles {
+		label[b.name] = b.label
+	}
+	return label
 }
 
 // writeAtomic writes the archive to out atomically, so no reader ever sees
@@ -112,20 +164,26 @@ type sized struct {
 	n    int64
 }
 
-// packageSizes labels each wheel's unzipped size with its package name and
-// version; prefix goes before each label ("package " where files are
-// listed too). The pack.FilesSource entry (a function's own files) is left
-// to the caller, which lists those files one by one.
-func packageSizes(sizes map[string]int64, placed []placement, prefix string) []sized {
-	label := map[string]string{}
-	for _, p := range placed {
-		label[p.Wheel] = p.Name + " " + p.Version
+// packageSizes sums the unzipped sizes of the archive's sources by the
+// package they belong to (labels: a wheel and its bytecode count as one);
+// prefix goes before each label ("package " where files are listed too).
+// The pack.FilesSource entry (a function's own files) is left to the
+// caller, which lists those files one by one.
+func packageSizes(sizes map[string]int64, labels map[string]string, prefix string) []sized {
+	byLabel := map[string]int64{}
+	for src, n := range sizes {
+		l, ok := labels[src]
+		switch {
+		case src == pack.FilesSource || ok && l == "":
+			continue // listed by the caller, file by file
+		case !ok:
+			l = src
+		}
+		byLabel[l] += n
 	}
 	var all []sized
-	for w, n := range sizes {
-		if w != pack.FilesSource {
-			all = append(all, sized{prefix + cmp.Or(label[w], w), n})
-		}
+	for l, n := range byLabel {
+		all = append(all, sized{prefix + l, n})
 	}
 	return all
 }

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/galerly/galerly-lambda/build/bytecode"
+	"github.com/galerly/galerly-lambda/build/cache"
 	"github.com/galerly/galerly-lambda/build/index"
 	"github.com/galerly/galerly-lambda/build/lock"
 	"github.com/galerly/galerly-lambda/build/pack"
@@ -44,6 +46,12 @@ type FunctionOptions struct {
 	Jobs int
 	// NoBytecode leaves out the .pyc files compiled for the runtime.
 	NoBytecode bool
+	// Pythons are the interpreters to compile bytecode with, as for
+	// LayerOptions.
+	Pythons map[target.Runtime]string
+
+	// findInterpreter replaces bytecode.Find in tests.
+	findInterpreter func(target.Runtime, map[target.Runtime]string) (*bytecode.Interpreter, error)
 
 	// Progress receives a live download line when it is a terminal.
 	Progress io.Writer
@@ -206,7 +214,13 @@ func Function(ctx context.Context, opts FunctionOptions) (*Result, error) {
 	var (
 		lockKey string
 		placed  []placement
+		c       *cache.Cache
 	)
+	if opts.Lock != "" || !opts.NoBytecode {
+		if c, err = openCache(opts.CacheDir); err != nil {
+			return nil, err
+		}
+	}
 	if opts.Lock != "" {
 		l, err := lock.ReadFile(opts.Lock)
 		if err != nil {
@@ -215,22 +229,32 @@ func Function(ctx context.Context, opts FunctionOptions) (*Result, error) {
 		lockKey = lock.Key(l, t, opts.KeyOptions())
 		if len(l.For(t)) == 0 {
 			log("note: lock %s: no requirement applies to %s; the package holds the code alone", l.File, t)
-		} else if placed, err = resolveFunctionDeps(ctx, l, t, lockKey, &opts, log); err != nil {
+		} else if placed, err = resolveFunctionDeps(ctx, c, l, t, lockKey, &opts, log); err != nil {
 			return nil, err
 		}
 	}
 	key := CodeKeyOf(tree, lockKey, t, opts.KeyOptions())
 
-	a, closeWheels, err := planFunction(tree, placed)
-	defer closeWheels()
+	var (
+		bundles []bundleFile
+		reports []BytecodeReport
+	)
+	if !opts.NoBytecode {
+		if bundles, reports, err = functionBytecode(ctx, &opts, c, tree, placed, log); err != nil {
+			return nil, err
+		}
+	}
+	a, closeAll, err := planFunction(tree, placed, bundles)
+	defer closeAll()
 	if err != nil {
 		return nil, err
 	}
 	for _, n := range a.Notes() {
 		log("note: %s", n)
 	}
+	labels := sourceLabels(placed, bundles)
 	if a.UnzippedSize()+layers > MaxUnzipped {
-		return nil, overLimit(a.UnzippedSize(), opts.LayerUnzipped, largestIn(tree, a.Sizes(), placed))
+		return nil, overLimit(a.UnzippedSize(), opts.LayerUnzipped, largestIn(tree, a.Sizes(), labels))
 	}
 	sum, n, err := writeAtomic(ctx, opts.Out, a)
 	if err != nil {
@@ -241,8 +265,10 @@ func Function(ctx context.Context, opts FunctionOptions) (*Result, error) {
 		SHA256:        sum,
 		ZipBytes:      n,
 		UnzippedBytes: a.UnzippedSize(),
+		BytecodeBytes: bytecodeBytes(a.Sizes(), bundles),
 		Files:         a.Files(),
 		Packages:      []Package{},
+		Bytecode:      reports,
 	}
 	for _, p := range placed {
 		res.Packages = append(res.Packages, Package{Name: p.Name, Version: p.Version, Wheel: p.Wheel, SHA256: p.SHA256, Path: ""})
@@ -250,14 +276,33 @@ func Function(ctx context.Context, opts FunctionOptions) (*Result, error) {
 	return res, nil
 }
 
+// functionBytecode compiles the bytecode of the function's code and of its
+// dependencies for its runtime, with /var/task/ paths.
+func functionBytecode(ctx context.Context, opts *FunctionOptions, c *cache.Cache, tree *source.Tree, placed []placement, log func(string, ...any)) ([]bundleFile, []BytecodeReport, error) {
+	rt := opts.Target.Canonical().Runtimes[0]
+	cp, err := newCompiler(ctx, []target.Runtime{rt}, compileOptions{pythons: opts.Pythons, finder: opts.findInterpreter}, c, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cp.close()
+	units := []planned{{
+		unit: unit{label: "the function's code", rt: rt, root: functionRoot, id: treeID(tree), sources: treeSources(tree)},
+		name: "bytecode of the function's code",
+	}}
+	for _, p := range placed {
+		units = append(units, wheelUnit(p, rt, "", functionRoot))
+	}
+	bundles, err := cp.compileUnits(units)
+	if err != nil {
+		return nil, nil, err
+	}
+	return bundles, cp.reports(), nil
+}
+
 // resolveFunctionDeps resolves and fetches the lock's wheels for the
 // function's one runtime, sharing the layer's cache records: a lock built
 // as a layer for the same runtime resolves to the same wheels.
-func resolveFunctionDeps(ctx context.Context, l *lock.Lock, t target.Target, key string, opts *FunctionOptions, log func(string, ...any)) ([]placement, error) {
-	c, err := openCache(opts.CacheDir)
-	if err != nil {
-		return nil, err
-	}
+func resolveFunctionDeps(ctx context.Context, c *cache.Cache, l *lock.Lock, t target.Target, key string, opts *FunctionOptions, log func(string, ...any)) ([]placement, error) {
 	r := &resolver{
 		lock:     l,
 		target:   t,
@@ -275,15 +320,18 @@ func resolveFunctionDeps(ctx context.Context, l *lock.Lock, t target.Target, key
 }
 
 // planFunction plans the zip: the source files, then every wheel at the
-// root. A path that the code and a dependency both write is an error even
-// when the bytes are equal: one would silently shadow the other. The
-// returned func closes the wheels, once the zip is written.
-func planFunction(tree *source.Tree, placed []placement) (*pack.Archive, func(), error) {
+// root, then the bytecode bundles. A path that the code and a dependency
+// both write is an error even when the bytes are equal: one would
+// silently shadow the other. The returned func closes the wheels and
+// bundles, once the zip is written.
+func planFunction(tree *source.Tree, placed []placement, bundles []bundleFile) (*pack.Archive, func(), error) {
 	var opened []*zip.ReadCloser
+	closeBundles := func() {}
 	closeAll := func() {
 		for _, zr := range opened {
 			zr.Close()
 		}
+		closeBundles()
 	}
 	a := pack.New()
 	for _, f := range tree.Files {
@@ -309,6 +357,10 @@ func planFunction(tree *source.Tree, placed []placement) (*pack.Archive, func(),
 			return nil, closeAll, fmt.Errorf("%s is written by both the function's code and a dependency: %s (identical bytes, but one would shadow the other; remove the file from %s or the package from the lock)",
 				f.Path, strings.Join(w, " and "), tree.Root)
 		}
+	}
+	var err error
+	if closeBundles, err = addBundles(a, bundles); err != nil {
+		return nil, closeAll, err
 	}
 	return a, closeAll, nil
 }
@@ -368,8 +420,8 @@ func overLimit(fn int64, layers []int64, largest string) error {
 // largestIn names the largest source files and dependencies of a package,
 // with their sizes. sizes and placed are nil before dependencies are
 // planned.
-func largestIn(tree *source.Tree, sizes map[string]int64, placed []placement) string {
-	all := packageSizes(sizes, placed, "package ")
+func largestIn(tree *source.Tree, sizes map[string]int64, labels map[string]string) string {
+	all := packageSizes(sizes, labels, "package ")
 	for _, f := range tree.Files {
 		all = append(all, sized{"file " + f.Path, f.Size})
 	}

@@ -274,11 +274,14 @@ func TestFunctionPacksCodeAndDependencies(t *testing.T) {
 		t.Errorf("result key %s, CodeKey %s (%v)", res.Key, key, err)
 	}
 	names, files := readZip(t, opts.Out)
+	// The code and the dependencies, each module with python3.11's
+	// bytecode beside it (PEP 3147).
 	want := []string{
+		"__pycache__/alpha.cpython-311.pyc", "__pycache__/api.cpython-311.pyc", "__pycache__/bravo.cpython-311.pyc",
 		"alpha-1.0.dist-info/METADATA", "alpha-1.0.dist-info/RECORD", "alpha-1.0.dist-info/WHEEL", "alpha.py",
 		"api.py",
 		"bravo-1.0.dist-info/METADATA", "bravo-1.0.dist-info/RECORD", "bravo-1.0.dist-info/WHEEL", "bravo.py",
-		"handlers/__init__.py", "handlers/photos.py",
+		"handlers/__init__.py", "handlers/__pycache__/__init__.cpython-311.pyc", "handlers/__pycache__/photos.cpython-311.pyc", "handlers/photos.py",
 	}
 	if !slices.Equal(names, want) {
 		t.Errorf("entries:\n got %v\nwant %v", names, want)
@@ -332,7 +335,8 @@ func TestFunctionWithoutLock(t *testing.T) {
 	}
 	key, _ := CodeKey(opts.Src, "", opts.Target, source.Filter{}, lock.Options{})
 	names, _ := readZip(t, opts.Out)
-	if res.Key != key || len(res.Packages) != 0 || !slices.Equal(names, []string{"api.py", "handlers/__init__.py", "handlers/photos.py"}) {
+	want := []string{"__pycache__/api.cpython-311.pyc", "api.py", "handlers/__init__.py", "handlers/__pycache__/__init__.cpython-311.pyc", "handlers/__pycache__/photos.cpython-311.pyc", "handlers/photos.py"}
+	if res.Key != key || len(res.Packages) != 0 || !slices.Equal(names, want) {
 		t.Errorf("key %s (CodeKey %s), packages %v, entries %v", res.Key, key, res.Packages, names)
 	}
 }
@@ -414,9 +418,11 @@ func TestFunctionLimits(t *testing.T) {
 			assertNothingWritten(t, opts.Out)
 		})
 	}
-	// Just at the limit is allowed.
+	// Just at the limit is allowed. (Bytecode counts against the limit
+	// too; it is off here so the code's size is the package's.)
 	opts := functionFixture(t)
 	opts.Lock = ""
+	opts.NoBytecode = true
 	tree, err := source.Walk(opts.Src, source.Filter{})
 	if err != nil {
 		t.Fatal(err)
@@ -500,7 +506,7 @@ func TestFunctionFileChangedWhilePacking(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, closeWheels, err := planFunction(tree, nil)
+	a, closeWheels, err := planFunction(tree, nil, nil)
 	defer closeWheels()
 	if err != nil {
 		t.Fatal(err)

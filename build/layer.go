@@ -17,6 +17,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/galerly/galerly-lambda/build/bytecode"
 	"github.com/galerly/galerly-lambda/build/cache"
 	"github.com/galerly/galerly-lambda/build/index"
 	"github.com/galerly/galerly-lambda/build/lock"
@@ -47,6 +48,13 @@ type LayerOptions struct {
 	Jobs int
 	// NoBytecode leaves out the .pyc files compiled for each runtime.
 	NoBytecode bool
+	// Pythons are the interpreters to compile each runtime's bytecode
+	// with (--python 3.X=PATH); a runtime not named here is looked for
+	// on PATH, in pyenv and with uv (bytecode.Find).
+	Pythons map[target.Runtime]string
+
+	// findInterpreter replaces bytecode.Find in tests.
+	findInterpreter func(target.Runtime, map[target.Runtime]string) (*bytecode.Interpreter, error)
 
 	// Progress receives a live download line when it is a terminal.
 	Progress io.Writer
@@ -68,12 +76,17 @@ func (opts *LayerOptions) KeyOptions() lock.Options {
 // Result describes a built artifact. Its JSON form is what
 // `lambdapack layer` prints.
 type Result struct {
-	Key           string    `json:"key"`
-	SHA256        string    `json:"sha256"`
-	ZipBytes      int64     `json:"zipBytes"`
-	UnzippedBytes int64     `json:"unzippedBytes"`
+	Key           string `json:"key"`
+	SHA256        string `json:"sha256"`
+	ZipBytes      int64  `json:"zipBytes"`
+	UnzippedBytes int64  `json:"unzippedBytes"`
+	// BytecodeBytes is the part of UnzippedBytes that is compiled .pyc.
+	BytecodeBytes int64     `json:"bytecodeBytes"`
 	Files         int       `json:"files"`
 	Packages      []Package `json:"packages"`
+	// Bytecode says, per runtime, which interpreter compiled the bytecode
+	// and how many sources it compiled; absent with NoBytecode.
+	Bytecode []BytecodeReport `json:"bytecode,omitempty"`
 }
 
 // Package is one wheel that went into an artifact.
@@ -145,12 +158,48 @@ func Layer(ctx context.Context, opts LayerOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := assemble(ctx, placed, opts.Out, max, r.log)
+	var (
+		bundles []bundleFile
+		reports []BytecodeReport
+	)
+	if !opts.NoBytecode {
+		if bundles, reports, err = layerBytecode(ctx, &opts, c, placed, r.log); err != nil {
+			return nil, err
+		}
+	}
+	res, err := assemble(ctx, placed, bundles, opts.Out, max, r.log)
 	if err != nil {
 		return nil, err
 	}
 	res.Key = key
+	res.Bytecode = reports
 	return res, nil
+}
+
+// layerBytecode compiles the bytecode of every placed wheel for each
+// runtime that imports it: a wheel in python/ for every runtime of the
+// target (their .pyc files sit side by side, PEP 3147), a wheel in a
+// runtime's site-packages for that runtime.
+func layerBytecode(ctx context.Context, opts *LayerOptions, c *cache.Cache, placed []placement, log func(string, ...any)) ([]bundleFile, []BytecodeReport, error) {
+	t := opts.Target.Canonical()
+	cp, err := newCompiler(ctx, t.Runtimes, compileOptions{pythons: opts.Pythons, finder: opts.findInterpreter}, c, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cp.close()
+	var units []planned
+	for _, p := range placed {
+		for _, rt := range t.Runtimes {
+			if p.Path == "python/" || p.Path == rt.SitePackages()+"/" {
+				units = append(units, wheelUnit(p, rt, p.Path, layerRoot+p.Path))
+			}
+		}
+	}
+	bundles, err := cp.compileUnits(units)
+	if err != nil {
+		return nil, nil, err
+	}
+	return bundles, cp.reports(), nil
 }
 
 func openCache(dir string) (*cache.Cache, error) {

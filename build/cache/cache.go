@@ -236,6 +236,33 @@ func (c *Cache) Put(sum string, fill func(w io.Writer) error) (path string, err 
 	return path, nil
 }
 
+// Store stores the content that fill writes, whatever it is, and returns
+// its sha256 and the blob's path: for content the builder makes itself
+// (a bundle of compiled bytecode), whose hash is known only once written.
+// The content is written to a temporary file, then renamed into place
+// under its hash; an error from fill leaves nothing behind.
+func (c *Cache) Store(fill func(w io.Writer) error) (sum, path string, err error) {
+	tmp, err := os.CreateTemp(c.dir, ".hash-*")
+	if err != nil {
+		return "", "", fmt.Errorf("cache: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	h := sha256.New()
+	if err := fill(io.MultiWriter(tmp, h)); err != nil {
+		return "", "", fmt.Errorf("cache: fill: %w", err)
+	}
+	sum = hex.EncodeToString(h.Sum(nil))
+	path, err = c.Put(sum, func(w io.Writer) error {
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		_, err := io.Copy(w, tmp)
+		return err
+	})
+	return sum, path, err
+}
+
 // checkRecordName allows plain file names only, so a record name can never
 // reach outside DIR/records or collide with a temporary file.
 func checkRecordName(name string) error {

@@ -55,6 +55,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"path"
 	"slices"
 	"strings"
 )
@@ -151,35 +152,83 @@ func (a *Archive) AddWheel(wheelName string, r *zip.Reader, prefix string) error
 	if wheelName == "" || wheelName == FilesSource || strings.ContainsAny(wheelName, "/\\") {
 		return fmt.Errorf("pack: invalid wheel name %q", wheelName)
 	}
-	key := sourceKey{wheelName, prefix}
-	if a.sources[key] {
-		return fmt.Errorf("pack: wheel %s added twice under prefix %q", wheelName, prefix)
-	}
-	if err := checkPrefix(prefix); err != nil {
-		return fmt.Errorf("pack: wheel %s: prefix %q: %w", wheelName, prefix, err)
-	}
-	var (
-		staged   []*entry
-		notes    []string
-		distInfo = make(map[string]bool)
-	)
-	for _, f := range r.File {
-		target, note, err := planWheelFile(f)
-		if err != nil {
-			return fmt.Errorf("pack: wheel %s: entry %q: %w", wheelName, f.Name, err)
-		}
+	distInfo := make(map[string]bool)
+	err := a.addZip(wheelName, "wheel", r, prefix, func(f *zip.File) (string, string, error) {
 		if first, _, _ := strings.Cut(f.Name, "/"); strings.HasSuffix(first, ".dist-info") && f.Name != first {
 			distInfo[first] = true
 		}
+		return planWheelFile(f)
+	}, func() error {
+		// pip installs a wheel only with exactly one .dist-info directory;
+		// with none or two, importlib.metadata would not find the package
+		// or would find the wrong one.
+		if len(distInfo) != 1 {
+			names := make([]string, 0, len(distInfo))
+			for d := range distInfo {
+				names = append(names, d)
+			}
+			slices.Sort(names)
+			return fmt.Errorf("pack: wheel %s: has %d .dist-info directories %v, want exactly one", wheelName, len(names), names)
+		}
+		return nil
+	})
+	return err
+}
+
+// AddBundle plans every file of the zip r, named name (used in sizes and
+// errors, and distinct from every wheel name), under prefix, each at its
+// own path: a bundle of files made for the artifact, such as the bytecode
+// compiled from a wheel's sources, copied still compressed like a wheel's
+// entries but without a wheel's layout rules. On error the Archive is
+// unchanged.
+func (a *Archive) AddBundle(name string, r *zip.Reader, prefix string) error {
+	if name == "" || name == FilesSource {
+		return fmt.Errorf("pack: invalid bundle name %q", name)
+	}
+	return a.addZip(name, "bundle", r, prefix, func(f *zip.File) (string, string, error) {
+		target, isDir := strings.CutSuffix(f.Name, "/")
+		if err := checkPath(target); err != nil {
+			return "", "", err
+		}
+		if isDir {
+			return "", "", nil
+		}
+		if err := checkRawEntry(f); err != nil {
+			return "", "", err
+		}
+		return target, "", nil
+	}, nil)
+}
+
+// addZip plans the files of one zip under prefix: plan maps each entry to
+// its path under the prefix ("" to leave it out, with an optional note),
+// and check, when not nil, may refuse the zip once all entries are seen.
+func (a *Archive) addZip(name, kind string, r *zip.Reader, prefix string, plan func(*zip.File) (target, note string, err error), check func() error) error {
+	key := sourceKey{name, prefix}
+	if a.sources[key] {
+		return fmt.Errorf("pack: %s %s added twice under prefix %q", kind, name, prefix)
+	}
+	if err := checkPrefix(prefix); err != nil {
+		return fmt.Errorf("pack: %s %s: prefix %q: %w", kind, name, prefix, err)
+	}
+	var (
+		staged []*entry
+		notes  []string
+	)
+	for _, f := range r.File {
+		target, note, err := plan(f)
+		if err != nil {
+			return fmt.Errorf("pack: %s %s: entry %q: %w", kind, name, f.Name, err)
+		}
 		if note != "" {
-			notes = append(notes, fmt.Sprintf("%s: left out %s (%s)", wheelName, f.Name, note))
+			notes = append(notes, fmt.Sprintf("%s: left out %s (%s)", name, f.Name, note))
 		}
 		if target == "" {
 			continue
 		}
 		staged = append(staged, &entry{
 			name:   prefix + target,
-			source: wheelName,
+			source: name,
 			origin: f.Name,
 			exec:   isExecutable(&f.FileHeader),
 			size:   int64(f.UncompressedSize64),
@@ -188,16 +237,10 @@ func (a *Archive) AddWheel(wheelName string, r *zip.Reader, prefix string) error
 			hasCRC: true,
 		})
 	}
-	// pip installs a wheel only with exactly one .dist-info directory; with
-	// none or two, importlib.metadata would not find the package or would
-	// find the wrong one.
-	if len(distInfo) != 1 {
-		names := make([]string, 0, len(distInfo))
-		for d := range distInfo {
-			names = append(names, d)
+	if check != nil {
+		if err := check(); err != nil {
+			return err
 		}
-		slices.Sort(names)
-		return fmt.Errorf("pack: wheel %s: has %d .dist-info directories %v, want exactly one", wheelName, len(names), names)
 	}
 	if err := a.merge(staged); err != nil {
 		return err
@@ -217,23 +260,8 @@ func planWheelFile(f *zip.File) (target, note string, err error) {
 	if isDir {
 		return "", "", nil
 	}
-	if err := checkRegular(&f.FileHeader); err != nil {
+	if err := checkRawEntry(f); err != nil {
 		return "", "", err
-	}
-	if f.Flags&0x1 != 0 {
-		return "", "", errors.New("is encrypted")
-	}
-	switch f.Method {
-	case zip.Store:
-		if f.CompressedSize64 != f.UncompressedSize64 {
-			return "", "", fmt.Errorf("is stored but has compressed size %d and size %d", f.CompressedSize64, f.UncompressedSize64)
-		}
-	case zip.Deflate:
-	default:
-		return "", "", fmt.Errorf("uses compression method %d (only store and deflate are supported)", f.Method)
-	}
-	if f.UncompressedSize64 > math.MaxInt64 {
-		return "", "", fmt.Errorf("has impossible size %d", f.UncompressedSize64)
 	}
 
 	first, rest, _ := strings.Cut(name, "/")
@@ -265,7 +293,47 @@ func planWheelFile(f *zip.File) (target, note string, err error) {
 			return "", "installer metadata does not belong in a wheel", nil
 		}
 	}
+	if dir, file := path.Split(name); path.Base(dir) == "__pycache__" && strings.HasSuffix(file, ".pyc") {
+		// A wheel's own cached bytecode was compiled for some interpreter
+		// and source timestamp; lambdapack compiles each runtime's.
+		return "", "bytecode cached in a wheel is not used; lambdapack compiles its own for each runtime", nil
+	}
 	return name, "", nil
+}
+
+// WheelEntryPath returns where the wheel entry f goes, relative to the
+// prefix it is added under (e.g. "PIL/Image.py" for
+// "pillow-11.0.0.data/platlib/PIL/Image.py"), or "" when AddWheel leaves
+// it out (a directory, a script, installer metadata). It refuses what
+// AddWheel refuses.
+func WheelEntryPath(f *zip.File) (string, error) {
+	target, _, err := planWheelFile(f)
+	return target, err
+}
+
+// checkRawEntry refuses a file entry that cannot be copied still
+// compressed into the archive: not a regular file, encrypted, or
+// compressed other than by store or deflate.
+func checkRawEntry(f *zip.File) error {
+	if err := checkRegular(&f.FileHeader); err != nil {
+		return err
+	}
+	if f.Flags&0x1 != 0 {
+		return errors.New("is encrypted")
+	}
+	switch f.Method {
+	case zip.Store:
+		if f.CompressedSize64 != f.UncompressedSize64 {
+			return fmt.Errorf("is stored but has compressed size %d and size %d", f.CompressedSize64, f.UncompressedSize64)
+		}
+	case zip.Deflate:
+	default:
+		return fmt.Errorf("uses compression method %d (only store and deflate are supported)", f.Method)
+	}
+	if f.UncompressedSize64 > math.MaxInt64 {
+		return fmt.Errorf("has impossible size %d", f.UncompressedSize64)
+	}
+	return nil
 }
 
 // AddFile plans a plain file at name (its full path in the archive) with

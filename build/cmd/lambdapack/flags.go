@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/galerly/galerly-lambda/build/bytecode"
 	"github.com/galerly/galerly-lambda/build/index"
 	"github.com/galerly/galerly-lambda/build/target"
 )
@@ -121,4 +122,28 @@ func (s *sourceFlags) sources() (index.Sources, error) {
 		NetrcPath:      s.netrc,
 		UserAgent:      "lambdapack",
 	}, nil
+}
+
+// bytecodeFlags say whether and with which interpreters bytecode is
+// compiled: --no-bytecode and --python 3.X=PATH.
+type bytecodeFlags struct {
+	off     bool
+	pythons stringList
+}
+
+func (b *bytecodeFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&b.off, "no-bytecode", false, "ship no .pyc files (every cold start then compiles every module it imports); changes the key")
+	fs.Var(&b.pythons, "python", "`3.X=PATH`: the interpreter that compiles python3.X's bytecode (repeatable; default: python3.X on PATH, then pyenv, then uv)")
+}
+
+// interpreters validates the --python flags.
+func (b *bytecodeFlags) interpreters() (map[target.Runtime]string, error) {
+	m, err := bytecode.ParsePythonFlags(b.pythons)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	if b.off && len(m) > 0 {
+		return nil, usagef("--python and --no-bytecode: no bytecode is compiled, so no interpreter is used")
+	}
+	return m, nil
 }

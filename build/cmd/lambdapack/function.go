@@ -20,7 +20,8 @@ func runFunction(ctx context.Context, args []string, e *env) error {
 	src := fs.String("src", "", "the function's source folder")
 	lockPath := fs.String("lock", "", "the hashed lock of the function's own dependencies (optional)")
 	out := fs.String("out", "", "the zip file to write (outside --src)")
-	noBytecode := fs.Bool("no-bytecode", false, "ship no .pyc files (every cold start then compiles every module it imports); changes the key")
+	var bf bytecodeFlags
+	bf.register(fs)
 	var filter source.Filter
 	fs.Var((*stringList)(&filter.Exclude), "exclude", "leave out what `PATTERN` matches, besides the default excludes (repeatable; gitignore-like, relative to --src)")
 	fs.Var((*stringList)(&filter.Include), "include", "pack what `PATTERN` matches even when an exclude matches it (repeatable)")
@@ -40,7 +41,10 @@ func runFunction(ctx context.Context, args []string, e *env) error {
 	if err != nil {
 		return err
 	}
-	opts.NoBytecode = *noBytecode
+	if opts.Pythons, err = bf.interpreters(); err != nil {
+		return err
+	}
+	opts.NoBytecode = bf.off
 	opts.Progress = e.stderr
 	opts.Log = e.stderr
 	return buildAndPublish(ctx, e, &up, functionJob(ctx, opts))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/galerly/galerly-lambda/build"
+	"github.com/galerly/galerly-lambda/build/bytecode"
 	"github.com/galerly/galerly-lambda/build/internal/wheeltest"
 	"github.com/galerly/galerly-lambda/build/lock"
 	"github.com/galerly/galerly-lambda/build/source"
@@ -152,6 +153,14 @@ func TestFunctionPackage(t *testing.T) {
 		"tinyext" + ext,
 		"utils/__init__.py", "utils/resize.py",
 	}
+	// Every module, the code's and the dependencies', has python3.11's
+	// bytecode beside it.
+	for _, name := range slices.Clone(want) {
+		if pyc := bytecode.PycName(name, target.Runtime{Minor: 11}); pyc != "" {
+			want = append(want, pyc)
+		}
+	}
+	slices.Sort(want)
 	if !slices.Equal(names, want) {
 		t.Errorf("entries:\n got %v\nwant %v", names, want)
 	}
@@ -292,7 +301,7 @@ func TestFunctionFiltersAndWarnings(t *testing.T) {
 	writeSource(t, src, 0o022, time.Now())
 	os.WriteFile(filepath.Join(src, "utils", "signing.py"), []byte("KEY = '''-----BEGIN EC PRIVATE KEY-----\nMHc...\n-----END EC PRIVATE KEY-----'''\n"), 0o644)
 	out := filepath.Join(t.TempDir(), "f.zip")
-	_, r := buildFunction(t, "--src", src, "--runtime", "python3.11", "--arch", "x86_64", "--out", out,
+	_, r := buildFunction(t, "--src", src, "--runtime", "python3.11", "--arch", "x86_64", "--out", out, "--no-bytecode",
 		"--exclude", "bin/", "--exclude", "utils/*.py", "--include", "utils/signing.py", "--include", "tests/**")
 	if r.code != 0 {
 		t.Fatalf("function failed: %s", r.stderr)

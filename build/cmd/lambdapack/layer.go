@@ -15,7 +15,8 @@ func runLayer(ctx context.Context, args []string, e *env) error {
 	lockPath := fs.String("lock", "", "the hashed lock file (pip --require-hashes format)")
 	out := fs.String("out", "", "the zip file to write")
 	maxUnzipped := fs.Int64("max-unzipped", build.MaxUnzipped, "refuse a layer whose unzipped size is over this many bytes")
-	noBytecode := fs.Bool("no-bytecode", false, "ship no .pyc files (every cold start then compiles every module it imports); changes the key")
+	var bf bytecodeFlags
+	bf.register(fs)
 	var tf targetFlags
 	tf.register(fs)
 	var sf sourceFlags
@@ -29,7 +30,10 @@ func runLayer(ctx context.Context, args []string, e *env) error {
 	if err != nil {
 		return err
 	}
-	opts.NoBytecode = *noBytecode
+	if opts.Pythons, err = bf.interpreters(); err != nil {
+		return err
+	}
+	opts.NoBytecode = bf.off
 	opts.Progress = e.stderr
 	opts.Log = e.stderr
 	return buildAndPublish(ctx, e, &up, layerJob(ctx, opts))

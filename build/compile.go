@@ -1,0 +1,467 @@
+package build
+
+import (
+	"archive/zip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/galerly/galerly-lambda/build/bytecode"
+	"github.com/galerly/galerly-lambda/build/cache"
+	"github.com/galerly/galerly-lambda/build/pack"
+	"github.com/galerly/galerly-lambda/build/source"
+	"github.com/galerly/galerly-lambda/build/target"
+)
+
+// bytecodeFormat is the first line of a bytecode unit's key. Change it
+// whenever the bundles built from the same sources change.
+const bytecodeFormat = "lambdapack bytecode v1"
+
+// Lambda's read-only mounts: a layer's folders are under /opt, a function
+// package is unzipped in /var/task. Code objects name these paths, so
+// tracebacks in CloudWatch name real files.
+const (
+	layerRoot    = "/opt/"
+	functionRoot = "/var/task/"
+)
+
+// compileJobs is how many sources are in flight to one interpreter at a
+// time: enough that it never waits for the next while Go reads a wheel.
+const compileJobs = 4
+
+// maxSkipsListed is how many sources that do not compile a note names.
+const maxSkipsListed = 3
+
+// BytecodeReport says, for one runtime, which interpreter compiled the
+// bytecode an artifact holds and how many sources it compiled.
+type BytecodeReport struct {
+	Runtime string `json:"runtime"`
+	// Interpreter is the full version of the CPython that compiled the
+	// bytecode, e.g. "3.12.1": bytecode can differ between patch
+	// releases, so a byte-identical rebuild needs the same one.
+	Interpreter string `json:"interpreter"`
+	Magic       uint16 `json:"magic"`
+	// Compiled counts the sources that have a .pyc for the runtime;
+	// Skipped those that do not compile under it (they ship as source,
+	// as pip leaves them).
+	Compiled int `json:"compiled"`
+	Skipped  int `json:"skipped"`
+}
+
+// compileOptions says how to find the interpreters.
+type compileOptions struct {
+	// pythons are interpreters given by the user (--python 3.X=PATH).
+	pythons map[target.Runtime]string
+	finder  func(rt target.Runtime, explicit map[target.Runtime]string) (*bytecode.Interpreter, error)
+}
+
+// compiler makes the bytecode of an artifact, unit by unit (a wheel in one
+// folder for one runtime, or a function's code), each unit's .pyc files
+// going into one zip in the cache (a bundle) that the assembly copies
+// still compressed, like a wheel's entries. A bundle is named by a sealed
+// record keyed by what decides its bytes (the unit's sources, its run-time
+// folder, the interpreter's version), so a warm build compiles nothing.
+type compiler struct {
+	ctx    context.Context
+	cache  *cache.Cache
+	interp map[target.Runtime]*bytecode.Interpreter
+	log    func(string, ...any)
+
+	mu      sync.Mutex
+	running map[target.Runtime]*bytecode.Compiler
+	stats   map[target.Runtime]*BytecodeReport
+}
+
+// newCompiler finds and checks an interpreter for each runtime, in
+// parallel. A runtime with none is an error that says how to get one.
+func newCompiler(ctx context.Context, runtimes []target.Runtime, o compileOptions, c *cache.Cache, log func(string, ...any)) (*compiler, error) {
+	find := o.finder
+	if find == nil {
+		find = bytecode.Find
+	}
+	found := make([]*bytecode.Interpreter, len(runtimes))
+	errs := make([]error, len(runtimes))
+	var wg sync.WaitGroup
+	for i, rt := range runtimes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			found[i], errs[i] = find(rt, o.pythons)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	cp := &compiler{
+		ctx:     ctx,
+		cache:   c,
+		interp:  map[target.Runtime]*bytecode.Interpreter{},
+		log:     log,
+		running: map[target.Runtime]*bytecode.Compiler{},
+		stats:   map[target.Runtime]*BytecodeReport{},
+	}
+	for i, rt := range runtimes {
+		in := found[i]
+		cp.interp[rt] = in
+		cp.stats[rt] = &BytecodeReport{Runtime: rt.String(), Interpreter: in.Version, Magic: in.Magic}
+	}
+	return cp, nil
+}
+
+// close stops the interpreter processes started.
+func (cp *compiler) close() {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	for _, c := range cp.running {
+		c.Close()
+	}
+	clear(cp.running)
+}
+
+// reports returns the per-runtime report, oldest runtime first.
+func (cp *compiler) reports() []BytecodeReport {
+	var out []BytecodeReport
+	for _, s := range cp.stats {
+		out = append(out, *s)
+	}
+	slices.SortFunc(out, func(a, b BytecodeReport) int { return strings.Compare(a.Runtime, b.Runtime) })
+	return out
+}
+
+// process returns the running compiler for rt, starting it on first use:
+// a warm build, whose bundles are all in the cache, starts none.
+func (cp *compiler) process(rt target.Runtime) (*bytecode.Compiler, error) {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	if c := cp.running[rt]; c != nil {
+		return c, nil
+	}
+	c, err := bytecode.Start(cp.ctx, cp.interp[rt])
+	if err != nil {
+		return nil, err
+	}
+	cp.running[rt] = c
+	return c, nil
+}
+
+// pySource is one Python file of a unit: its path under the unit's folder
+// and a way to read it.
+type pySource struct {
+	path string
+	read func() ([]byte, error)
+}
+
+// unit is a set of sources compiled for one runtime under one run-time
+// folder: a wheel placed in one folder, or a function's code.
+type unit struct {
+	label   string // for messages: "numpy 2.1.3", "the function's code"
+	rt      target.Runtime
+	root    string // run-time folder of the sources, e.g. "/opt/python/"
+	id      string // the sources' identity: "wheel SHA256", or one line per file
+	// sources lists the unit's sources; done releases what reading them
+	// holds open.
+	sources func() (srcs []pySource, done func(), err error)
+}
+
+// bundleRecord is the sealed record of one compiled unit.
+type bundleRecord struct {
+	Bundle   string   `json:"bundle"` // sha256 of the bundle zip in the cache
+	Compiled int      `json:"compiled"`
+	Skipped  []string `json:"skipped,omitempty"` // "path: reason"
+}
+
+// key is the unit's cache key: everything the bundle's bytes depend on.
+func (cp *compiler) key(u unit) string {
+	in := cp.interp[u.rt]
+	text := fmt.Sprintf("%s\ninterpreter %s %s magic %d\nruntime %s\nroot %s\n%s\n",
+		bytecodeFormat, in.CacheTag, in.Version, in.Magic, u.rt, u.root, u.id)
+	sum := sha256.Sum256([]byte(text))
+	return hex.EncodeToString(sum[:])
+}
+
+// bundle returns the cache file of the unit's bundle, compiling it when
+// the cache has no sealed record of it.
+func (cp *compiler) bundle(u unit) (string, error) {
+	name := "bytecode-" + cp.key(u) + ".json"
+	if rec, path, ok := cp.fromCache(name); ok {
+		cp.count(u, rec)
+		return path, nil
+	}
+	rec, path, err := cp.compile(u)
+	if err != nil {
+		return "", err
+	}
+	data, err := json.Marshal(rec)
+	if err == nil {
+		err = cp.cache.WriteSealed(name, data)
+	}
+	if err != nil {
+		cp.log("note: could not record %s's bytecode in the cache: %v", u.label, err)
+	}
+	cp.count(u, rec)
+	return path, nil
+}
+
+// fromCache returns a unit's bundle from its sealed record, if the record
+// verifies and the bundle it names is in the cache with its hash.
+func (cp *compiler) fromCache(name string) (bundleRecord, string, bool) {
+	var rec bundleRecord
+	data, ok, err := cp.cache.ReadSealed(name)
+	if errors.Is(err, cache.ErrSeal) {
+		cp.log("note: %v; compiling again", err)
+	}
+	if !ok || json.Unmarshal(data, &rec) != nil {
+		return rec, "", false
+	}
+	path, ok, err := cp.cache.Get(rec.Bundle)
+	if err != nil || !ok {
+		return rec, "", false
+	}
+	return rec, path, true
+}
+
+// count adds a unit's numbers to its runtime's report and notes the
+// sources that did not compile.
+func (cp *compiler) count(u unit, rec bundleRecord) {
+	cp.mu.Lock()
+	s := cp.stats[u.rt]
+	s.Compiled += rec.Compiled
+	s.Skipped += len(rec.Skipped)
+	cp.mu.Unlock()
+	if n := len(rec.Skipped); n > 0 {
+		shown := rec.Skipped[:min(n, maxSkipsListed)]
+		more := ""
+		if n > len(shown) {
+			more = fmt.Sprintf("; and %d more", n-len(shown))
+		}
+		cp.log("note: %s: %d %s not compile under %s and ship without bytecode, as pip leaves them: %s%s",
+			u.label, n, plural(n, "file does", "files do"), u.rt, strings.Join(shown, "; "), more)
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// compile compiles every source of u and stores the bundle of .pyc files.
+func (cp *compiler) compile(u unit) (bundleRecord, string, error) {
+	srcs, done, err := u.sources()
+	if err != nil {
+		return bundleRecord{}, "", fmt.Errorf("%s: %w", u.label, err)
+	}
+	defer done()
+	var rec bundleRecord
+	if len(srcs) == 0 {
+		// Still a bundle, so the record says the unit was done.
+		sum, path, err := cp.cache.Store(func(w io.Writer) error { return zip.NewWriter(w).Close() })
+		rec.Bundle = sum
+		return rec, path, err
+	}
+	proc, err := cp.process(u.rt)
+	if err != nil {
+		return bundleRecord{}, "", err
+	}
+	pycs := make([][]byte, len(srcs))
+	skips := make([]string, len(srcs))
+	g, gctx := errgroup.WithContext(cp.ctx)
+	g.SetLimit(compileJobs)
+	for i, s := range srcs {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			data, err := s.read()
+			if err != nil {
+				return fmt.Errorf("%s: %s: %w", u.label, s.path, err)
+			}
+			pyc, skipped, err := proc.Compile(u.root+s.path, data)
+			if err != nil {
+				return err
+			}
+			pycs[i], skips[i] = pyc, skipped
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return bundleRecord{}, "", err
+	}
+	type file struct {
+		name string
+		pyc  []byte
+	}
+	var files []file
+	for i, s := range srcs {
+		if pycs[i] == nil {
+			rec.Skipped = append(rec.Skipped, s.path+": "+skips[i])
+			continue
+		}
+		files = append(files, file{bytecode.PycName(s.path, u.rt), pycs[i]})
+	}
+	slices.SortFunc(files, func(a, b file) int { return strings.Compare(a.name, b.name) })
+	rec.Compiled = len(files)
+	sum, path, err := cp.cache.Store(func(w io.Writer) error {
+		zw := zip.NewWriter(w)
+		for _, f := range files {
+			fw, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Deflate})
+			if err != nil {
+				return err
+			}
+			if _, err := fw.Write(f.pyc); err != nil {
+				return err
+			}
+		}
+		return zw.Close()
+	})
+	if err != nil {
+		return bundleRecord{}, "", fmt.Errorf("%s: storing its bytecode: %w", u.label, err)
+	}
+	rec.Bundle = sum
+	return rec, path, nil
+}
+
+// isSource reports whether the file at p (slash-separated) is a module
+// the import system compiles: a name ending in ".py".
+func isSource(p string) bool {
+	file := path.Base(p)
+	return strings.HasSuffix(file, ".py") && file != ".py"
+}
+
+// wheelSources lists the Python sources a wheel installs (where AddWheel
+// places them), each read from the wheel when asked; done closes it.
+func wheelSources(file string) func() ([]pySource, func(), error) {
+	return func() ([]pySource, func(), error) {
+		zr, err := zip.OpenReader(file)
+		if err != nil {
+			return nil, nil, err
+		}
+		var out []pySource
+		for _, f := range zr.File {
+			target, err := pack.WheelEntryPath(f)
+			if err != nil || !isSource(target) {
+				continue
+			}
+			out = append(out, pySource{path: target, read: func() ([]byte, error) {
+				rc, err := f.Open()
+				if err != nil {
+					return nil, err
+				}
+				defer rc.Close()
+				return io.ReadAll(rc)
+			}})
+		}
+		return out, func() { zr.Close() }, nil
+	}
+}
+
+// treeSources lists the Python files of a function's code.
+func treeSources(tree *source.Tree) func() ([]pySource, func(), error) {
+	return func() ([]pySource, func(), error) {
+		var out []pySource
+		for _, f := range tree.Files {
+			if !isSource(f.Path) {
+				continue
+			}
+			out = append(out, pySource{path: f.Path, read: func() ([]byte, error) {
+				rc, err := f.Open()
+				if err != nil {
+					return nil, err
+				}
+				defer rc.Close()
+				return io.ReadAll(rc)
+			}})
+		}
+		return out, func() {}, nil
+	}
+}
+
+// treeID is the identity of a function's code for its bytecode unit: each
+// source's path and sha256, sorted.
+func treeID(tree *source.Tree) string {
+	var lines []string
+	for _, f := range tree.Files {
+		if isSource(f.Path) {
+			lines = append(lines, f.SHA256+" "+f.Path)
+		}
+	}
+	slices.Sort(lines)
+	return "files\n" + strings.Join(lines, "\n")
+}
+
+// bundleFile is a compiled unit ready for assembly: its bundle in the
+// cache, and the folder of the artifact its files go under.
+type bundleFile struct {
+	name   string // unique in the artifact: "<wheel> bytecode for python3.12"
+	label  string // the package it belongs to, for size messages; "" for none
+	file   string
+	prefix string
+}
+
+// wheelUnit is the bytecode of the placed wheel p for rt, installed under
+// prefix in the artifact, which is root at run time.
+func wheelUnit(p placement, rt target.Runtime, prefix, root string) planned {
+	return planned{
+		unit: unit{
+			label:   p.Name + " " + p.Version,
+			rt:      rt,
+			root:    root,
+			id:      "wheel " + p.SHA256,
+			sources: wheelSources(p.file),
+		},
+		prefix:    prefix,
+		name:      p.Wheel + " bytecode for " + rt.String(),
+		sizeLabel: p.Name + " " + p.Version,
+	}
+}
+
+// planned is a unit and where its bundle goes in the artifact.
+type planned struct {
+	unit
+	prefix string // the folder of the artifact the bundle's files go under
+	name   string // the bundle's source name, unique in the artifact
+	// sizeLabel is the package its size counts for in messages; "" for
+	// the function's own code, whose files are listed one by one.
+	sizeLabel string
+}
+
+// compileUnits compiles (or takes from the cache) every unit, each
+// runtime's in parallel with the others', and returns their bundles in
+// order.
+func (cp *compiler) compileUnits(units []planned) ([]bundleFile, error) {
+	out := make([]bundleFile, len(units))
+	byRuntime := map[target.Runtime][]int{}
+	for i, u := range units {
+		byRuntime[u.rt] = append(byRuntime[u.rt], i)
+	}
+	g, _ := errgroup.WithContext(cp.ctx)
+	for _, idx := range byRuntime {
+		g.Go(func() error {
+			for _, i := range idx {
+				if err := cp.ctx.Err(); err != nil {
+					return err
+				}
+				u := units[i]
+				file, err := cp.bundle(u.unit)
+				if err != nil {
+					return err
+				}
+				out[i] = bundleFile{name: u.name, label: u.sizeLabel, file: file, prefix: u.prefix}
+			}
+			return nil
+		})
+	}
+	return out, g.Wait()
+}
