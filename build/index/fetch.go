@@ -186,7 +186,7 @@ func (e *timeoutError) Unwrap() error { return context.DeadlineExceeded }
 // naming the request when the deadline passed, ctx.Err() otherwise.
 func doneErr(ctx context.Context, u *url.URL) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return &timeoutError{what: "GET " + clip.String(redactURL(u.String())), cause: context.Cause(ctx)}
+		return &timeoutError{what: "GET " + shown(u), cause: context.Cause(ctx)}
 	}
 	return ctx.Err()
 }
@@ -338,7 +338,7 @@ func (ss *session) get(ctx context.Context, u *url.URL, header http.Header, what
 	if hasCreds {
 		req.SetBasicAuth(user, pass)
 	}
-	w := ss.newWatch(fmt.Sprintf("GET %s (%s)", clip.String(redactURL(u.String())), what), cancel)
+	w := ss.newWatch(fmt.Sprintf("GET %s (%s)", shown(u), what), cancel)
 	resp, err := ss.client.Do(req)
 	if err != nil {
 		w.stop()
@@ -352,7 +352,7 @@ func (ss *session) get(ctx context.Context, u *url.URL, header http.Header, what
 		} else if ue, ok := err.(*url.Error); ok {
 			err = ue.Err // the URL is added by the caller, without credentials
 		}
-		return nil, false, &transient{err: fmt.Errorf("GET %s: %w", u, err)}
+		return nil, false, &transient{err: fmt.Errorf("GET %s: %w", shown(u), err)}
 	}
 	if resp.ContentLength >= 0 {
 		w.total.Store(resp.ContentLength)
@@ -368,7 +368,7 @@ func (ss *session) get(ctx context.Context, u *url.URL, header http.Header, what
 // netrc file is mentioned only here, where it may be why no credentials
 // were sent.
 func (ss *session) statusError(resp *http.Response, sentCreds bool) error {
-	e := &StatusError{URL: redactURL(resp.Request.URL.String()), StatusCode: resp.StatusCode, Status: resp.Status}
+	e := &StatusError{URL: clip.String(redactURL(resp.Request.URL.String())), StatusCode: resp.StatusCode, Status: clip.String(resp.Status)}
 	switch resp.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		switch {
@@ -393,7 +393,7 @@ func readErr(ctx context.Context, u *url.URL, err error) error {
 	if ctx.Err() != nil {
 		return doneErr(ctx, u)
 	}
-	return &transient{err: fmt.Errorf("GET %s: read: %w", u, err)}
+	return &transient{err: fmt.Errorf("GET %s: read: %w", shown(u), err)}
 }
 
 // fetchPage fetches and parses a simple-index page; what says what for,
@@ -419,7 +419,7 @@ func (ss *session) fetchPage(ctx context.Context, u *url.URL, source, what strin
 			return readErr(ctx, u, err)
 		}
 		if len(body) > maxPageBytes {
-			return fmt.Errorf("GET %s: page larger than %d MB", u, maxPageBytes>>20)
+			return fmt.Errorf("GET %s: page larger than %d MB", shown(u), maxPageBytes>>20)
 		}
 		final := resp.Request.URL // relative links resolve against the page after redirects
 		format, err := pageFormat(resp.Header.Get("Content-Type"), body)
@@ -475,7 +475,7 @@ func (s *Sources) Download(ctx context.Context, f File, w io.Writer) error {
 	}
 	switch u.Scheme {
 	case "file", "":
-		if isHTTP(f.Source) {
+		if strings.HasPrefix(f.Source, "http://") || strings.HasPrefix(f.Source, "https://") {
 			return fmt.Errorf("download %s: %s lists it at %s, and a remote page may not point at local files", name, clip.String(f.Source), clip.String(f.URL))
 		}
 		p, err := localPath(f.URL)
@@ -547,7 +547,7 @@ func (ss *session) download(ctx context.Context, u *url.URL, w io.Writer, limit 
 	var written int64 // bytes w has, across attempts
 	useRange := true  // false once the server mishandled a Range request
 	buf := make([]byte, 64<<10)
-	get := "GET " + clip.String(u.String())
+	get := "GET " + shown(u)
 	return ss.retry(ctx, func() error {
 		// identity: a wheel is already compressed, and byte offsets for
 		// Range must be offsets in the file itself.
@@ -570,7 +570,7 @@ func (ss *session) download(ctx context.Context, u *url.URL, w io.Writer, limit 
 		case http.StatusPartialContent:
 			if h.Get("Range") == "" || contentRangeStart(resp.Header.Get("Content-Range")) != written {
 				useRange = false
-				return &transient{err: fmt.Errorf("GET %s: unexpected partial response %s", u, clip.Quote(resp.Header.Get("Content-Range")))}
+				return &transient{err: fmt.Errorf("GET %s: unexpected partial response %s", shown(u), clip.Quote(resp.Header.Get("Content-Range")))}
 			}
 			if resp.ContentLength > limit.max-written {
 				return limit.tooLarge(fmt.Sprintf("%s (%d bytes, then Content-Length %d)", get, written, resp.ContentLength))
@@ -578,7 +578,7 @@ func (ss *session) download(ctx context.Context, u *url.URL, w io.Writer, limit 
 		case http.StatusRequestedRangeNotSatisfiable:
 			if written > 0 && useRange {
 				useRange = false
-				return &transient{err: fmt.Errorf("GET %s: server refused to resume at byte %d", u, written)}
+				return &transient{err: fmt.Errorf("GET %s: server refused to resume at byte %d", shown(u), written)}
 			}
 			return ss.statusError(resp, sentCreds)
 		default:
@@ -638,7 +638,7 @@ func (s *Sources) copyLocal(p string, w io.Writer, limit sizeLimit) error {
 	}
 	defer f.Close()
 	if st, err := f.Stat(); err == nil && st.Size() > limit.max {
-		return fmt.Errorf("%s is %d bytes, over %d (%s)", p, st.Size(), limit.max, limit.why())
+		return fmt.Errorf("%s is %d bytes, over %d (%s)", clip.String(p), st.Size(), limit.max, limit.why())
 	}
 	buf := make([]byte, 64<<10)
 	var written int64
@@ -647,7 +647,7 @@ func (s *Sources) copyLocal(p string, w io.Writer, limit sizeLimit) error {
 		if n > 0 {
 			// The file may grow while it is read.
 			if written += int64(n); written > limit.max {
-				return limit.tooLarge("reading " + p)
+				return limit.tooLarge("reading " + clip.String(p))
 			}
 			if _, err := w.Write(buf[:n]); err != nil {
 				return writeErr{err}
@@ -658,7 +658,11 @@ func (s *Sources) copyLocal(p string, w io.Writer, limit sizeLimit) error {
 			return nil
 		}
 		if rerr != nil {
-			return fmt.Errorf("read %s: %w", p, rerr)
+			return fmt.Errorf("read %s: %w", clip.String(p), rerr)
 		}
 	}
 }
+
+// shown is u as messages show it: without credentials, and clipped, since
+// a page may give a file URL of any length.
+func shown(u *url.URL) string { return clip.String(redactURL(u.String())) }

@@ -153,8 +153,9 @@ type endpoint struct {
 	hasCreds   bool
 }
 
-// display returns the URL as messages and File.Source show it.
-func (e endpoint) display() string { return e.url.String() }
+// display returns the URL as messages and File.Source show it (clipped:
+// it is echoed in every message about the index).
+func (e endpoint) display() string { return clip.String(e.url.String()) }
 
 // parseEndpoint parses an index or find-links URL (kind, for messages),
 // moving userinfo into credentials.
@@ -162,7 +163,7 @@ func parseEndpoint(kind, raw string) (endpoint, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		// The raw text may hold a password: show it redacted.
-		return endpoint{}, fmt.Errorf("%s %s: want an absolute http:// or https:// URL", kind, redactRaw(raw))
+		return endpoint{}, fmt.Errorf("%s %s: want an absolute http:// or https:// URL", kind, clip.String(redactRaw(raw)))
 	}
 	e := endpoint{url: u}
 	if u.User != nil {
@@ -346,7 +347,7 @@ func (s *Sources) Files(ctx context.Context, project string) ([]File, error) {
 	for _, e := range ss.indexes {
 		files, ep, err := ss.listIndex(ctx, e, project)
 		if err != nil {
-			return nil, fmt.Errorf("listing project %s on index %s: %w", project, e.display(), err)
+			return nil, fmt.Errorf("listing project %s on index %s: %w", clip.String(project), e.display(), err)
 		}
 		all = append(all, files...)
 		if ep != nil {
@@ -360,7 +361,7 @@ func (s *Sources) Files(ctx context.Context, project string) ([]File, error) {
 			if strings.Contains(fl, "://") {
 				where = redactRaw(fl)
 			}
-			return nil, fmt.Errorf("listing project %s in find-links %s: %w", project, clip.String(where), err)
+			return nil, fmt.Errorf("listing project %s in find-links %s: %w", clip.String(project), clip.String(where), err)
 		}
 		all = append(all, files...)
 		if ep != nil {
@@ -412,7 +413,7 @@ type EmptyPageError struct {
 // Error names each page, where it was redirected to, and its title.
 func (e *EmptyPageError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "no source lists a file of %s, and ", e.Project)
+	fmt.Fprintf(&b, "no source lists a file of %s, and ", clip.String(e.Project))
 	for i, p := range e.Pages {
 		if i > 0 {
 			b.WriteString("; ")
@@ -436,7 +437,7 @@ func (ss *session) listIndex(ctx context.Context, e endpoint, project string) (f
 	u := *e.url
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + normalize(project) + "/"
 	u.RawPath = ""
-	pg, found, err := ss.fetchPage(ctx, &u, e.display(), fmt.Sprintf("listing project %s on index %s", project, e.display()))
+	pg, found, err := ss.fetchPage(ctx, &u, e.display(), fmt.Sprintf("listing project %s on index %s", clip.String(project), e.display()))
 	if err != nil || !found {
 		return nil, nil, err
 	}
@@ -569,13 +570,13 @@ func CheckIndexURL(raw string) error {
 func (s *Sources) Describe() string {
 	var where []string
 	if !s.NoIndex {
-		where = append(where, redactURL(cmp.Or(s.IndexURL, DefaultIndexURL)))
+		where = append(where, clip.String(redactURL(cmp.Or(s.IndexURL, DefaultIndexURL))))
 		for _, u := range s.ExtraIndexURLs {
-			where = append(where, redactURL(u))
+			where = append(where, clip.String(redactURL(u)))
 		}
 	}
 	for _, fl := range s.FindLinks {
-		where = append(where, redactRaw(fl))
+		where = append(where, clip.String(redactRaw(fl)))
 	}
 	if len(where) == 0 {
 		return "nothing: no index and no find-links folder"

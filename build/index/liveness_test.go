@@ -394,3 +394,35 @@ func TestSlowRequestIsNamed(t *testing.T) {
 		t.Errorf("a quick request logged %q (%v)", quiet.String(), err)
 	}
 }
+
+// A project name, file name or URL a megabyte long is echoed clipped.
+func TestLongInputIsClipped(t *testing.T) {
+	long := strings.Repeat("a", 1<<20)
+	srv, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/simple/") {
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprintf(w, `<a href="/f/%s/x-1.0-py3-none-any.whl">x</a>`, long)
+			return
+		}
+		http.Error(w, "gone", http.StatusForbidden)
+	})
+	s, _ := fastSources(srv.URL + "/simple/")
+	_, err := s.Files(context.Background(), long+"-")
+	if err == nil || len(err.Error()) > 1000 {
+		t.Errorf("Files with a bad long name: %d bytes of error", len(fmt.Sprint(err)))
+	}
+	_, err = s.Files(context.Background(), long)
+	var ep *EmptyPageError
+	if !errors.As(err, &ep) || len(err.Error()) > 2000 {
+		t.Errorf("Files with a long name: %d bytes of error: %.300v", len(fmt.Sprint(err)), err)
+	}
+	files, err := s.Files(context.Background(), "x")
+	if err != nil || len(files) != 1 {
+		t.Fatalf("Files = %v, %v", files, err)
+	}
+	files[0].Filename = long + ".whl"
+	err = s.Download(context.Background(), files[0], io.Discard)
+	if err == nil || len(err.Error()) > 1000 || !strings.Contains(err.Error(), "403") {
+		t.Errorf("Download of a long URL: %d bytes of error: %.300v", len(fmt.Sprint(err)), err)
+	}
+}
