@@ -92,7 +92,7 @@ func (c *watchClient) Do(req *http.Request) (*http.Response, error) {
 	switch {
 	case name == "Invoke":
 		// Not bounded: the function's own run time is the wait.
-	case req.Body == nil || req.Body == http.NoBody:
+	case req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0:
 		a.arm(c.responseTimeout)
 	default:
 		// The wait for a response starts once the body is sent: a large

@@ -399,6 +399,7 @@ type EmptyPage struct {
 	// a captive portal redirects to its login page.
 	Final string
 	Title string // an HTML page's <title>, "" if none
+	HTML  bool   // the page was HTML, as a login page is (a JSON one is an index's)
 }
 
 // EmptyPageError is Files' error when no source lists a file of the
@@ -427,7 +428,11 @@ func (e *EmptyPageError) Error() string {
 			fmt.Fprintf(&b, " (its title is %s)", clip.Quote(p.Title))
 		}
 	}
-	b.WriteString(": is it a login or captive-portal page rather than a simple index? Check the index URL, its credentials and the network")
+	if slices.ContainsFunc(e.Pages, func(p EmptyPage) bool { return p.HTML }) {
+		b.WriteString(": is it a login or captive-portal page rather than a simple index? Check the index URL, its credentials and the network")
+	} else {
+		b.WriteString(": the index has the project but no files for it")
+	}
 	return b.String()
 }
 

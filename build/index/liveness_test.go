@@ -279,7 +279,7 @@ func TestEmptyPageIsNamed(t *testing.T) {
 	if !errors.As(err, &ep) {
 		t.Fatalf("err = %v (%T), want an *EmptyPageError", err, err)
 	}
-	want := []EmptyPage{{URL: srv.URL + "/simple/numpy/", Final: srv.URL + "/portal/login", Title: "Sign in - Hotel WiFi"}}
+	want := []EmptyPage{{URL: srv.URL + "/simple/numpy/", Final: srv.URL + "/portal/login", Title: "Sign in - Hotel WiFi", HTML: true}}
 	if ep.Project != "numpy" || len(ep.Pages) != 1 || ep.Pages[0] != want[0] {
 		t.Errorf("error = %+v, want the page %+v", ep, want)
 	}
@@ -289,6 +289,17 @@ func TestEmptyPageIsNamed(t *testing.T) {
 		}
 	}
 
+	t.Run("a JSON page with no files", func(t *testing.T) {
+		empty, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/vnd.pypi.simple.v1+json")
+			fmt.Fprint(w, `{"meta": {"api-version": "1.1"}, "name": "numpy", "files": []}`)
+		})
+		s, _ := fastSources(empty.URL + "/simple/")
+		_, err := s.Files(context.Background(), "numpy")
+		if !errors.As(err, &ep) || !strings.Contains(err.Error(), "the index has the project but no files for it") || strings.Contains(err.Error(), "portal") {
+			t.Errorf("err = %v, want an *EmptyPageError that does not call an index a portal", err)
+		}
+	})
 	t.Run("another source lists the project", func(t *testing.T) {
 		good, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")

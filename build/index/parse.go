@@ -49,11 +49,12 @@ type page struct {
 	// final is the URL that answered, after redirects, without
 	// credentials.
 	final string
+	html  bool // the page was HTML
 }
 
 // empty describes the page, asked for at u, as one that lists nothing.
 func (p page) empty(u *url.URL) *EmptyPage {
-	e := &EmptyPage{URL: clip.String(redactURL(u.String())), Title: p.title}
+	e := &EmptyPage{URL: clip.String(redactURL(u.String())), Title: p.title, HTML: p.html}
 	if p.final != "" && p.final != redactURL(u.String()) {
 		e.Final = clip.String(p.final)
 	}
@@ -69,7 +70,9 @@ func parsePage(format string, body []byte, base *url.URL, source string) (page, 
 	if format == "json" {
 		return parseJSON(body, base, source)
 	}
-	return parseHTML(body, base, source)
+	pg, err := parseHTML(body, base, source)
+	pg.html = true
+	return pg, err
 }
 
 // remoteLink reports whether a link on a remote page may be followed.
