@@ -197,14 +197,15 @@ func doneErr(ctx context.Context, u *url.URL) error {
 // long. Its timers start with the request, so a server that accepts and
 // never answers is caught too.
 type watch struct {
-	s       *Sources
-	what    string // "GET URL (downloading FILE)", for notes
-	start   time.Time
-	window  time.Duration
-	minimum int64
-	cancel  context.CancelCauseFunc
-	got     atomic.Int64 // bytes received so far
-	total   atomic.Int64 // the body's length when known, else -1
+	s         *Sources
+	what      string // "GET URL (downloading FILE)", for notes
+	start     time.Time
+	window    time.Duration
+	minimum   int64
+	cancel    context.CancelCauseFunc
+	got       atomic.Int64 // bytes received so far
+	total     atomic.Int64 // the body's length when known, else -1
+	responded atomic.Bool  // the response's headers came
 
 	mu      sync.Mutex // guards what follows, and the timers' Reset
 	stopped bool
@@ -265,7 +266,7 @@ func (w *watch) noteSlow() {
 	}
 	elapsed := time.Since(w.start).Round(time.Second)
 	got := "no response yet"
-	if n := w.got.Load(); n > 0 || w.total.Load() >= 0 {
+	if n := w.got.Load(); w.responded.Load() {
 		got = formatBytes(n) + " received"
 		if total := w.total.Load(); total > 0 {
 			got += " of " + formatBytes(total)
@@ -354,11 +355,8 @@ func (ss *session) get(ctx context.Context, u *url.URL, header http.Header, what
 		}
 		return nil, false, &transient{err: fmt.Errorf("GET %s: %w", shown(u), err)}
 	}
-	if resp.ContentLength >= 0 {
-		w.total.Store(resp.ContentLength)
-	} else {
-		w.total.Store(-1)
-	}
+	w.total.Store(max(resp.ContentLength, -1))
+	w.responded.Store(true)
 	resp.Body = &watchedBody{rc: resp.Body, ctx: actx, watch: w}
 	return resp, hasCreds, nil
 }
