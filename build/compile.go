@@ -165,10 +165,10 @@ type pySource struct {
 // unit is a set of sources compiled for one runtime under one run-time
 // folder: a wheel placed in one folder, or a function's code.
 type unit struct {
-	label   string // for messages: "numpy 2.1.3", "the function's code"
-	rt      target.Runtime
-	root    string // run-time folder of the sources, e.g. "/opt/python/"
-	id      string // the sources' identity: "wheel SHA256", or one line per file
+	label string // for messages: "numpy 2.1.3", "the function's code"
+	rt    target.Runtime
+	root  string // run-time folder of the sources, e.g. "/opt/python/"
+	id    string // the sources' identity: "wheel SHA256", or one line per file
 	// sources lists the unit's sources; done releases what reading them
 	// holds open.
 	sources func() (srcs []pySource, done func(), err error)

@@ -29,6 +29,11 @@ const dialTimeout = 10 * time.Second
 // region and yields credentials, so a missing one is reported before any
 // work is done instead of as an obscure signing error later.
 //
+// Each attempt waits at most 30 s for its response once its request is
+// sent (Lambda's Invoke excepted), so an endpoint that accepts and never
+// answers is retried by the SDK rather than holding the first attempt
+// until the caller's deadline; WithLog names slow requests.
+//
 // The endpoint comes from the SDK's configured-endpoints support:
 // AWS_ENDPOINT_URL for every service, AWS_ENDPOINT_URL_S3 or
 // AWS_ENDPOINT_URL_LAMBDA for one, or endpoint_url in the profile.
@@ -47,6 +52,9 @@ func Load(ctx context.Context, optFns ...func(*config.LoadOptions) error) (aws.C
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
 	}
+	// Wrapped once loaded: the SDK adds a custom CA bundle
+	// (AWS_CA_BUNDLE) to the client it was given, which must be its own.
+	cfg.HTTPClient = newWatchClient(cfg.HTTPClient)
 	if cfg.Region == "" {
 		return aws.Config{}, ErrNoRegion
 	}

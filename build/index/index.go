@@ -16,12 +16,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 )
 
 // DefaultIndexURL is the index used when Sources.IndexURL is empty.
@@ -55,6 +59,10 @@ type File struct {
 	// PEP 691 yanked string, or a PEP 592 data-yanked value), or "" if it
 	// gave none. It is only ever set when Yanked is.
 	YankedReason string
+	// Size is the file's size in bytes as the index declares it (PEP 700,
+	// in PEP 691 JSON pages), or 0 when it declares none. Download refuses
+	// to fetch more than this.
+	Size int64
 }
 
 // Sources says where to look for files and how to reach them. The zero
@@ -90,12 +98,33 @@ type Sources struct {
 	// Progress, if not nil, counts the bytes Download fetches. The caller
 	// counts files (Progress.FileDone), once each is verified and stored.
 	Progress *Progress
+	// Log, if not nil, receives notes, one line per Write: a request that
+	// has taken over 10 s so far and what it is for, and links a page may
+	// not give. Files and Download may be called from several goroutines,
+	// so Log must be safe for concurrent use.
+	Log io.Writer
 
-	// Test hooks: wait sleeps between attempts (default: a timer that ends
-	// early when ctx is done); stall is how long a request may receive no
-	// data before it is abandoned and retried (default stallTimeout).
-	wait  func(ctx context.Context, d time.Duration) error
-	stall time.Duration
+	// Test hooks, each with its default when zero: wait sleeps between
+	// attempts (a timer that ends early when ctx is done); stall is the
+	// window in which a request must receive minBytes bytes (or the rest
+	// of its body) or be abandoned and retried (stallTimeout,
+	// minWindowBytes); slow is when a request is first named on Log
+	// (slowAfter); maxBytes caps a download whose size the index does not
+	// declare (MaxDownloadBytes).
+	wait     func(ctx context.Context, d time.Duration) error
+	stall    time.Duration
+	minBytes int64
+	slow     time.Duration
+	maxBytes int64
+}
+
+// note writes one line to Log, clearing the progress line first when one
+// is drawn on a terminal.
+func (s *Sources) note(msg string) {
+	if s.Progress.interrupt(msg) || s.Log == nil {
+		return
+	}
+	io.WriteString(s.Log, msg+"\n")
 }
 
 // StatusError is an HTTP response that was neither success nor "not
@@ -124,8 +153,9 @@ type endpoint struct {
 	hasCreds   bool
 }
 
-// display returns the URL as messages and File.Source show it.
-func (e endpoint) display() string { return e.url.String() }
+// display returns the URL as messages and File.Source show it (clipped:
+// it is echoed in every message about the index).
+func (e endpoint) display() string { return clip.String(e.url.String()) }
 
 // parseEndpoint parses an index or find-links URL (kind, for messages),
 // moving userinfo into credentials.
@@ -133,7 +163,7 @@ func parseEndpoint(kind, raw string) (endpoint, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		// The raw text may hold a password: show it redacted.
-		return endpoint{}, fmt.Errorf("%s %s: want an absolute http:// or https:// URL", kind, redactRaw(raw))
+		return endpoint{}, fmt.Errorf("%s %s: want an absolute http:// or https:// URL", kind, clip.String(redactRaw(raw)))
 	}
 	e := endpoint{url: u}
 	if u.User != nil {
@@ -208,7 +238,7 @@ func checkProject(name string) error {
 		ok = alnum || (!edge && (c == '-' || c == '_' || c == '.'))
 	}
 	if !ok {
-		return fmt.Errorf("project %q: not a valid Python project name", name)
+		return fmt.Errorf("project %s: not a valid Python project name", clip.Quote(name))
 	}
 	return nil
 }
@@ -295,10 +325,15 @@ func (ss *session) credsFor(u *url.URL) (user, pass string, ok bool) {
 // Files lists the files of project in every source: the primary index,
 // then the extra indexes, then the find-links (only the find-links if
 // NoIndex). An index that does not have the project is not an error; an
-// index that cannot be read (after retries) is. Files that two sources
-// both list with the same filename and sha256 appear once, from the first;
-// files without a sha256 (as in find-links folders) are told apart by URL,
-// since two of the same name may hold different bytes.
+// index that cannot be read (after retries) is. Files that two sources both list with the same
+// filename and sha256 appear once, from the first; files without a sha256
+// (as in find-links folders) are told apart by URL, since two of the same
+// name may hold different bytes.
+//
+// When no source lists a file named for the project and a page fetched
+// with success listed none either (a login or captive-portal page
+// served in place of the index), the error is an *EmptyPageError naming
+// the page.
 func (s *Sources) Files(ctx context.Context, project string) ([]File, error) {
 	if err := checkProject(project); err != nil {
 		return nil, err
@@ -308,23 +343,33 @@ func (s *Sources) Files(ctx context.Context, project string) ([]File, error) {
 		return nil, err
 	}
 	var all []File
+	var empty []EmptyPage
 	for _, e := range ss.indexes {
-		files, err := ss.listIndex(ctx, e, project)
+		files, ep, err := ss.listIndex(ctx, e, project)
 		if err != nil {
-			return nil, fmt.Errorf("index %s: project %s: %w", e.display(), project, err)
+			return nil, fmt.Errorf("listing project %s on index %s: %w", clip.String(project), e.display(), err)
 		}
 		all = append(all, files...)
+		if ep != nil {
+			empty = append(empty, *ep)
+		}
 	}
 	for _, fl := range s.FindLinks {
-		files, err := ss.listFindLinks(ctx, fl, project)
+		files, ep, err := ss.listFindLinks(ctx, fl, project)
 		if err != nil {
 			where := fl
 			if strings.Contains(fl, "://") {
 				where = redactRaw(fl)
 			}
-			return nil, fmt.Errorf("find-links %s: project %s: %w", where, project, err)
+			return nil, fmt.Errorf("listing project %s in find-links %s: %w", clip.String(project), clip.String(where), err)
 		}
 		all = append(all, files...)
+		if ep != nil {
+			empty = append(empty, *ep)
+		}
+	}
+	if len(empty) > 0 && !slices.ContainsFunc(all, func(f File) bool { return belongsTo(f.Filename, project) }) {
+		return nil, &EmptyPageError{Project: project, Pages: empty}
 	}
 	// The same file is often on two indexes (a mirror, a proxy): keep
 	// one. Without a digest, the same name is no proof of the same bytes,
@@ -345,49 +390,105 @@ func (s *Sources) Files(ctx context.Context, project string) ([]File, error) {
 	return out, nil
 }
 
-// listIndex fetches and parses the project page of one index.
-func (ss *session) listIndex(ctx context.Context, e endpoint, project string) ([]File, error) {
-	page := *e.url
-	page.Path = strings.TrimSuffix(page.Path, "/") + "/" + normalize(project) + "/"
-	page.RawPath = ""
-	files, found, err := ss.fetchPage(ctx, &page, e.display())
-	if err != nil || !found {
-		return nil, err
-	}
-	return files, nil
+// EmptyPage is a page that was fetched with success but lists no
+// distribution (of the project, for an index page; at all, for a
+// find-links page).
+type EmptyPage struct {
+	URL string // as asked for, without credentials
+	// Final is the URL that answered, after redirects ("" when the same):
+	// a captive portal redirects to its login page.
+	Final string
+	Title string // an HTML page's <title>, "" if none
+	HTML  bool   // the page was HTML, as a login page is (a JSON one is an index's)
 }
 
-// listFindLinks lists the files of project in a find-links folder or page.
-func (ss *session) listFindLinks(ctx context.Context, fl, project string) ([]File, error) {
+// EmptyPageError is Files' error when no source lists a file of the
+// project and some page listed no distribution: most likely a login or
+// captive-portal page served in place of the index, or an index URL that
+// points at something else.
+type EmptyPageError struct {
+	Project string
+	Pages   []EmptyPage
+}
+
+// Error names each page, where it was redirected to, and its title.
+func (e *EmptyPageError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "no source lists a file of %s, and ", clip.String(e.Project))
+	for i, p := range e.Pages {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "the page %s", p.URL)
+		if p.Final != "" {
+			fmt.Fprintf(&b, " (redirected to %s)", p.Final)
+		}
+		b.WriteString(" answered but lists no distributions")
+		if p.Title != "" {
+			fmt.Fprintf(&b, " (its title is %s)", clip.Quote(p.Title))
+		}
+	}
+	if slices.ContainsFunc(e.Pages, func(p EmptyPage) bool { return p.HTML }) {
+		b.WriteString(": is it a login or captive-portal page rather than a simple index? Check the index URL, its credentials and the network")
+	} else {
+		b.WriteString(": the index has the project but no files for it")
+	}
+	return b.String()
+}
+
+// listIndex fetches and parses the project page of one index; empty is
+// set when the page was there but listed no file named for the project.
+func (ss *session) listIndex(ctx context.Context, e endpoint, project string) (files []File, empty *EmptyPage, err error) {
+	u := *e.url
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + normalize(project) + "/"
+	u.RawPath = ""
+	pg, found, err := ss.fetchPage(ctx, &u, e.display(), fmt.Sprintf("listing project %s on index %s", clip.String(project), e.display()))
+	if err != nil || !found {
+		return nil, nil, err
+	}
+	if !slices.ContainsFunc(pg.files, func(f File) bool { return belongsTo(f.Filename, project) }) {
+		empty = pg.empty(&u)
+	}
+	return pg.files, empty, nil
+}
+
+// listFindLinks lists the files of project in a find-links folder or page;
+// empty is set for a page that lists no distribution at all.
+func (ss *session) listFindLinks(ctx context.Context, fl, project string) (out []File, empty *EmptyPage, err error) {
 	if isHTTP(fl) {
 		e, err := parseEndpoint("find-links", fl)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		files, found, err := ss.fetchPage(ctx, e.url, e.display())
+		pg, found, err := ss.fetchPage(ctx, e.url, e.display(), "reading find-links page "+e.display())
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !found {
-			return nil, &StatusError{URL: e.display(), StatusCode: http.StatusNotFound, Status: "404 Not Found"}
+			return nil, nil, &StatusError{URL: e.display(), StatusCode: http.StatusNotFound, Status: "404 Not Found"}
 		}
-		var out []File
-		for _, f := range files {
+		listsAny := false
+		for _, f := range pg.files {
+			if isDistribution(f.Filename) {
+				listsAny = true
+			}
 			if belongsTo(f.Filename, project) {
 				out = append(out, f)
 			}
 		}
-		return out, nil
+		if !listsAny {
+			empty = pg.empty(e.url)
+		}
+		return out, empty, nil
 	}
 	dir, err := localPath(fl)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []File
 	for _, de := range entries {
 		name := de.Name()
 		if !belongsTo(name, project) {
@@ -399,7 +500,17 @@ func (ss *session) listFindLinks(ctx context.Context, fl, project string) ([]Fil
 		}
 		out = append(out, File{Filename: name, URL: fileURL(p), Source: dir})
 	}
-	return out, nil
+	return out, nil, nil
+}
+
+// isDistribution reports whether filename is named like a wheel or an
+// sdist of some project: NAME-VERSION... with an archive's extension.
+func isDistribution(filename string) bool {
+	i := strings.LastIndex(filename, "-")
+	if strings.HasSuffix(strings.ToLower(filename), ".whl") {
+		i = strings.Index(filename, "-")
+	}
+	return i > 0 && belongsTo(filename, filename[:i])
 }
 
 // localPath turns a find-links entry (a path or a file:// URL) into an
@@ -464,13 +575,13 @@ func CheckIndexURL(raw string) error {
 func (s *Sources) Describe() string {
 	var where []string
 	if !s.NoIndex {
-		where = append(where, redactURL(cmp.Or(s.IndexURL, DefaultIndexURL)))
+		where = append(where, clip.String(redactURL(cmp.Or(s.IndexURL, DefaultIndexURL))))
 		for _, u := range s.ExtraIndexURLs {
-			where = append(where, redactURL(u))
+			where = append(where, clip.String(redactURL(u)))
 		}
 	}
 	for _, fl := range s.FindLinks {
-		where = append(where, redactRaw(fl))
+		where = append(where, clip.String(redactRaw(fl)))
 	}
 	if len(where) == 0 {
 		return "nothing: no index and no find-links folder"

@@ -127,11 +127,11 @@ func TestJSONIndex(t *testing.T) {
 	src := srv.URL + "/simple/"
 	want := []File{
 		{"pillow_heif-0.16.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-			srv.URL + "/files/pillow_heif-0.16.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", shaA, src, false, ""},
+			srv.URL + "/files/pillow_heif-0.16.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", shaA, src, false, "", 0},
 		{"pillow_heif-0.15.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-			"https://files.example.test/p/pillow_heif-0.15.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", shaB, src, true, ""},
-		{"pillow_heif-0.14.0.tar.gz", srv.URL + "/files/pillow_heif-0.14.0.tar.gz", "", src, true, "broken build"},
-		{"pillow_heif-0.13.0.tar.gz", srv.URL + "/files/pillow_heif-0.13.0.tar.gz", "", src, false, ""},
+			"https://files.example.test/p/pillow_heif-0.15.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", shaB, src, true, "", 0},
+		{"pillow_heif-0.14.0.tar.gz", srv.URL + "/files/pillow_heif-0.14.0.tar.gz", "", src, true, "broken build", 0},
+		{"pillow_heif-0.13.0.tar.gz", srv.URL + "/files/pillow_heif-0.13.0.tar.gz", "", src, false, "", 0},
 	}
 	if !reflect.DeepEqual(files, want) {
 		t.Errorf("Files =\n%+v\nwant\n%+v", files, want)
@@ -176,11 +176,11 @@ func TestHTMLIndex(t *testing.T) {
 	src := srv.URL + "/simple"
 	want := []File{
 		{"numpy-2.0.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-			srv.URL + "/mirror/pypi/numpy/numpy-2.0.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", shaA, src, false, ""},
+			srv.URL + "/mirror/pypi/numpy/numpy-2.0.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", shaA, src, false, "", 0},
 		{"numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-			srv.URL + "/mirror/files/numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", shaB, src, true, ""},
-		{"numpy-1.26.3.tar.gz", srv.URL + "/abs/numpy-1.26.3.tar.gz", "", src, true, "bad release"},
-		{"numpy+1.0.tar.gz", srv.URL + "/files/numpy%2B1.0.tar.gz", "", src, false, ""},
+			srv.URL + "/mirror/files/numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", shaB, src, true, "", 0},
+		{"numpy-1.26.3.tar.gz", srv.URL + "/abs/numpy-1.26.3.tar.gz", "", src, true, "bad release", 0},
+		{"numpy+1.0.tar.gz", srv.URL + "/files/numpy%2B1.0.tar.gz", "", src, false, "", 0},
 	}
 	if !reflect.DeepEqual(files, want) {
 		t.Errorf("Files =\n%+v\nwant\n%+v", files, want)

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 )
 
 // netrcEntry is one machine (or the default) of a netrc file.
@@ -101,7 +103,7 @@ func parseNetrc(data string) ([]netrcEntry, error) {
 		t := toks[i]
 		value := func() (string, error) {
 			if i+1 >= len(toks) {
-				return "", fmt.Errorf("line %d: %q needs a value", t.line, t.text)
+				return "", fmt.Errorf("line %d: %s needs a value", t.line, clip.Quote(t.text))
 			}
 			i++
 			return toks[i].text, nil
@@ -123,7 +125,7 @@ func parseNetrc(data string) ([]netrcEntry, error) {
 				return nil, err
 			}
 			if cur == nil {
-				return nil, fmt.Errorf("line %d: %q before any machine or default", t.line, t.text)
+				return nil, fmt.Errorf("line %d: %s before any machine or default", t.line, clip.Quote(t.text))
 			}
 			switch t.text {
 			case "login":

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/html"
+
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 )
 
 // pageFormat picks the parser for a simple-index response by its
@@ -32,16 +34,53 @@ func pageFormat(contentType string, body []byte) (string, error) {
 		}
 		return "html", nil
 	}
-	return "", fmt.Errorf("unsupported content type %q (want PEP 691 JSON or PEP 503 HTML)", contentType)
+	return "", fmt.Errorf("unsupported content type %s (want PEP 691 JSON or PEP 503 HTML)", clip.Quote(contentType))
+}
+
+// page is what a simple-index page lists.
+type page struct {
+	files []File
+	// refused are the links the page may not give (a file:// URL on a
+	// remote page), each described for a note.
+	refused []string
+	// title is an HTML page's <title>, for a message about a page that
+	// lists nothing (a login page says "Sign in").
+	title string
+	// final is the URL that answered, after redirects, without
+	// credentials.
+	final string
+	html  bool // the page was HTML
+}
+
+// empty describes the page, asked for at u, as one that lists nothing.
+func (p page) empty(u *url.URL) *EmptyPage {
+	e := &EmptyPage{URL: clip.String(redactURL(u.String())), Title: p.title, HTML: p.html}
+	if p.final != "" && p.final != redactURL(u.String()) {
+		e.Final = clip.String(p.final)
+	}
+	return e
 }
 
 // parsePage parses a simple-index page fetched from base (the URL after
-// redirects, which relative links are resolved against).
-func parsePage(format string, body []byte, base *url.URL, source string) ([]File, error) {
+// redirects, which relative links are resolved against). Only http and
+// https links are kept: a remote page may not send the builder to the
+// local disk (file://) or anywhere else; those links are listed in
+// page.refused.
+func parsePage(format string, body []byte, base *url.URL, source string) (page, error) {
 	if format == "json" {
 		return parseJSON(body, base, source)
 	}
-	return parseHTML(body, base, source)
+	pg, err := parseHTML(body, base, source)
+	pg.html = true
+	return pg, err
+}
+
+// remoteLink reports whether a link on a remote page may be followed.
+func remoteLink(u *url.URL) bool { return u.Scheme == "http" || u.Scheme == "https" }
+
+// refusal describes a link refused by remoteLink, for a note.
+func refusal(filename string, u *url.URL) string {
+	return fmt.Sprintf("%s at %s", clip.String(filename), clip.String(redactURL(u.String())))
 }
 
 // jsonPage is the part of a PEP 691 project page the builder uses.
@@ -54,29 +93,40 @@ type jsonPage struct {
 		URL      string            `json:"url"`
 		Hashes   map[string]string `json:"hashes"`
 		Yanked   json.RawMessage   `json:"yanked"`
+		// Size is PEP 700's file size (api-version 1.1), absent before.
+		Size *int64 `json:"size"`
 	} `json:"files"`
 }
 
-func parseJSON(body []byte, base *url.URL, source string) ([]File, error) {
+func parseJSON(body []byte, base *url.URL, source string) (page, error) {
 	var p jsonPage
 	if err := json.Unmarshal(body, &p); err != nil {
-		return nil, fmt.Errorf("PEP 691 JSON page: %w", err)
+		return page{}, fmt.Errorf("PEP 691 JSON page: %w", err)
 	}
 	// PEP 691: a client must refuse a major version it does not know.
 	if major, _, _ := strings.Cut(p.Meta.APIVersion, "."); p.Meta.APIVersion != "" && major != "1" {
-		return nil, fmt.Errorf("PEP 691 JSON page: api-version %s is not supported (want 1.x)", p.Meta.APIVersion)
+		return page{}, fmt.Errorf("PEP 691 JSON page: api-version %s is not supported (want 1.x)", clip.String(p.Meta.APIVersion))
 	}
-	var out []File
+	var out page
 	for _, f := range p.Files {
 		u, err := base.Parse(f.URL)
 		if err != nil || f.URL == "" || f.Filename == "" {
-			return nil, fmt.Errorf("PEP 691 JSON page: file %q: bad url %q", f.Filename, redactRaw(f.URL))
+			return page{}, fmt.Errorf("PEP 691 JSON page: file %s: bad url %s", clip.Quote(f.Filename), clip.Quote(redactRaw(f.URL)))
+		}
+		if !remoteLink(u) {
+			out.refused = append(out.refused, refusal(f.Filename, u))
+			continue
+		}
+		size := int64(0)
+		if f.Size != nil && *f.Size > 0 {
+			size = *f.Size
 		}
 		yanked, reason := jsonYanked(f.Yanked)
-		out = append(out, File{
+		out.files = append(out.files, File{
 			Filename:     f.Filename,
 			URL:          cleanFileURL(u),
 			SHA256:       cleanSHA256(f.Hashes["sha256"]),
+			Size:         size,
 			Source:       source,
 			Yanked:       yanked,
 			YankedReason: reason,
@@ -99,18 +149,30 @@ func jsonYanked(raw json.RawMessage) (yanked bool, reason string) {
 	return false, ""
 }
 
-func parseHTML(body []byte, base *url.URL, source string) ([]File, error) {
+func parseHTML(body []byte, base *url.URL, source string) (page, error) {
 	z := html.NewTokenizer(bytes.NewReader(body))
-	sawBase := false
-	var out []File
+	sawBase, inTitle := false, false
+	var out page
 	for {
 		switch z.Next() {
 		case html.ErrorToken:
 			// The tokenizer ends with io.EOF; it reports nothing else, as
 			// HTML has no syntax errors a browser would stop at.
+			out.title = strings.Join(strings.Fields(out.title), " ")
 			return out, nil
+		case html.TextToken:
+			if inTitle {
+				out.title += string(z.Text())
+			}
+		case html.EndTagToken:
+			if name, _ := z.TagName(); string(name) == "title" {
+				inTitle = false
+			}
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, hasAttr := z.TagName()
+			if string(name) == "title" && out.title == "" {
+				inTitle = true
+			}
 			if !hasAttr {
 				continue
 			}
@@ -144,10 +206,14 @@ func parseHTML(body []byte, base *url.URL, source string) ([]File, error) {
 					continue // a folder (such as "../"), not a file
 				}
 				filename := path.Base(u.Path)
+				if !remoteLink(u) {
+					out.refused = append(out.refused, refusal(filename, u))
+					continue
+				}
 				// PEP 592: the attribute marks the file yanked; its value,
 				// if any, is the reason.
 				reason, yanked := attrs["data-yanked"]
-				out = append(out, File{
+				out.files = append(out.files, File{
 					Filename:     filename,
 					URL:          cleanFileURL(u),
 					SHA256:       fragmentSHA256(u.Fragment),

@@ -115,3 +115,18 @@ func formatBytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f GB", float64(n)/1e9)
 }
+
+// interrupt writes msg on a line of its own, clearing the progress line
+// first, and reports whether it did: it does nothing (false) unless the
+// progress line is drawn on a terminal. The next update redraws the line.
+func (p *Progress) interrupt(msg string) bool {
+	if p == nil || p.out == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.out, "\r\x1b[K%s\n", msg)
+	p.drawn = false
+	p.lastDraw.Store(0)
+	return true
+}

@@ -21,6 +21,9 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
+
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 )
 
 // Error is a problem with one line of a lock file. Line is the first
@@ -70,6 +73,10 @@ func Parse(name string, data []byte) (*Lock, error) {
 		return nil, &Error{File: name, Line: 1,
 			Err: errors.New("the lock is UTF-16; save it as UTF-8 (pip-compile and uv write UTF-8)")}
 	}
+	if line, col, ok := findNUL(data); ok {
+		return nil, &Error{File: name, Line: line,
+			Err: fmt.Errorf("NUL byte at line %d column %d: a lock is text, and this file is damaged or not a lock", line, col)}
+	}
 	l := &Lock{File: name}
 	seen := make(map[string]int) // normalized name -> line
 	for _, ll := range logicalLines(string(data)) {
@@ -92,17 +99,51 @@ func Parse(name string, data []byte) (*Lock, error) {
 	return l, nil
 }
 
-// isUTF16 reports whether data looks UTF-16 encoded: it starts with a
-// UTF-16 byte order mark (PowerShell's > writes FF FE), or its first line
-// holds a NUL byte, which text in any ASCII-compatible encoding does not.
-// Read as UTF-8, such a file fails on its first name with an error that
-// does not say what is wrong.
+// utf16Sample is how much of the start of a file isUTF16 looks at:
+// enough characters to see the pattern, few enough to be instant.
+const utf16Sample = 512
+
+// isUTF16 reports whether data is UTF-16 encoded: it starts with a UTF-16
+// byte order mark (PowerShell's > writes FF FE), or, without one, its
+// first bytes hold NULs at every other position, which is what ASCII text
+// (package names, versions, hashes) looks like in UTF-16. Read as UTF-8,
+// such a file fails on its first name with an error that does not say
+// what is wrong. A stray NUL elsewhere in UTF-8 text is not UTF-16 (see
+// findNUL).
 func isUTF16(data []byte) bool {
 	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
 		return true
 	}
-	first, _, _ := bytes.Cut(data, []byte{'\n'})
-	return bytes.IndexByte(first, 0) >= 0
+	sample := data[:min(len(data), utf16Sample)&^1]
+	if len(sample) < 4 {
+		return false
+	}
+	// Count the NULs at even and at odd offsets. UTF-16LE text that is
+	// mostly ASCII has them at odd offsets, UTF-16BE at even ones; UTF-8
+	// text has none, or a few anywhere.
+	var even, odd int
+	for i := 0; i < len(sample); i += 2 {
+		if sample[i] == 0 {
+			even++
+		}
+		if sample[i+1] == 0 {
+			odd++
+		}
+	}
+	pairs := len(sample) / 2
+	return (odd*4 >= pairs*3 && even*4 < pairs) || (even*4 >= pairs*3 && odd*4 < pairs)
+}
+
+// findNUL returns the line and column (1-based, in characters) of the
+// first NUL byte in data, if there is one.
+func findNUL(data []byte) (line, col int, ok bool) {
+	i := bytes.IndexByte(data, 0)
+	if i < 0 {
+		return 0, 0, false
+	}
+	before := data[:i]
+	start := bytes.LastIndexByte(before, '\n') + 1
+	return bytes.Count(before, []byte{'\n'}) + 1, utf8.RuneCount(before[start:]) + 1, true
 }
 
 // logicalLine is one requirement or option line after backslash
@@ -185,7 +226,7 @@ func parseLine(file, text string) (*Requirement, error) {
 		return nil, err
 	}
 	if len(req.Hashes) == 0 {
-		return nil, fmt.Errorf("%s==%s has no --hash=sha256: every requirement needs the digests of its files (pip-compile --generate-hashes, uv pip compile --generate-hashes)", req.Spelled, req.Version)
+		return nil, fmt.Errorf("%s==%s has no --hash=sha256: every requirement needs the digests of its files (pip-compile --generate-hashes, uv pip compile --generate-hashes)", req.Spelled, clip.String(req.Version))
 	}
 	return req, nil
 }
@@ -229,7 +270,7 @@ func parseHashes(opts string) ([]string, error) {
 			val = fields[i]
 		default:
 			name, _, _ := strings.Cut(f, "=")
-			return nil, fmt.Errorf("option %s is not supported on a requirement line: only --hash=sha256:HEX is", name)
+			return nil, fmt.Errorf("option %s is not supported on a requirement line: only --hash=sha256:HEX is", clip.String(name))
 		}
 		h, err := parseHash(val)
 		if err != nil {
@@ -247,13 +288,13 @@ func parseHashes(opts string) ([]string, error) {
 func parseHash(val string) (string, error) {
 	algo, hex, ok := strings.Cut(val, ":")
 	if !ok {
-		return "", fmt.Errorf("--hash=%s: want --hash=sha256:HEX", val)
+		return "", fmt.Errorf("--hash=%s: want --hash=sha256:HEX", clip.String(val))
 	}
 	if !strings.EqualFold(algo, "sha256") {
-		return "", fmt.Errorf("--hash=%s: only sha256 hashes are supported, not %s", val, algo)
+		return "", fmt.Errorf("--hash=%s: only sha256 hashes are supported, not %s", clip.String(val), clip.String(algo))
 	}
 	if len(hex) != 64 || strings.IndexFunc(hex, func(r rune) bool { return !isHexDigit(r) }) >= 0 {
-		return "", fmt.Errorf("--hash=%s: a sha256 digest is 64 hex digits", val)
+		return "", fmt.Errorf("--hash=%s: a sha256 digest is 64 hex digits", clip.String(val))
 	}
 	return strings.ToLower(hex), nil
 }
@@ -271,7 +312,7 @@ func checkOptionLine(file, text string) error {
 	for i := 0; i < len(fields); i++ {
 		f := fields[i]
 		if !strings.HasPrefix(f, "-") {
-			return fmt.Errorf("unexpected %q: a lock line is NAME==VERSION --hash=sha256:HEX", f)
+			return fmt.Errorf("unexpected %s: a lock line is NAME==VERSION --hash=sha256:HEX", clip.Quote(f))
 		}
 		name, val, hasVal := strings.Cut(f, "=")
 		if !strings.HasPrefix(f, "--") && len(f) > 2 {
@@ -290,10 +331,10 @@ func checkOptionLine(file, text string) error {
 		}
 		switch name {
 		case "-r", "--requirement", "-c", "--constraint":
-			v := value()
+			v := clip.String(value())
 			return fmt.Errorf("%s %s: includes are not supported: inline %s into %s", name, v, v, file)
 		case "-e", "--editable":
-			return fmt.Errorf("%s %s: editable requirements are not supported: a layer is built only from pinned wheels (NAME==VERSION --hash=sha256:HEX)", name, value())
+			return fmt.Errorf("%s %s: editable requirements are not supported: a layer is built only from pinned wheels (NAME==VERSION --hash=sha256:HEX)", name, clip.String(value()))
 		case "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--no-index", "--trusted-host":
 			return fmt.Errorf("%s: index options are not read from the lock: put them on the lambdapack command line (--index-url, --extra-index-url, --find-links, --no-index) and regenerate the lock without them (--no-emit-index-url, --no-emit-find-links)", name)
 		case "--no-binary":
@@ -305,7 +346,7 @@ func checkOptionLine(file, text string) error {
 		case "--only-binary":
 			value() // lambdapack uses only wheels anyway
 		default:
-			return fmt.Errorf("option %s is not supported in a lock", name)
+			return fmt.Errorf("option %s is not supported in a lock", clip.String(name))
 		}
 	}
 	return nil

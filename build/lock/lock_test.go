@@ -303,6 +303,12 @@ func TestParseRefuses(t *testing.T) {
 		{"UTF-16 LE without BOM", encodeUTF16(true, false, "numpy==2.1.3"+hash+"\n"), 1, "the lock is UTF-16"},
 		{"UTF-16 BE without BOM", encodeUTF16(false, false, "# comment\nnumpy==2.1.3"+hash+"\n"), 1, "the lock is UTF-16"},
 		{"UTF-16 BOM only", "\xff\xfe", 1, "the lock is UTF-16"},
+		{"UTF-16 LE of one short line", encodeUTF16(true, false, "a\n"), 1, "the lock is UTF-16"},
+		// A NUL in UTF-8 text is damage, not another encoding: it is
+		// located, not taken for UTF-16.
+		{"NUL on line 1 of UTF-8", "numpy\x00==2.1.3" + hash, 1, "NUL byte at line 1 column 6"},
+		{"NUL after a non-ASCII comment", "# café\nsix==1.17.0" + hash + "\nnu\x00mpy==2.1.3" + hash, 3, "NUL byte at line 3 column 3"},
+		{"NUL column counts characters", "# é\x00\n", 1, "NUL byte at line 1 column 4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -542,4 +548,53 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("Key is not deterministic")
 		}
 	})
+}
+
+// A lock line a megabyte long (a corrupted or hostile file) is echoed in
+// its error clipped, whatever part of the line is at fault: the message
+// stays short enough to read in a CI log.
+func TestLongInputIsClipped(t *testing.T) {
+	huge := strings.Repeat("a", 1<<20)
+	hash := " --hash=sha256:" + strings.Repeat("1", 64)
+	tests := []struct {
+		name, line, want string
+	}{
+		{"unpinned name", huge, "is not pinned"},
+		{"range", huge + ">=1" + hash, "is a range"},
+		{"invalid name", huge + "$==1.0" + hash, "invalid package name"},
+		{"bad version", "numpy==" + huge + "!" + hash, "is not a valid version"},
+		{"bad hash", "numpy==1.0 --hash=sha256:" + huge, "64 hex digits"},
+		{"other hash algorithm", "numpy==1.0 --hash=" + huge + ":abc", "only sha256"},
+		{"unknown option", "numpy==1.0" + hash + " --" + huge, "is not supported on a requirement line"},
+		{"option line", "--" + huge, "is not supported in a lock"},
+		{"include", "-r " + huge, "includes are not supported"},
+		{"editable", "-e " + huge, "editable requirements"},
+		{"stray word", "--pre " + huge, "unexpected"},
+		{"URL", "https://x/" + huge, "URLs are not supported"},
+		{"direct reference", huge + " @ https://x/" + huge, "direct references"},
+		{"VCS", "git+https://x/" + huge, "VCS requirements"},
+		{"path", "./" + huge, "local paths"},
+		{"marker string", `numpy==1.0 ; python_version == "` + huge + `"` + hash, "marker"},
+		{"marker variable", "numpy==1.0 ; " + huge + ` == "x"` + hash, "unknown marker variable"},
+		{"extras", "numpy[" + huge + "!]==1.0" + hash, "invalid extra"},
+		{"no hash with a long version", "numpy==1." + strings.Repeat("0.", 200) + "0", "has no --hash"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("req.txt", []byte(tt.line+"\n"))
+			if err == nil {
+				t.Fatal("Parse accepted it")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("error %.300q does not say %q", msg, tt.want)
+			}
+			if len(msg) > 2000 {
+				t.Errorf("error is %d bytes: %.300q...", len(msg), msg)
+			}
+			if !strings.Contains(msg, " bytes)") {
+				t.Errorf("error %.300q does not say how long the clipped input was", msg)
+			}
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/internal/pep440"
 	"github.com/galerly/galerly-lambda/build/target"
 )
@@ -46,7 +47,7 @@ func ParseMarker(s string) (*Marker, error) {
 		return nil, err
 	}
 	if t := p.peek(); t.kind != tEOF {
-		return nil, fmt.Errorf("unexpected %q at offset %d", t.text, t.pos)
+		return nil, fmt.Errorf("unexpected %s at offset %d", clip.Quote(t.text), t.pos)
 	}
 	return &Marker{root: root}, nil
 }
@@ -295,7 +296,7 @@ func variableKind(name string) (int, error) {
 	case "platform_release", "platform_version":
 		return 0, fmt.Errorf("%s depends on the kernel of the Lambda host and cannot be evaluated when building", name)
 	}
-	return 0, fmt.Errorf("unknown marker variable %q", name)
+	return 0, fmt.Errorf("unknown marker variable %s", clip.Quote(name))
 }
 
 // newCmp checks a comparison and decides how it compares, so that Eval
@@ -327,7 +328,7 @@ func newCmp(l, r operand, op string) (*cmpExpr, error) {
 			}
 			v, prefix, err := parseVersionOperand(o.lit, i == 1, op)
 			if err != nil {
-				return nil, fmt.Errorf("%s %s %q: %w", x.desc(), op, o.lit, err)
+				return nil, fmt.Errorf("%s %s %s: %w", x.desc(), op, clip.Quote(o.lit), err)
 			}
 			o.ver, x.prefix = &v, prefix
 		}
@@ -344,7 +345,7 @@ func newCmp(l, r operand, op string) (*cmpExpr, error) {
 			return nil, fmt.Errorf("%s ~=: ~= compares versions, and these are strings", x.desc())
 		}
 		if x.r.ver != nil && x.r.ver.ReleaseLen() < 2 {
-			return nil, fmt.Errorf("~=%s needs at least two release numbers", x.r.lit)
+			return nil, fmt.Errorf("~=%s needs at least two release numbers", clip.String(x.r.lit))
 		}
 	}
 	return x, nil
@@ -367,7 +368,7 @@ func (x *cmpExpr) desc() string {
 	if x.l.name != "" {
 		return x.l.name
 	}
-	return fmt.Sprintf("%q", x.l.lit)
+	return clip.Quote(x.l.lit)
 }
 
 // Marker tokens.
@@ -493,7 +494,7 @@ func (p *markerParser) parseAtom() (expr, error) {
 		}
 		p.depth--
 		if t := p.next(); t.kind != tRParen {
-			return nil, fmt.Errorf("expected ) to close ( at offset %d, found %q", open.pos, t.text)
+			return nil, fmt.Errorf("expected ) to close ( at offset %d, found %s", open.pos, clip.Quote(t.text))
 		}
 		return x, nil
 	}
@@ -523,7 +524,7 @@ func (p *markerParser) parseOperand() (operand, error) {
 		}
 		return operand{name: t.text}, nil
 	}
-	return operand{}, fmt.Errorf("expected a variable or a quoted string at offset %d, found %q", t.pos, t.text)
+	return operand{}, fmt.Errorf("expected a variable or a quoted string at offset %d, found %s", t.pos, clip.Quote(t.text))
 }
 
 func (p *markerParser) parseOp() (string, error) {
@@ -537,7 +538,7 @@ func (p *markerParser) parseOp() (string, error) {
 		p.next()
 		return "not in", nil
 	}
-	return "", fmt.Errorf("expected a comparison operator at offset %d, found %q", t.pos, t.text)
+	return "", fmt.Errorf("expected a comparison operator at offset %d, found %s", t.pos, clip.Quote(t.text))
 }
 
 func isMarkerKeyword(s string) bool {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/internal/pep440"
 	"github.com/galerly/galerly-lambda/build/internal/pyname"
 )
@@ -26,21 +27,21 @@ func parseRequirement(s string) (*Requirement, error) {
 	}
 	spelled := s[:end]
 	if spelled == "" {
-		return nil, fmt.Errorf("%q: expected a package name", s)
+		return nil, fmt.Errorf("%s: expected a package name", clip.Quote(s))
 	}
 	if !pyname.Valid(spelled) {
-		return nil, fmt.Errorf("invalid package name %q: a name is ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit", spelled)
+		return nil, fmt.Errorf("invalid package name %s: a name is ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit", clip.Quote(spelled))
 	}
 	rest := strings.TrimSpace(s[end:])
 	if strings.HasPrefix(rest, "[") {
 		close := strings.IndexByte(rest, ']')
 		if close < 0 {
-			return nil, fmt.Errorf("%s%s: the extras have no closing ]", spelled, rest)
+			return nil, fmt.Errorf("%s: the extras have no closing ]", clip.String(spelled+rest))
 		}
 		if extras := strings.TrimSpace(rest[1:close]); extras != "" {
 			for _, e := range strings.Split(extras, ",") {
 				if !pyname.Valid(strings.TrimSpace(e)) {
-					return nil, fmt.Errorf("%s: invalid extra %q", spelled, strings.TrimSpace(e))
+					return nil, fmt.Errorf("%s: invalid extra %s", clip.String(spelled), clip.Quote(strings.TrimSpace(e)))
 				}
 			}
 		}
@@ -51,11 +52,12 @@ func parseRequirement(s string) (*Requirement, error) {
 	if err != nil {
 		return nil, err
 	}
-	req := &Requirement{Name: NormalizeName(spelled), Spelled: spelled, Version: version}
+	// Spelled is for messages only, so it is kept short.
+	req := &Requirement{Name: NormalizeName(spelled), Spelled: clip.String(spelled), Version: version}
 	if hasMarker {
 		m, err := ParseMarker(markerText)
 		if err != nil {
-			return nil, fmt.Errorf("%s: marker %q: %w", spelled, strings.TrimSpace(markerText), err)
+			return nil, fmt.Errorf("%s: marker %s: %w", clip.String(spelled), clip.Quote(strings.TrimSpace(markerText)), err)
 		}
 		req.Marker = m
 	}
@@ -67,12 +69,15 @@ func parsePin(name, spec string) (string, error) {
 	if strings.HasPrefix(spec, "(") && strings.HasSuffix(spec, ")") {
 		spec = strings.TrimSpace(spec[1 : len(spec)-1])
 	}
+	// Both are echoed, perhaps twice: a hostile or corrupted lock may
+	// hold megabytes on one line.
+	name, shown := clip.String(name), clip.String(spec)
 	want := fmt.Sprintf("a lock pins every requirement as %s==VERSION", name)
 	if spec == "" {
 		return "", fmt.Errorf("%s is not pinned: %s", name, want)
 	}
 	if strings.Contains(spec, ",") {
-		return "", fmt.Errorf("%s%s is a range, not an exact pin: %s", name, spec, want)
+		return "", fmt.Errorf("%s%s is a range, not an exact pin: %s", name, shown, want)
 	}
 	var op string
 	for _, o := range []string{"===", "==", "!=", "~=", "<=", ">=", "<", ">"} {
@@ -84,15 +89,15 @@ func parsePin(name, spec string) (string, error) {
 	version := strings.TrimSpace(strings.TrimPrefix(spec, op))
 	switch {
 	case op == "":
-		return "", fmt.Errorf("%s %s: expected ==VERSION after the name: %s", name, spec, want)
+		return "", fmt.Errorf("%s %s: expected ==VERSION after the name: %s", name, shown, want)
 	case op == "===":
-		return "", fmt.Errorf("%s%s: arbitrary equality (===) is not supported: %s", name, spec, want)
+		return "", fmt.Errorf("%s%s: arbitrary equality (===) is not supported: %s", name, shown, want)
 	case op != "==":
-		return "", fmt.Errorf("%s%s is a range, not an exact pin: %s", name, spec, want)
+		return "", fmt.Errorf("%s%s is a range, not an exact pin: %s", name, shown, want)
 	case strings.HasSuffix(version, ".*"):
-		return "", fmt.Errorf("%s%s is a wildcard, not an exact pin: %s", name, spec, want)
+		return "", fmt.Errorf("%s%s is a wildcard, not an exact pin: %s", name, shown, want)
 	case !isVersion(version):
-		return "", fmt.Errorf("%s%s: %q is not a valid version (PEP 440)", name, spec, version)
+		return "", fmt.Errorf("%s%s: %s is not a valid version (PEP 440)", name, shown, clip.Quote(version))
 	}
 	return version, nil
 }
@@ -117,7 +122,8 @@ func refuseReference(s string) error {
 				!strings.Contains(ref, "://") && looksLikePath(ref):
 				return pathError(ref)
 			}
-			return fmt.Errorf("%s @ %s: direct references (NAME @ URL) are not supported: pin %s==VERSION with its --hash and give the index on the lambdapack command line", name, ref, name)
+			name = clip.String(name)
+			return fmt.Errorf("%s @ %s: direct references (NAME @ URL) are not supported: pin %s==VERSION with its --hash and give the index on the lambdapack command line", name, clip.String(ref), name)
 		}
 	}
 	first, _, _ := strings.Cut(s, ";")
@@ -130,7 +136,7 @@ func refuseReference(s string) error {
 	case strings.HasPrefix(strings.ToLower(first), "file:"):
 		return pathError(first)
 	case strings.Contains(first, "://"):
-		return fmt.Errorf("%s: URLs are not supported: pin NAME==VERSION with its --hash and pass the index with --index-url or --find-links", first)
+		return fmt.Errorf("%s: URLs are not supported: pin NAME==VERSION with its --hash and pass the index with --index-url or --find-links", clip.String(first))
 	case looksLikePath(first):
 		return pathError(first)
 	}
@@ -148,11 +154,11 @@ func isVCS(s string) bool {
 }
 
 func vcsError(ref string) error {
-	return fmt.Errorf("%s: VCS requirements are not supported: build a wheel, publish it to an index or a --find-links folder, and pin NAME==VERSION with its --hash", ref)
+	return fmt.Errorf("%s: VCS requirements are not supported: build a wheel, publish it to an index or a --find-links folder, and pin NAME==VERSION with its --hash", clip.String(ref))
 }
 
 func pathError(ref string) error {
-	return fmt.Errorf("%s: local paths are not supported: put the wheel in a --find-links folder and pin NAME==VERSION with its --hash", ref)
+	return fmt.Errorf("%s: local paths are not supported: put the wheel in a --find-links folder and pin NAME==VERSION with its --hash", clip.String(ref))
 }
 
 // looksLikePath reports whether a requirement token is a file or folder

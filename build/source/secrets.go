@@ -36,8 +36,9 @@ var keyNames = map[string]bool{
 // file is judged by its content instead: it is as often a CA bundle.
 var keyExts = []string{".key", ".p12", ".pfx", ".ppk"}
 
-// envTemplates are .env.* suffixes of files that are committed on purpose
-// to show which variables exist; they are excluded but not warned about.
+// envTemplates name environment files that are committed on purpose to
+// show which variables exist (".env.example", "sample.env"); they are
+// not warned about (the default excludes leave out the .env.* ones).
 var envTemplates = map[string]bool{"example": true, "sample": true, "template": true, "dist": true, "defaults": true}
 
 // warning is one line of Tree.Warnings with the path it is about.
@@ -51,13 +52,72 @@ func (w *walker) warn(rel, what string, ships bool) {
 	w.warnings = append(w.warnings, warning{rel, fmt.Sprintf("%s: %s; %s", filepath.Join(w.root, filepath.FromSlash(rel)), what, status)})
 }
 
-// isEnvFile reports whether name is an environment file (.env, .env.prod).
+// isEnvFile reports whether name is an environment file, in any case:
+// ".env" and any name starting with it (".env.prod", ".env-local",
+// ".envrc", direnv's), or ending in ".env" ("prod.env"). A template
+// (".env.example", "sample.env") is not.
 func isEnvFile(name string) bool {
-	if name == ".env" {
-		return true
+	lower := strings.ToLower(name)
+	var rest string
+	switch {
+	case strings.HasPrefix(lower, ".env"):
+		rest = lower[len(".env"):]
+	case strings.HasSuffix(lower, ".env"):
+		rest = lower[:len(lower)-len(".env")]
+	default:
+		return false
 	}
-	rest, ok := strings.CutPrefix(name, ".env.")
-	return ok && !envTemplates[rest]
+	return !envTemplates[strings.Trim(rest, ".-_")]
+}
+
+// credentialFile is a config file some tool keeps credentials in: it is a
+// secret when a line of it sets one of them.
+type credentialFile struct {
+	what   string         // "an AWS credentials or config file", for the warning
+	secret *regexp.Regexp // a line setting a secret; its first group names it
+}
+
+// credentialFiles are those config files, by lowercase name. Only files
+// that set a secret are named: an AWS config with only a region, or an
+// .npmrc with only a registry, is harmless.
+var credentialFiles = func() map[string]credentialFile {
+	aws := credentialFile{"an AWS credentials or config file",
+		regexp.MustCompile(`(?im)^[ \t]*(aws_secret_access_key|aws_session_token|aws_security_token)[ \t]*=[ \t]*\S`)}
+	netrc := credentialFile{"a netrc file", regexp.MustCompile(`(?i)(?:^|\s)(password)\s+\S`)}
+	return map[string]credentialFile{
+		"credentials": aws,
+		"config":      aws,
+		// npm: "_authToken=..." or "//registry.example/:_authToken=...".
+		".npmrc":  {"an npm config file", regexp.MustCompile(`(?im)(?:^|:)[ \t]*(_authToken|_auth|_password|password)[ \t]*=[ \t]*\S`)},
+		".pypirc": {"a PyPI upload config file", regexp.MustCompile(`(?im)^[ \t]*(password)[ \t]*[=:][ \t]*\S`)},
+		".netrc":  netrc,
+		"_netrc":  netrc,
+	}
+}()
+
+// credentialsIn describes the file at abs, named name, when it is a
+// credential file that sets a secret ("an npm config file holding
+// _authToken"), and is "" otherwise. Only such names are read, and only
+// their first pemReadMax bytes.
+func credentialsIn(name, abs string) string {
+	cf, ok := credentialFiles[strings.ToLower(name)]
+	if !ok {
+		return ""
+	}
+	fh, err := os.Open(abs)
+	if err != nil {
+		return ""
+	}
+	defer fh.Close()
+	data, err := io.ReadAll(io.LimitReader(fh, pemReadMax))
+	if err != nil {
+		return ""
+	}
+	m := cf.secret.FindSubmatch(data)
+	if m == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s holding %s", cf.what, strings.ToLower(string(m[1])))
 }
 
 // keyByName describes name when it is named like a private key file.
@@ -73,8 +133,9 @@ func keyByName(name string) string {
 	return ""
 }
 
-// checkShipped warns about a file that ships, whose content scan already ran.
-func (w *walker) checkShipped(rel, name string, scan *keyScanner) {
+// checkShipped warns about a file that ships, whose content scan already
+// ran; abs is its path, read again only for a credential file's name.
+func (w *walker) checkShipped(rel, name, abs string, scan *keyScanner) {
 	switch {
 	case scan.found != "":
 		w.warn(rel, "holds a private key ("+scan.found+")", true)
@@ -84,11 +145,16 @@ func (w *walker) checkShipped(rel, name string, scan *keyScanner) {
 		w.warn(rel, keyByName(name), true)
 	case strings.HasSuffix(strings.ToLower(name), ".pem") && !scan.pem:
 		w.warn(rel, "a .pem file that holds no PEM block (a private key in another encoding?)", true)
+	default:
+		if what := credentialsIn(name, abs); what != "" {
+			w.warn(rel, what, true)
+		}
 	}
 }
 
 // checkExcluded warns about a file that does not ship, by its name; only a
-// .pem file is read, to tell a private key from a certificate bundle.
+// .pem file or a credential file's name is read, to tell a private key
+// from a certificate bundle, and a secret from harmless settings.
 func (w *walker) checkExcluded(rel, name, abs string) {
 	switch {
 	case isEnvFile(name):
@@ -106,6 +172,10 @@ func (w *walker) checkExcluded(rel, name, abs string) {
 			w.warn(rel, "holds a private key ("+scan.found+")", false)
 		case !scan.pem:
 			w.warn(rel, "a .pem file that holds no PEM block (a private key in another encoding?)", false)
+		}
+	default:
+		if what := credentialsIn(name, abs); what != "" {
+			w.warn(rel, what, false)
 		}
 	}
 }

@@ -294,7 +294,7 @@ func (w *walker) file(rel, name, abs string) error {
 		SHA256: hex.EncodeToString(h.Sum(nil)),
 		abs:    abs,
 	})
-	w.checkShipped(rel, name, &scan)
+	w.checkShipped(rel, name, abs, &scan)
 	return nil
 }
 

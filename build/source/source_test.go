@@ -460,3 +460,69 @@ func TestWalkIndependentOfFolderAndTime(t *testing.T) {
 		t.Errorf("two copies walk differently:\n%+v\n%+v", ta.Files, tb.Files)
 	}
 }
+
+// Files that hold secrets by their name or their settings are each named,
+// saying whether they ship; their harmless look-alikes are not.
+func TestWalkWarnsAboutSecretFiles(t *testing.T) {
+	const ships, excluded = "it SHIPS in the function package", "excluded, so it does not ship"
+	const env = "an environment file, which usually holds secrets"
+	cases := []struct {
+		path, content string
+		exclude       bool   // --exclude the file
+		want          string // the warning after "PATH: ", "" for none
+	}{
+		{"prod.env", "DB_PASSWORD=x\n", false, env + "; " + ships},
+		{"config/prod.env", "DB_PASSWORD=x\n", true, env + "; " + excluded},
+		{".envrc", "export STRIPE_KEY=sk_live_x\n", false, env + "; " + ships},
+		{".ENV", "A=1\n", false, env + "; " + ships},
+		{".Env.Production", "A=1\n", false, env + "; " + ships},
+		{".env-local", "A=1\n", false, env + "; " + ships},
+		{"PROD.ENV", "A=1\n", false, env + "; " + ships},
+		{".env", "A=1\n", false, env + "; " + excluded}, // a default exclude
+		{".env.example", "A=\n", false, ""},
+		{"sample.env", "A=\n", false, ""},
+		{".ENV.EXAMPLE", "A=\n", false, ""},
+		{"environment.py", "A = 1\n", false, ""},
+		{".aws/credentials", "[default]\naws_access_key_id = AKIAX\naws_secret_access_key = abc\n", false,
+			"an AWS credentials or config file holding aws_secret_access_key; " + ships},
+		{"deploy/credentials", "[default]\r\nAWS_SESSION_TOKEN=tok\r\n", true,
+			"an AWS credentials or config file holding aws_session_token; " + excluded},
+		{".aws/config", "[profile ci]\nregion = us-east-1\naws_secret_access_key=abc\n", false,
+			"an AWS credentials or config file holding aws_secret_access_key; " + ships},
+		{"aws/config", "[default]\nregion = us-east-1\noutput = json\n", false, ""},
+		{"settings/credentials", "aws_secret_access_key =\n", false, ""}, // no value
+		{".npmrc", "//registry.npmjs.org/:_authToken=npm_abc\n", false, "an npm config file holding _authtoken; " + ships},
+		{"web/.npmrc", "registry=https://registry.npmjs.org/\n", false, ""},
+		{".pypirc", "[pypi]\nusername = __token__\npassword = pypi-abc\n", false, "a PyPI upload config file holding password; " + ships},
+		{"pkg/.pypirc", "[distutils]\nindex-servers = pypi\n", false, ""},
+		{".netrc", "machine pypi.example.com login ci password s3cret\n", true, "a netrc file holding password; " + excluded},
+		{"_netrc", "machine x\n  login ci\n  password s3cret\n", false, "a netrc file holding password; " + ships},
+		{"docs/.netrc", "machine x login ci\n", false, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.path, func(t *testing.T) {
+			root := t.TempDir()
+			writeFiles(t, root, map[string]string{"handler.py": "def handler(e, c): pass\n", c.path: c.content})
+			var f Filter
+			if c.exclude {
+				f.Exclude = []string{"/" + c.path}
+			}
+			tr, err := Walk(root, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			if c.want != "" {
+				want = []string{filepath.Join(root, filepath.FromSlash(c.path)) + ": " + c.want}
+			}
+			if len(tr.Warnings) != len(want) {
+				t.Fatalf("warnings %q, want %q", tr.Warnings, want)
+			}
+			for i := range want {
+				if !strings.HasPrefix(tr.Warnings[i], want[i]) {
+					t.Errorf("warning %q, want it to start with %q", tr.Warnings[i], want[i])
+				}
+			}
+		})
+	}
+}

@@ -3,14 +3,20 @@ package upload
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 )
 
 // An artifact is stored as two objects, so a later run can tell, from S3
@@ -26,7 +32,19 @@ import (
 //
 // The report is written first, so a visible zip always has its report.
 // Both are immutable; the zip's metadata names the report's sha256, so a
-// report that does not match it is ignored, never trusted.
+// report that does not match it is ignored.
+//
+// What a found artifact rests on (Find): the report's bytes are read and
+// must have the sha256 the zip's metadata names; the report must name the
+// build key asked for and the zip's size; and the zip's bytes must have
+// the sha256 the report names, shown by S3 (its checksum, or the zip read
+// back and hashed), never by metadata. So a zip whose bytes differ from
+// its report is never taken for the build. The report's claim that the
+// key builds that zip is the one thing trusted: it is what lambdapack
+// wrote after building, and only those who can write the bucket can
+// replace it (with a zip and report of their own, consistent with each
+// other). A deploy that does not trust them must not skip the build:
+// build without --upload and compare.
 const (
 	// MetaBuildKey is the user-metadata entry holding the build key.
 	MetaBuildKey = "lambdapack-key"
@@ -54,10 +72,10 @@ type Artifact struct {
 }
 
 // UploadArtifact stores a.Report at ReportLocation(loc), then the zip at
-// loc (Upload's rules: reused when the same, ErrConflict when different,
-// never overwritten), with metadata tying the zip to its build key and its
-// report; a different object already at loc is an ErrConflict before
-// anything is written. A different report already stored beside loc (from
+// loc (Upload's rules: reused when S3 shows the same bytes, ErrConflict
+// otherwise, never overwritten), with metadata tying the zip to its build
+// key and its report; a different object already at loc is an ErrConflict
+// before anything is written. A different report already stored beside loc (from
 // another lambdapack version) is left as it is and noted on log; the zip is
 // then stored without the tie, so it is reused after a build but not found
 // before one.
@@ -69,12 +87,22 @@ func UploadArtifact(ctx context.Context, c *s3.Client, loc Location, a Artifact,
 	// A different object under loc is refused before the report is
 	// written: a report must never be left beside a zip it does not
 	// describe.
+	f, err := os.Open(a.Path)
+	if err != nil {
+		return nil, fmt.Errorf("upload to %s: %w", loc, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("upload to %s: %w", loc, err)
+	}
 	ex, err := Stat(ctx, c, loc)
 	if err != nil {
 		return nil, err
 	}
+	var reused *Object // the zip is there already, shown to be the same
 	if ex != nil {
-		if _, err := sameOrConflict(ctx, c, loc, ex, a.SHA256); err != nil {
+		if reused, err = sameOrConflict(ctx, c, loc, ex, &local{r: f, size: st.Size(), sha256: a.SHA256}); err != nil {
 			return nil, err
 		}
 	}
@@ -100,15 +128,23 @@ func UploadArtifact(ctx context.Context, c *s3.Client, loc Location, a Artifact,
 		meta[MetaBuildKey] = a.BuildKey
 		meta[MetaReportSHA256] = hex.EncodeToString(sum[:])
 	}
+	if reused != nil {
+		// Shown once; an object's metadata cannot change anyway.
+		return reused, nil
+	}
 	opts.Metadata = meta
 	return Upload(ctx, c, loc, a.Path, a.SHA256, opts)
 }
 
 // Stored is an artifact found in S3 with its report.
 type Stored struct {
-	Report []byte // verified against the zip's metadata
-	SHA256 string // the zip's sha256
-	Size   int64  // the zip's size in bytes
+	// Report is the stored report, whose sha256 is the one the zip's
+	// metadata names and which names the build key, the zip's size and
+	// SHA256.
+	Report []byte
+	// SHA256 is the zip's sha256 as S3 shows it (see proof.go).
+	SHA256 string
+	Size   int64 // the zip's size in bytes
 }
 
 // Miss says why Find found no artifact to reuse.
@@ -124,10 +160,20 @@ type Miss struct {
 // missed is a Miss for an object that is there but cannot be reused.
 func missed(format string, args ...any) Miss { return Miss{Why: fmt.Sprintf(format, args...)} }
 
+// storedReport is what Find reads of a report: what ties it to the key and
+// to the zip. The rest is the caller's.
+type storedReport struct {
+	Key      string `json:"key"`
+	SHA256   string `json:"sha256"`
+	ZipBytes *int64 `json:"zipBytes"`
+}
+
 // Find looks for the artifact built from buildKey at loc. It returns the
 // stored report when the object there was written by UploadArtifact from
-// that key and its report is intact; otherwise nil and why not. Only
-// failures to talk to S3 are errors.
+// that key, its report is intact and names that key, and S3 shows the
+// zip's bytes are the ones the report describes (see the top of this
+// file); otherwise nil and why not. Only failures to talk to S3 are
+// errors.
 func Find(ctx context.Context, c *s3.Client, loc Location, buildKey string) (*Stored, Miss, error) {
 	ex, err := Stat(ctx, c, loc)
 	if err != nil {
@@ -136,17 +182,49 @@ func Find(ctx context.Context, c *s3.Client, loc Location, buildKey string) (*St
 	if ex == nil {
 		return nil, Miss{Absent: true, Why: "no object at " + loc.String()}, nil
 	}
+	// The metadata only says where to look; what is found is checked.
 	switch got := ex.Metadata[MetaBuildKey]; {
 	case got == "":
 		return nil, missed("%s has no lambdapack build key in its metadata", loc), nil
 	case got != buildKey:
-		return nil, missed("%s was built from key %s, not %s", loc, got, buildKey), nil
+		return nil, missed("%s was built from key %s, not %s", loc, clip.String(got), buildKey), nil
 	}
-	want := ex.Metadata[MetaReportSHA256]
-	if !isSHA256Hex(want) || !isSHA256Hex(ex.SHA256) {
-		return nil, missed("%s has no report or no sha256 in its metadata", loc), nil
+	wantReport := ex.Metadata[MetaReportSHA256]
+	if !isSHA256Hex(wantReport) {
+		return nil, missed("%s has no report sha256 in its metadata", loc), nil
 	}
 	rloc := ReportLocation(loc)
+	report, miss, err := readReport(ctx, c, rloc, wantReport, loc)
+	if report == nil {
+		return nil, miss, err
+	}
+	var rep storedReport
+	if err := json.Unmarshal(report, &rep); err != nil {
+		return nil, missed("the report %s does not decode: %v", rloc, err), nil
+	}
+	switch {
+	case rep.Key != buildKey:
+		return nil, missed("the report %s is for key %s, not %s", rloc, clip.String(rep.Key), buildKey), nil
+	case !isSHA256Hex(rep.SHA256):
+		return nil, missed("the report %s names no sha256 for the zip", rloc), nil
+	case rep.ZipBytes != nil && *rep.ZipBytes != ex.Size:
+		return nil, missed("the report %s gives %d zip bytes but %s has %d", rloc, *rep.ZipBytes, loc, ex.Size), nil
+	}
+	p, err := prove(ctx, c, loc, ex, nil)
+	if err != nil {
+		return nil, Miss{}, err
+	}
+	if p.sha256 != rep.SHA256 {
+		return nil, missed("%s has sha256 %s by %s, not %s as its report says", loc, p.sha256, p.how, rep.SHA256), nil
+	}
+	return &Stored{Report: report, SHA256: p.sha256, Size: ex.Size}, Miss{}, nil
+}
+
+// readReport reads the report at rloc, hashing it as it comes: it must
+// have sha256 want (what the zip at loc names in its metadata) and, when
+// S3 keeps a sha256 checksum of it, that one too. A report that cannot be
+// used is nil with the reason; only failures to talk to S3 are errors.
+func readReport(ctx context.Context, c *s3.Client, rloc Location, want string, loc Location) ([]byte, Miss, error) {
 	out, err := c.GetObject(ctx, &s3.GetObjectInput{
 		Bucket:       aws.String(rloc.Bucket),
 		Key:          aws.String(rloc.Key),
@@ -161,13 +239,20 @@ func Find(ctx context.Context, c *s3.Client, loc Location, buildKey string) (*St
 	defer out.Body.Close()
 	report, err := io.ReadAll(io.LimitReader(out.Body, maxReport+1))
 	if err != nil {
-		return nil, Miss{}, fmt.Errorf("read %s: %w", rloc, err)
+		// The SDK checks the bytes against S3's checksum as they come,
+		// and reports a mismatch here.
+		return nil, Miss{}, classify(c, "read", rloc, err)
 	}
 	if len(report) > maxReport {
 		return nil, missed("the report %s is over %d bytes", rloc, maxReport), nil
 	}
-	if sum := sha256.Sum256(report); hex.EncodeToString(sum[:]) != want {
-		return nil, missed("the report %s has sha256 %s, not %s as %s's metadata says", rloc, hex.EncodeToString(sum[:]), want, loc), nil
+	sum := sha256.Sum256(report)
+	got := hex.EncodeToString(sum[:])
+	if b64 := aws.ToString(out.ChecksumSHA256); b64 != "" && !strings.Contains(b64, "-") && b64 != base64.StdEncoding.EncodeToString(sum[:]) {
+		return nil, missed("the report %s has sha256 %s, not the %s S3's checksum says", rloc, got, b64), nil
 	}
-	return &Stored{Report: report, SHA256: ex.SHA256, Size: ex.Size}, Miss{}, nil
+	if got != want {
+		return nil, missed("the report %s has sha256 %s, not %s as %s's metadata says", rloc, got, want, loc), nil
+	}
+	return report, Miss{}, nil
 }

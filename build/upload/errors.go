@@ -24,6 +24,9 @@ var (
 	ErrUnreachable        = errors.New("the S3 endpoint does not answer")
 	ErrCredentialsRefused = errors.New("S3 refused the credentials")
 	ErrWrongRegion        = errors.New("the bucket is in another region")
+	// ErrTimedOut is a request the caller's deadline (lambdapack's
+	// --timeout) cut short; it also matches context.DeadlineExceeded.
+	ErrTimedOut = errors.New("timed out")
 )
 
 // s3Error is a failed S3 request explained: what was tried, where, and
@@ -46,8 +49,15 @@ const permissions = "s3:GetObject, s3:PutObject and s3:ListBucket on the bucket 
 func classify(c *s3.Client, op string, loc Location, err error) error {
 	ep := awsconfig.S3Endpoint(c)
 	region := c.Options().Region
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	var noResp *awsconfig.NoResponseError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return &s3Error{ErrTimedOut, fmt.Sprintf("%s %s: timed out waiting for the S3 endpoint %s", op, loc, ep), err}
+	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("%s %s: %w", op, loc, err)
+	case errors.As(err, &noResp):
+		return &s3Error{ErrUnreachable, fmt.Sprintf("%s %s: timed out: the S3 endpoint %s accepts connections but does not answer (no response within %v, after the SDK's retries)%s",
+			op, loc, ep, noResp.After, endpointHint()), err}
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return &s3Error{ErrUnreachable, fmt.Sprintf("%s %s: the S3 endpoint %s does not answer (connection refused)%s",

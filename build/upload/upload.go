@@ -1,11 +1,15 @@
 // Package upload puts a built artifact into S3 under a content-addressed
-// key, the way a deploy can rely on: HEAD first, so an object with the same
-// sha256 is reused and nothing is sent; an object with a different sha256
-// is an error, never overwritten; a new object carries its sha256 as an S3
-// checksum (verified by S3 on receipt) and in its metadata, is written with
-// If-None-Match so two racing uploads cannot overwrite each other, and only
-// becomes visible once complete (one PUT, or a multipart upload that is
-// aborted on any failure or cancel).
+// key, the way a deploy can rely on: HEAD first, so an object already
+// there with the same bytes is reused and nothing is sent; any other
+// object is an error, never overwritten. That the bytes are the same is
+// shown by S3, never by the object's metadata: S3's sha256 checksum of
+// the whole object, its composite checksum of a multipart object
+// recomputed from the local file, or the bytes read back and hashed (see
+// proof.go); the sizes must match too. A new object carries its sha256 as
+// an S3 checksum (verified by S3 on receipt) and in its metadata, is
+// written with If-None-Match so two racing uploads cannot overwrite each
+// other, and only becomes visible once complete (one PUT, or a multipart
+// upload that is aborted on any failure or cancel).
 package upload
 
 import (
@@ -26,6 +30,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 )
 
 // Object is where an artifact is in S3; its JSON form is the "s3" member
@@ -34,7 +40,7 @@ type Object struct {
 	Bucket string `json:"bucket"`
 	Key    string `json:"key"`
 	// Reused is true when the object was already there with the same
-	// sha256, so nothing was sent.
+	// bytes (shown by S3, see proof.go), so nothing was sent.
 	Reused bool `json:"reused"`
 	// BuildSkipped is true when the object and the report stored with it
 	// matched the artifact's key before building, so nothing was built
@@ -43,9 +49,10 @@ type Object struct {
 }
 
 // MetaSHA256 is the user-metadata entry (x-amz-meta-sha256) holding a new
-// object's sha256 in hex. S3's own checksum of a multipart object is a
-// checksum of the parts' checksums, and some S3-compatible stores keep no
-// checksum at all, so this is what a later upload compares with.
+// object's sha256 in hex, for people and other tools (S3's own checksum of
+// a multipart object is a checksum of its parts' checksums). lambdapack
+// never trusts it: whoever can write the bucket can write it. An object
+// whose metadata contradicts S3's checksum is refused outright.
 const MetaSHA256 = "sha256"
 
 // Defaults of Options.
@@ -75,8 +82,8 @@ type Options struct {
 	// ContentType is the object's type; "application/zip" if empty.
 	ContentType string
 	// Metadata is more user metadata for a new object (keys lowercase).
-	// It is never compared: only the sha256 says whether an object is
-	// the same.
+	// It is never compared: only the bytes say whether an object is the
+	// same.
 	Metadata map[string]string
 	// Progress receives a live progress line when it is a terminal.
 	Progress io.Writer
@@ -117,11 +124,12 @@ func (o Options) withDefaults() (Options, error) {
 }
 
 // Upload puts the file at path, whose sha256 is sha256hex, at loc, unless
-// an object with that sha256 is already there (then Reused is true and no
-// request but the HEAD was made). An object with a different sha256 is an
-// ErrConflict naming both. The file is hashed before anything is sent, so
-// a file that changed since it was built is refused rather than stored
-// under a name that says otherwise.
+// an object with the same bytes is already there (then Reused is true and
+// nothing is written; proving it takes the HEAD, and a HEAD of its first
+// part or a read of the object when S3 has no whole-object checksum). Any
+// other object is an ErrConflict naming both. The file is hashed before
+// anything is sent, so a file that changed since it was built is refused
+// rather than stored under a name that says otherwise.
 func Upload(ctx context.Context, c *s3.Client, loc Location, path, sha256hex string, opts Options) (*Object, error) {
 	if !isSHA256Hex(sha256hex) {
 		return nil, fmt.Errorf("upload %s to %s: sha256 %q is not 64 lowercase hex digits", path, loc, sha256hex)
@@ -129,13 +137,6 @@ func Upload(ctx context.Context, c *s3.Client, loc Location, path, sha256hex str
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("upload %s to %s: %w", path, loc, err)
-	}
-	ex, err := Stat(ctx, c, loc)
-	if err != nil {
-		return nil, err
-	}
-	if ex != nil {
-		return sameOrConflict(ctx, c, loc, ex, sha256hex)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -145,6 +146,14 @@ func Upload(ctx context.Context, c *s3.Client, loc Location, path, sha256hex str
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("upload to %s: %w", loc, err)
+	}
+	want := &local{r: f, size: st.Size(), sha256: sha256hex}
+	ex, err := Stat(ctx, c, loc)
+	if err != nil {
+		return nil, err
+	}
+	if ex != nil {
+		return sameOrConflict(ctx, c, loc, ex, want)
 	}
 	return send(ctx, c, loc, &uploader{c: c, loc: loc, r: f, name: path, size: st.Size(), sha: sha256hex, opts: opts})
 }
@@ -162,7 +171,7 @@ func UploadBytes(ctx context.Context, c *s3.Client, loc Location, data []byte, o
 		return nil, err
 	}
 	if ex != nil {
-		return sameOrConflict(ctx, c, loc, ex, sha)
+		return sameOrConflict(ctx, c, loc, ex, &local{r: bytes.NewReader(data), size: int64(len(data)), sha256: sha})
 	}
 	return send(ctx, c, loc, &uploader{c: c, loc: loc, r: bytes.NewReader(data), name: loc.Key, size: int64(len(data)), sha: sha, opts: opts})
 }
@@ -171,7 +180,6 @@ func UploadBytes(ctx context.Context, c *s3.Client, loc Location, data []byte, o
 // race by what the winner wrote.
 func send(ctx context.Context, c *s3.Client, loc Location, u *uploader) (*Object, error) {
 	var err error
-	sha256hex := u.sha
 	if u.size >= u.opts.MultipartThreshold {
 		err = u.multipart(ctx)
 	} else {
@@ -187,7 +195,7 @@ func send(ctx context.Context, c *s3.Client, loc Location, u *uploader) (*Object
 		if ex == nil {
 			return nil, fmt.Errorf("upload %s: S3 refused the write as the key exists, but HEAD finds no object there", loc)
 		}
-		return sameOrConflict(ctx, c, loc, ex, sha256hex)
+		return sameOrConflict(ctx, c, loc, ex, &local{r: u.r, size: u.size, sha256: u.sha})
 	}
 	if err != nil {
 		return nil, err
@@ -195,20 +203,24 @@ func send(ctx context.Context, c *s3.Client, loc Location, u *uploader) (*Object
 	return &Object{Bucket: loc.Bucket, Key: loc.Key}, nil
 }
 
-// sameOrConflict compares an existing object's sha256 with want.
-func sameOrConflict(ctx context.Context, c *s3.Client, loc Location, ex *Existing, want string) (*Object, error) {
-	got := ex.SHA256
-	if got == "" {
-		// Written by another tool without a checksum: only its bytes can
-		// say what it is.
-		h, err := hashObject(ctx, c, loc)
-		if err != nil {
-			return nil, err
-		}
-		got = h
+// sameOrConflict decides whether the existing object ex is the artifact
+// want: the same size, and a sha256 S3 shows (see prove) equal to want's.
+// Anything else is a *ConflictError.
+func sameOrConflict(ctx context.Context, c *s3.Client, loc Location, ex *Existing, want *local) (*Object, error) {
+	conflict := &ConflictError{Loc: loc, ExistingSize: ex.Size, Claimed: ex.Claimed, Want: want.sha256, WantSize: want.size}
+	if ex.Size != want.size {
+		// Different sizes are different bytes; S3's checksum, when it has
+		// one, names them.
+		conflict.Existing = ex.Checksum
+		return nil, conflict
 	}
-	if got != want {
-		return nil, &ConflictError{Loc: loc, Existing: got, Want: want}
+	p, err := prove(ctx, c, loc, ex, want)
+	if err != nil {
+		return nil, err
+	}
+	if p.sha256 != want.sha256 {
+		conflict.Existing, conflict.How = p.sha256, p.how
+		return nil, conflict
 	}
 	return &Object{Bucket: loc.Bucket, Key: loc.Key, Reused: true}, nil
 }
@@ -216,17 +228,34 @@ func sameOrConflict(ctx context.Context, c *s3.Client, loc Location, ex *Existin
 // ConflictError is returned when a different object is already stored
 // under the key. It matches ErrConflict with errors.Is.
 type ConflictError struct {
-	Loc      Location
-	Existing string // the stored object's sha256
+	Loc          Location
+	Existing     string // the stored object's sha256, "" when not known (its size differs and S3 keeps no checksum)
+	How          string // what showed Existing, for the message
+	ExistingSize int64
+	// Claimed is the sha256 the stored object's metadata claims, "" if
+	// none; shown when its bytes belie it.
+	Claimed  string
 	Want     string // the artifact's sha256
+	WantSize int64
 }
 
-// Error names both sha256s and why lambdapack will not overwrite.
+// Error names both objects and why lambdapack will not overwrite.
 func (e *ConflictError) Error() string {
-	return fmt.Sprintf("%s already holds a different object (sha256 %s); this artifact's sha256 is %s. "+
-		"lambdapack never overwrites an object: the key should name its content, so either the build is not "+
-		"reproducible or the key is reused for different content; delete the object deliberately or choose another key",
-		e.Loc, e.Existing, e.Want)
+	var held string
+	switch {
+	case e.Existing != "" && e.How != "":
+		held = fmt.Sprintf("sha256 %s by %s, %d bytes", e.Existing, e.How, e.ExistingSize)
+	case e.Existing != "":
+		held = fmt.Sprintf("sha256 %s, %d bytes", e.Existing, e.ExistingSize)
+	default:
+		held = fmt.Sprintf("%d bytes", e.ExistingSize)
+	}
+	msg := fmt.Sprintf("%s already holds a different object (%s); this artifact's sha256 is %s (%d bytes). ", e.Loc, held, e.Want, e.WantSize)
+	if e.Claimed != "" && e.Claimed != e.Existing {
+		msg += fmt.Sprintf("Its metadata claims sha256 %s, which its bytes do not have: someone wrote it by hand or forged it. ", e.Claimed)
+	}
+	return msg + "lambdapack never overwrites an object: the key should name its content, so either the build is not " +
+		"reproducible or the key is reused for different content; delete the object deliberately or choose another key"
 }
 
 // Is makes errors.Is(err, ErrConflict) true.
@@ -239,19 +268,29 @@ var ErrConflict = errors.New("a different object is stored under the key")
 // after the HEAD (If-None-Match failed).
 var errLostRace = errors.New("the key was written by someone else during the upload")
 
-// Existing is what S3 says about a stored object.
+// Existing is what a HEAD says about a stored object. Nothing in it is
+// proof of its bytes but Checksum, and Composite recomputed from them.
 type Existing struct {
-	// SHA256 is the object's sha256 in hex: from its MetaSHA256 metadata
-	// or S3's whole-object checksum; "" when it has neither.
-	SHA256   string
 	Size     int64
 	ETag     string
 	Metadata map[string]string
+	// Checksum is S3's sha256 checksum of the whole object, hex, or ""
+	// when S3 keeps none (an object written without one, or in parts).
+	Checksum string
+	// Composite is S3's checksum of a multipart object's parts' sha256s,
+	// base64 without its "-N" suffix, and Parts the part count when known;
+	// "" and 0 for an object written whole.
+	Composite string
+	Parts     int
+	// Claimed is the sha256 the object's metadata (MetaSHA256) claims,
+	// hex, or "". It is shown in messages, never trusted.
+	Claimed string
 }
 
-// Stat HEADs loc, returning nil and no error when there is no object. An
-// object whose metadata and checksum disagree is an error: it cannot be
-// trusted either way.
+// Stat HEADs loc with checksum mode on, returning nil and no error when
+// there is no object. An object whose metadata is not a sha256, or
+// contradicts S3's checksum, is an error: it was written by hand or
+// tampered with, and is neither trusted nor overwritten.
 func Stat(ctx context.Context, c *s3.Client, loc Location) (*Existing, error) {
 	out, err := c.HeadObject(ctx, &s3.HeadObjectInput{
 		Bucket:       aws.String(loc.Bucket),
@@ -271,48 +310,27 @@ func Stat(ctx context.Context, c *s3.Client, loc Location) (*Existing, error) {
 	}
 	meta := strings.ToLower(out.Metadata[MetaSHA256])
 	if meta != "" && !isSHA256Hex(meta) {
-		return nil, fmt.Errorf("%s: its %s metadata %q is not a sha256; refusing to trust or overwrite it", loc, MetaSHA256, meta)
+		return nil, fmt.Errorf("%s: its %s metadata %s is not a sha256; refusing to trust or overwrite it", loc, MetaSHA256, clip.Quote(meta))
 	}
-	sum := wholeObjectSHA256(out)
-	if meta != "" && sum != "" && meta != sum {
-		return nil, fmt.Errorf("%s: its %s metadata says %s but S3's checksum is %s; refusing to trust or overwrite it", loc, MetaSHA256, meta, sum)
+	ex.Claimed = meta
+	b64 := aws.ToString(out.ChecksumSHA256)
+	switch {
+	case b64 == "":
+	case out.ChecksumType == types.ChecksumTypeComposite || strings.Contains(b64, "-") || strings.Contains(ex.ETag, "-"):
+		// A multipart object: moto leaves the "-N" off a HEAD's value and
+		// names no type, but its ETag still ends in "-N".
+		ex.Composite, ex.Parts = splitComposite(b64, ex.ETag)
+	default:
+		raw, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil || len(raw) != sha256.Size {
+			return nil, fmt.Errorf("%s: S3 gives a sha256 checksum %s that is not one; refusing to trust or overwrite it", loc, clip.Quote(b64))
+		}
+		ex.Checksum = hex.EncodeToString(raw)
 	}
-	ex.SHA256 = meta
-	if ex.SHA256 == "" {
-		ex.SHA256 = sum
+	if meta != "" && ex.Checksum != "" && meta != ex.Checksum {
+		return nil, fmt.Errorf("%s: its %s metadata says %s but S3's checksum is %s; refusing to trust or overwrite it", loc, MetaSHA256, meta, ex.Checksum)
 	}
 	return ex, nil
-}
-
-// wholeObjectSHA256 returns S3's sha256 checksum of the whole object in
-// hex, or "" when it has none or only a checksum of its parts' checksums
-// (a multipart object: S3 marks it COMPOSITE or with a "-N" suffix, and
-// its ETag ends in "-N").
-func wholeObjectSHA256(out *s3.HeadObjectOutput) string {
-	b64 := aws.ToString(out.ChecksumSHA256)
-	if b64 == "" || out.ChecksumType == types.ChecksumTypeComposite || strings.Contains(b64, "-") ||
-		strings.Contains(aws.ToString(out.ETag), "-") {
-		return ""
-	}
-	raw, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil || len(raw) != sha256.Size {
-		return ""
-	}
-	return hex.EncodeToString(raw)
-}
-
-// hashObject reads an object and returns its sha256.
-func hashObject(ctx context.Context, c *s3.Client, loc Location) (string, error) {
-	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(loc.Bucket), Key: aws.String(loc.Key)})
-	if err != nil {
-		return "", classify(c, "GET", loc, err)
-	}
-	defer out.Body.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, out.Body); err != nil {
-		return "", fmt.Errorf("read %s to compare its sha256: %w", loc, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // uploader sends one file.

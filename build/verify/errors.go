@@ -19,9 +19,14 @@ func Explain(c *lambda.Client, op string, err error) error {
 	endpoint := awsconfig.LambdaEndpoint(c)
 	var send *smithyhttp.RequestSendError
 	var api smithy.APIError
+	var noResp *awsconfig.NoResponseError
 	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded):
+		return explained(err, "%s: timed out waiting for the Lambda endpoint %s", op, endpoint)
+	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("%s: %w", op, err)
+	case errors.As(err, &noResp):
+		return explained(err, "%s: timed out: the Lambda endpoint %s accepts connections but does not answer (no response within %v, after the SDK's retries): check AWS_ENDPOINT_URL_LAMBDA or AWS_ENDPOINT_URL if set, and the network", op, endpoint, noResp.After)
 	case errors.As(err, &send):
 		return explained(err, "%s: the Lambda endpoint %s did not answer (%v): check AWS_ENDPOINT_URL_LAMBDA or AWS_ENDPOINT_URL if set, and the network", op, endpoint, send.Err)
 	case errors.As(err, &api):

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/target"
 )
 
@@ -91,7 +92,7 @@ func (f Filename) fit(r target.Runtime, a target.Arch) (Fit, int) {
 		return Fit{Reason: fmt.Sprintf("architecture %q is not a Lambda architecture (x86_64 or arm64)", string(a))}, nearPlatform
 	}
 	if len(f.Python) == 0 || len(f.ABI) == 0 || len(f.Platform) == 0 {
-		return Fit{Reason: fmt.Sprintf("wheel %q has no tags (was it made by ParseFilename?)", f.Raw)}, nearPlatform
+		return Fit{Reason: fmt.Sprintf("wheel %s has no tags (was it made by ParseFilename?)", clip.Quote(f.Raw))}, nearPlatform
 	}
 	// A compressed tag set stands for every combination of its parts; the
 	// wheel fits if one combination does, and the best one counts.
@@ -170,7 +171,7 @@ func pyVersion(digits string) (major, minor int, ok bool) {
 
 func interpreterFit(py, abi string, r target.Runtime) interpFit {
 	no := func(near int, format string, args ...any) interpFit {
-		return interpFit{near: near, reason: fmt.Sprintf(format, args...)}
+		return interpFit{near: near, reason: fmt.Sprintf(format, clipped(args)...)}
 	}
 	unusable := func() interpFit {
 		return no(nearImpl, "%s-%s is not a tag CPython on %s loads (want %s, abi3 or py3)", py, abi, r, r.CPTag())
@@ -333,14 +334,14 @@ func parseManylinux(p string) (policy string, glibc target.Glibc, machine string
 		return "", glibc, "", false, ""
 	}
 	if legacy.machines != nil && !slices.Contains(legacy.machines, machine) {
-		return "", glibc, "", false, fmt.Sprintf("%s is not a valid tag: %s is defined only for %s", p, policy, strings.Join(legacy.machines, " and "))
+		return "", glibc, "", false, fmt.Sprintf("%s is not a valid tag: %s is defined only for %s", clip.String(p), policy, strings.Join(legacy.machines, " and "))
 	}
 	return policy, legacy.glibc, machine, true, ""
 }
 
 func platformFit(p string, r target.Runtime, a target.Arch) platFit {
 	no := func(format string, args ...any) platFit {
-		return platFit{reason: fmt.Sprintf(format, args...)}
+		return platFit{reason: fmt.Sprintf(format, clipped(args)...)}
 	}
 	switch {
 	case p == "any":
@@ -375,4 +376,17 @@ func platformFit(p string, r target.Runtime, a target.Arch) platFit {
 		return no("Android wheel; Lambda runs Linux")
 	}
 	return no("platform tag %s is not one Lambda runs: want manylinux (glibc Linux) or any", p)
+}
+
+// clipped clips the strings among a reason's arguments: they are tags
+// from a file name, which an index may make as long as it likes.
+func clipped(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			a = clip.String(s)
+		}
+		out[i] = a
+	}
+	return out
 }

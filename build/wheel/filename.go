@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/internal/pep440"
 	"github.com/galerly/galerly-lambda/build/internal/pyname"
 )
@@ -60,24 +61,24 @@ func ParseFilename(s string) (Filename, error) {
 		return Filename{}, fmt.Errorf("wheel filename is empty")
 	}
 	if strings.ContainsAny(s, `/\`) {
-		return Filename{}, fmt.Errorf("wheel filename %q contains a path separator; give the file name only", s)
+		return Filename{}, fmt.Errorf("wheel filename %s contains a path separator; give the file name only", clip.Quote(s))
 	}
 	lower := strings.ToLower(s)
 	for _, suf := range sdistSuffixes {
 		if strings.HasSuffix(lower, suf) {
-			return Filename{}, fmt.Errorf("%s is a source distribution; only wheels are used", s)
+			return Filename{}, fmt.Errorf("%s is a source distribution; only wheels are used", clip.String(s))
 		}
 	}
 	if strings.HasSuffix(lower, ".egg") {
-		return Filename{}, fmt.Errorf("%s is an egg; only wheels are used", s)
+		return Filename{}, fmt.Errorf("%s is an egg; only wheels are used", clip.String(s))
 	}
 	stem, ok := strings.CutSuffix(s, ".whl")
 	if !ok {
-		return Filename{}, fmt.Errorf("%q is not a wheel: a wheel filename ends in .whl", s)
+		return Filename{}, fmt.Errorf("%s is not a wheel: a wheel filename ends in .whl", clip.Quote(s))
 	}
 	parts := strings.Split(stem, "-")
 	if len(parts) != 5 && len(parts) != 6 {
-		return Filename{}, fmt.Errorf("wheel filename %q has %d dash-separated parts, want 5 or 6: name-version[-build]-python-abi-platform.whl (a dash inside the name must be escaped as _)", s, len(parts))
+		return Filename{}, fmt.Errorf("wheel filename %s has %d dash-separated parts, want 5 or 6: name-version[-build]-python-abi-platform.whl (a dash inside the name must be escaped as _)", clip.Quote(s), len(parts))
 	}
 	roles := []string{"name", "version", "build tag", "python tag", "ABI tag", "platform tag"}
 	if len(parts) == 5 {
@@ -85,7 +86,7 @@ func ParseFilename(s string) (Filename, error) {
 	}
 	for i, p := range parts {
 		if p == "" {
-			return Filename{}, fmt.Errorf("wheel filename %q: empty %s", s, roles[i])
+			return Filename{}, fmt.Errorf("wheel filename %s: empty %s", clip.Quote(s), roles[i])
 		}
 	}
 	f := Filename{Raw: s, Version: parts[1]}
@@ -94,16 +95,16 @@ func ParseFilename(s string) (Filename, error) {
 	// spec kept them), so it is a valid project name with no '-' (the split
 	// saw to that) and no "__".
 	if !pyname.Valid(parts[0]) || strings.Contains(parts[0], "__") {
-		return Filename{}, fmt.Errorf("wheel filename %q: %q is not a valid escaped distribution name", s, parts[0])
+		return Filename{}, fmt.Errorf("wheel filename %s: %s is not a valid escaped distribution name", clip.Quote(s), clip.Quote(parts[0]))
 	}
 	f.Name = pyname.Normalize(parts[0])
 	if _, err := pep440.Parse(parts[1]); err != nil {
-		return Filename{}, fmt.Errorf("wheel filename %q: version %q is not a PEP 440 version", s, parts[1])
+		return Filename{}, fmt.Errorf("wheel filename %s: version %s is not a PEP 440 version", clip.Quote(s), clip.Quote(parts[1]))
 	}
 	tags := parts[2:]
 	if len(parts) == 6 {
 		if !buildRE.MatchString(parts[2]) {
-			return Filename{}, fmt.Errorf("wheel filename %q: build tag %q must start with a digit and hold only letters, digits, '_' and '.'", s, parts[2])
+			return Filename{}, fmt.Errorf("wheel filename %s: build tag %s must start with a digit and hold only letters, digits, '_' and '.'", clip.Quote(s), clip.Quote(parts[2]))
 		}
 		f.Build = parts[2]
 		tags = parts[3:]
@@ -112,10 +113,10 @@ func ParseFilename(s string) (Filename, error) {
 	for i, set := range tags {
 		for _, t := range strings.Split(set, ".") {
 			if t == "" {
-				return Filename{}, fmt.Errorf("wheel filename %q: empty tag in %s %q", s, roles[len(roles)-3+i], set)
+				return Filename{}, fmt.Errorf("wheel filename %s: empty tag in %s %s", clip.Quote(s), roles[len(roles)-3+i], clip.Quote(set))
 			}
 			if !tagRE.MatchString(t) {
-				return Filename{}, fmt.Errorf("wheel filename %q: %s %q holds a character other than letters, digits and _", s, roles[len(roles)-3+i], t)
+				return Filename{}, fmt.Errorf("wheel filename %s: %s %s holds a character other than letters, digits and _", clip.Quote(s), roles[len(roles)-3+i], clip.Quote(t))
 			}
 			// Tags are case-insensitive; packaging.tags compares them in
 			// lower case.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/internal/pep440"
 	"github.com/galerly/galerly-lambda/build/internal/pyname"
 	"github.com/galerly/galerly-lambda/build/target"
@@ -56,13 +57,13 @@ type candidate struct {
 // others none (naming both sides: a layer that imports on one runtime and
 // not the other is worse than no layer).
 func Select(pkg, version string, files []Filename, t target.Target) (Selection, error) {
-	label := pkg + " " + version
+	label := clip.String(pkg) + " " + clip.String(version)
 	if len(t.Runtimes) == 0 {
 		return Selection{}, fmt.Errorf("%s: target %s names no runtime", label, t)
 	}
 	wantVersion, err := pep440.Parse(version)
 	if err != nil {
-		return Selection{}, fmt.Errorf("%s: version %q is not a PEP 440 version", label, version)
+		return Selection{}, fmt.Errorf("%s: version %s is not a PEP 440 version", label, clip.Quote(version))
 	}
 	wantName := pyname.Normalize(pkg)
 
@@ -76,7 +77,7 @@ func Select(pkg, version string, files []Filename, t target.Target) (Selection, 
 	var others []string // files of another package or version, as error lines
 	for _, f := range sorted {
 		if v, err := pep440.Parse(f.Version); f.Name != wantName || err != nil || v.Compare(wantVersion) != 0 {
-			others = append(others, fmt.Sprintf("%s: is %s %s, not %s %s", f.Raw, f.Name, f.Version, wantName, version))
+			others = append(others, fmt.Sprintf("%s: is %s %s, not %s %s", clip.String(f.Raw), clip.String(f.Name), clip.String(f.Version), clip.String(wantName), clip.String(version)))
 			continue
 		}
 		c := candidate{f: f}
@@ -186,7 +187,7 @@ func noneFits(label string, cands []candidate, others []string, t target.Target)
 	var lines []string
 	for _, c := range ordered {
 		_, why := c.f.FitTarget(t)
-		lines = append(lines, c.f.Raw+": "+why)
+		lines = append(lines, clip.String(c.f.Raw)+": "+why)
 	}
 	lines = append(lines, others...)
 	total := len(lines)
@@ -203,7 +204,7 @@ func someFit(label, pkg string, cands []candidate, have, missing []int, t target
 	for _, i := range have {
 		haveNames = append(haveNames, t.Runtimes[i].String())
 		best, _ := bestFor(cands, i)
-		haveFiles = append(haveFiles, cands[best].f.Raw)
+		haveFiles = append(haveFiles, clip.String(cands[best].f.Raw))
 	}
 	haveFiles = slices.Compact(slices.Sorted(slices.Values(haveFiles)))
 	var b strings.Builder
@@ -228,7 +229,7 @@ func someFit(label, pkg string, cands []candidate, have, missing []int, t target
 			}
 		}
 		parts = append(parts, r.String()+" has none: "+cands[near].fits[i].Reason)
-		closest = append(closest, fmt.Sprintf("closest for %s: %s", r, cands[near].f.Raw))
+		closest = append(closest, fmt.Sprintf("closest for %s: %s", r, clip.String(cands[near].f.Raw)))
 	}
 	b.WriteString(strings.Join(parts, "; "))
 	for _, c := range closest {

@@ -457,3 +457,38 @@ func TestSelectBadInput(t *testing.T) {
 		t.Errorf("empty target: error = %v", err)
 	}
 }
+
+// A file name an index made a megabyte long is echoed clipped, both when
+// it does not parse and when it parses but fits no runtime.
+func TestLongFilenamesAreClipped(t *testing.T) {
+	long := strings.Repeat("x", 1<<20)
+	for _, name := range []string{
+		long + ".whl",                            // not five parts
+		"pkg-" + long + "-py3-none-any.whl",      // a bad version
+		"pkg-1.0-py3-none-" + long + "!.whl",     // a bad tag
+		"pkg-1.0-" + long + ".tar.gz",            // an sdist
+		"pkg-1.0-py3-none-any.whl/" + long,       // a path
+		"pkg-1.0-" + long + "7-py3-none-any.whl", // a bad build tag
+	} {
+		_, err := ParseFilename(name)
+		if err == nil {
+			t.Fatalf("ParseFilename(%.40q...) succeeded", name)
+		}
+		if len(err.Error()) > 1000 || !strings.Contains(err.Error(), "bytes)") {
+			t.Errorf("ParseFilename(%.40q...): error of %d bytes: %.300q", name, len(err.Error()), err)
+		}
+	}
+	files := parseAll(t,
+		"pkg-1.0-cp312-cp312-manylinux_2_17_"+long+".whl",
+		"pkg-1.0-cp312-"+long+"-any.whl",
+		"pkg-1.0-"+long+"-none-any.whl",
+		"pkg-1.0-cp312-cp312-"+long+".whl",
+	)
+	_, err := Select("pkg", "1.0", files, newTarget(t, x86, "python3.12"))
+	if err == nil {
+		t.Fatal("Select succeeded, want an error")
+	}
+	if len(err.Error()) > 4000 {
+		t.Errorf("error of %d bytes: %.600q", len(err.Error()), err)
+	}
+}

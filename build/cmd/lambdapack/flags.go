@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/galerly/galerly-lambda/build/bytecode"
 	"github.com/galerly/galerly-lambda/build/index"
@@ -146,4 +149,63 @@ func (b *bytecodeFlags) interpreters() (map[target.Runtime]string, error) {
 		return nil, usagef("--python and --no-bytecode: no bytecode is compiled, so no interpreter is used")
 	}
 	return m, nil
+}
+
+// defaultTimeout is --timeout's default: far above a cold build of the
+// production layer on a CI runner (about a minute), far below a CI job's
+// own limit, so a hung connection fails the job with a reason.
+const defaultTimeout = 10 * time.Minute
+
+// timeoutFlag is --timeout, which bounds a command that does network work.
+type timeoutFlag struct{ d time.Duration }
+
+func (t *timeoutFlag) register(fs *flag.FlagSet) {
+	fs.DurationVar(&t.d, "timeout", defaultTimeout, "fail after `DURATION` (e.g. 10m, 90s) if the command is not done: this bounds all its network work "+
+		"(index pages, downloads, S3 and Lambda requests, and their retries); the error names what was being waited for")
+}
+
+// timeoutCause is why a command's context ended at its deadline; errors
+// that name it say what set the deadline.
+type timeoutCause struct{ d time.Duration }
+
+func (c *timeoutCause) Error() string { return fmt.Sprintf("the --timeout of %v ran out", c.d) }
+
+// bound returns ctx bounded by the flag, with a cause naming it.
+func (t *timeoutFlag) bound(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if t.d <= 0 {
+		return nil, nil, usagef("--timeout %v: want a positive duration, such as 10m or 90s", t.d)
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, t.d, &timeoutCause{t.d})
+	return ctx, cancel, nil
+}
+
+// explainTimeout makes an error the deadline of ctx caused say so, and why
+// there was a deadline, when it does not already: the index and the AWS
+// errors name what timed out, a build interrupted between requests does
+// not.
+func explainTimeout(ctx context.Context, err error) error {
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return err
+	}
+	cause := context.Cause(ctx)
+	switch msg := err.Error(); {
+	case strings.Contains(msg, cause.Error()):
+		return err
+	case strings.Contains(msg, "timed out"):
+		return fmt.Errorf("%w (%v)", err, cause)
+	}
+	return fmt.Errorf("timed out (%v): %w", cause, err)
+}
+
+// syncWriter serializes writes: notes about slow requests come from the
+// goroutines that send them, beside the build's own notes.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -34,6 +34,8 @@ func runFunction(ctx context.Context, args []string, e *env) error {
 	sf.register(fs)
 	var up uploadFlag
 	up.register(fs)
+	var timeout timeoutFlag
+	timeout.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -45,9 +47,16 @@ func runFunction(ctx context.Context, args []string, e *env) error {
 		return err
 	}
 	opts.NoBytecode = bf.off
+	ctx, cancel, err := timeout.bound(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	log := &syncWriter{w: e.stderr}
 	opts.Progress = e.stderr
-	opts.Log = e.stderr
-	return buildAndPublish(ctx, e, &up, functionJob(ctx, opts))
+	opts.Log = log
+	opts.Sources.Log = log
+	return explainTimeout(ctx, buildAndPublish(ctx, e, log, &up, functionJob(ctx, opts)))
 }
 
 // functionOptions validates the function command's flags.

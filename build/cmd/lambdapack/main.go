@@ -8,11 +8,16 @@
 //
 //	lambdapack key   --lock FILE --runtime python3.X [--runtime ...] --arch x86_64|arm64
 //	lambdapack check --runtime ... --arch ... WHEEL_FILENAME...
-//	lambdapack layer --lock FILE --runtime ... --arch ... --out FILE.zip [source and cache flags] [--upload s3://BUCKET/KEY]
+//	lambdapack layer --lock FILE --runtime ... --arch ... --out FILE.zip [source and cache flags] [--upload s3://BUCKET/KEY] [--timeout 10m]
 //	lambdapack function --src DIR [--lock FILE] --runtime python3.X --arch ... --out FILE.zip
-//	                 [--exclude PAT]... [--include PAT]... [--with-layer-unzipped BYTES]... [source and cache flags] [--upload s3://BUCKET/KEY]
+//	                 [--exclude PAT]... [--include PAT]... [--with-layer-unzipped BYTES]... [source and cache flags] [--upload s3://BUCKET/KEY] [--timeout 10m]
 //	lambdapack test  --zip FILE --python INTERPRETER --import MODULE [--import MODULE]... [--expect-bytecode[=false]]
-//	lambdapack verify --function NAME [--qualifier live] --expect-layer ARN [--invoke]
+//	lambdapack verify --function NAME [--qualifier live] --expect-layer ARN [--invoke] [--timeout 10m]
+//
+// layer and function compile each runtime's bytecode with its own CPython
+// (--no-bytecode for none, --python 3.X=PATH to name one). --timeout bounds
+// a command's network work (default 10m): past it the command fails,
+// naming what it was waiting for.
 //
 // Exit status: 0 on success, 1 when a check or build fails, 2 on bad usage.
 package main

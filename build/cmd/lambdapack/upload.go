@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 
 	"github.com/galerly/galerly-lambda/build"
 	"github.com/galerly/galerly-lambda/build/awsconfig"
@@ -21,9 +22,9 @@ type uploadFlag struct {
 }
 
 func (u *uploadFlag) register(fs *flag.FlagSet) {
-	fs.Var(u, "upload", "after the build, store the zip at `s3://BUCKET/KEY` (reused if the same object is there, refused if a different one is; "+
-		"an artifact already stored for the same key is not rebuilt). Credentials, region and endpoint: the AWS SDK's defaults "+
-		"(AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_S3, ...)")
+	fs.Var(u, "upload", "after the build, store the zip at `s3://BUCKET/KEY` (reused only if S3 shows the object there has the same bytes, refused "+
+		"if it holds any other; an artifact already stored for the same key, its bytes shown to be the ones its report names, is not rebuilt). "+
+		"Credentials, region and endpoint: the AWS SDK's defaults (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_S3, ...)")
 }
 
 func (u *uploadFlag) String() string {
@@ -71,7 +72,10 @@ type report struct {
 // a revert to an old lock finds): then nothing is built, downloaded or
 // sent, --out is not written, and the stored report is printed with
 // "reused" and "buildSkipped" true.
-func buildAndPublish(ctx context.Context, e *env, up *uploadFlag, job artifactJob) error {
+//
+// log receives notes (slow S3 requests among them); it is e.stderr made
+// safe for concurrent writes.
+func buildAndPublish(ctx context.Context, e *env, log io.Writer, up *uploadFlag, job artifactJob) error {
 	if !up.set {
 		res, err := job.build()
 		if err != nil {
@@ -84,6 +88,7 @@ func buildAndPublish(ctx context.Context, e *env, up *uploadFlag, job artifactJo
 	if err != nil {
 		return fmt.Errorf("--upload %s: %w", loc, err)
 	}
+	cfg = awsconfig.WithLog(cfg, log)
 	c := awsconfig.NewS3(cfg)
 	key, warnings, err := job.key()
 	if err != nil {

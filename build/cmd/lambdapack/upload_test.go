@@ -456,7 +456,8 @@ func TestFunctionUploadDoesNotReuseAWrongReport(t *testing.T) {
 		if u.SHA256 != first.SHA256 || u.S3 == nil || !u.S3.Reused || u.S3.BuildSkipped {
 			t.Errorf("report %+v (s3 %+v); want the built package's, reused after a build", u.Result, u.S3)
 		}
-		if !strings.Contains(r.stderr, "not using the report stored") || !strings.Contains(r.stderr, "gives sha256 "+forged.SHA256) {
+		if !strings.Contains(r.stderr, "not reusing") || !strings.Contains(r.stderr, "has sha256 "+first.SHA256) ||
+			!strings.Contains(r.stderr, "not "+forged.SHA256+" as its report says") {
 			t.Errorf("stderr does not say why the stored report was not used:\n%s", r.stderr)
 		}
 	})

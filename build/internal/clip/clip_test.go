@@ -1,0 +1,37 @@
+package clip
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestClip(t *testing.T) {
+	long := strings.Repeat("a", 10<<20)
+	cases := []struct {
+		name        string
+		in          string
+		str, quoted string
+	}{
+		{"short", "numpy", "numpy", `"numpy"`},
+		{"exactly max", strings.Repeat("b", Max), strings.Repeat("b", Max), strconv.Quote(strings.Repeat("b", Max))},
+		{"10 MB name", long, strings.Repeat("a", Max) + "... (10485760 bytes)", `"` + strings.Repeat("a", Max) + `"... (10485760 bytes)`},
+		// 199 ASCII bytes then a 3-byte character straddling the cut: the
+		// character is dropped whole, never split.
+		{"multibyte at the cut", strings.Repeat("c", Max-1) + "€" + "tail", strings.Repeat("c", Max-1) + "... (206 bytes)", `"` + strings.Repeat("c", Max-1) + `"... (206 bytes)`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := String(c.in); got != c.str {
+				t.Errorf("String = %.80q... (%d bytes), want %.80q... (%d bytes)", got, len(got), c.str, len(c.str))
+			}
+			if got := Quote(c.in); got != c.quoted {
+				t.Errorf("Quote = %.80q... (%d bytes), want %.80q...", got, len(got), c.quoted)
+			}
+			if !utf8.ValidString(String(c.in)) {
+				t.Error("String split a UTF-8 character")
+			}
+		})
+	}
+}
