@@ -11,9 +11,11 @@ import (
 // computes at preview time, with no network.
 func runKey(ctx context.Context, args []string, e *env) error {
 	fs := newFlagSet("key", "--lock FILE --runtime python3.X [--runtime ...] --arch x86_64|arm64", e.stderr)
-	lockPath := fs.String("lock", "", "the hashed lock file (pip --require-hashes format)")
+	lockPath := fs.String("lock", "", lockUsage)
 	var tf targetFlags
 	tf.register(fs)
+	var sel selectFlags
+	sel.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -27,7 +29,11 @@ func runKey(ctx context.Context, args []string, e *env) error {
 	if err != nil {
 		return err
 	}
-	key, err := build.LayerKey(*lockPath, t)
+	s, err := sel.selection(*lockPath)
+	if err != nil {
+		return err
+	}
+	key, err := build.LayerKeyOf(build.LayerOptions{Lock: *lockPath, Target: t, Select: s})
 	if err != nil {
 		return err
 	}
