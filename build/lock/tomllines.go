@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,6 +21,11 @@ func indexLines(data []byte) tomlLines {
 	w := &lineWalker{lines: tomlLines{}, next: map[string]int{}}
 	w.p.Reset(data)
 	w.size = len(data)
+	for i, c := range data {
+		if c == '\n' {
+			w.newlines = append(w.newlines, i)
+		}
+	}
 	table := ""
 	for w.p.NextExpression() {
 		n := w.p.Expression()
@@ -53,6 +59,9 @@ type lineWalker struct {
 	p     unstable.Parser
 	size  int
 	lines tomlLines
+	// newlines holds the offset of every '\n', so a line is found by
+	// binary search (the parser's Shape scans from the start each time).
+	newlines []int
 	// next counts the elements of each array of tables seen so far, by the
 	// array's path: the index the next [[header]] for it gets.
 	next map[string]int
@@ -64,7 +73,8 @@ func (w *lineWalker) lineOf(n *unstable.Node) int {
 	if n.Raw.Length == 0 || int(n.Raw.Offset)+int(n.Raw.Length) > w.size {
 		return 0
 	}
-	return w.p.Shape(n.Raw).Start.Line
+	before, _ := slices.BinarySearch(w.newlines, int(n.Raw.Offset))
+	return before + 1
 }
 
 // record notes the line of path unless it is already known (the first
