@@ -272,8 +272,12 @@ func loadConfig(ctx *pulumi.Context, root string) (*Config, error) {
 		r.fail("layerLock", "%v", err)
 	} else {
 		c.Layer.Lock = l
-		if len(c.Layer.Target.Runtimes) > 0 && len(l.For(c.Layer.Target)) == 0 {
-			r.fail("layerLock", "%s has no requirement for %s: the layer would be empty", c.Layer.LockPath, c.Layer.Target)
+		if len(c.Layer.Target.Runtimes) > 0 {
+			if err := l.Check(c.Layer.Target); err != nil {
+				r.fail("layerLock", "%v", err)
+			} else if len(l.For(c.Layer.Target)) == 0 {
+				r.fail("layerLock", "%s has no requirement for %s: the layer would be empty", c.Layer.LockPath, c.Layer.Target)
+			}
 		}
 	}
 
@@ -324,8 +328,12 @@ func loadConfig(ctx *pulumi.Context, root string) (*Config, error) {
 			r.fail("functionLock", "%v", err)
 		} else {
 			f.Lock = l
-			if f.Runtime.Minor != 0 && f.Arch != "" && len(l.For(ft)) == 0 {
-				r.fail("functionLock", "%s has no requirement for %s; set it to \"\" for a function without dependencies of its own", f.LockPath, ft)
+			if f.Runtime.Minor != 0 && f.Arch != "" {
+				if err := l.Check(ft); err != nil {
+					r.fail("functionLock", "%v", err)
+				} else if len(l.For(ft)) == 0 {
+					r.fail("functionLock", "%s has no requirement for %s; set it to \"\" for a function without dependencies of its own", f.LockPath, ft)
+				}
 			}
 		}
 	}

@@ -32,6 +32,9 @@ type FunctionOptions struct {
 	Lock   string        // its dependencies' hashed lock; "" for none
 	Target target.Target // exactly one runtime, and the architecture
 	Out    string        // path of the zip to write
+	// Select chooses a pylock.toml's extras and dependency groups; the
+	// zero value is its default install.
+	Select lock.Selection
 
 	// Filter adds exclude and include patterns to the default excludes.
 	Filter source.Filter
@@ -124,7 +127,7 @@ func CodeKey(src, lockPath string, t target.Target, f source.Filter, o lock.Opti
 	if err != nil {
 		return "", err
 	}
-	lockKey, err := lockKeyOf(lockPath, t, o)
+	lockKey, err := lockKeyOf(lockPath, lock.Selection{}, t, o)
 	if err != nil {
 		return "", err
 	}
@@ -143,7 +146,7 @@ func FunctionKey(opts FunctionOptions) (key string, warnings []string, err error
 	if err != nil {
 		return "", nil, err
 	}
-	lockKey, err := lockKeyOf(opts.Lock, opts.Target, opts.KeyOptions())
+	lockKey, err := lockKeyOf(opts.Lock, opts.Select, opts.Target, opts.KeyOptions())
 	if err != nil {
 		return "", nil, err
 	}
@@ -165,13 +168,13 @@ func prepareFunction(opts FunctionOptions) (*source.Tree, error) {
 	return source.Walk(opts.Src, opts.Filter)
 }
 
-// lockKeyOf is the key of the lock at path for t and o, or "" when there
-// is no lock.
-func lockKeyOf(path string, t target.Target, o lock.Options) (string, error) {
+// lockKeyOf is the key of the lock at path with sel for t and o, or ""
+// when there is no lock.
+func lockKeyOf(path string, sel lock.Selection, t target.Target, o lock.Options) (string, error) {
 	if path == "" {
 		return "", nil
 	}
-	l, err := lock.ReadFile(path)
+	l, err := readLock(path, sel, t, nil)
 	if err != nil {
 		return "", err
 	}
@@ -222,7 +225,7 @@ func Function(ctx context.Context, opts FunctionOptions) (*Result, error) {
 		}
 	}
 	if opts.Lock != "" {
-		l, err := lock.ReadFile(opts.Lock)
+		l, err := readLock(opts.Lock, opts.Select, t, log)
 		if err != nil {
 			return nil, err
 		}

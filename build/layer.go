@@ -37,6 +37,10 @@ type LayerOptions struct {
 	Lock   string        // path of the lock file
 	Target target.Target // runtimes and architecture
 	Out    string        // path of the zip to write
+	// Select chooses a pylock.toml's extras and dependency groups; the
+	// zero value is its default install. It must be zero for a
+	// requirements file.
+	Select lock.Selection
 
 	Sources  index.Sources // where wheels come from
 	CacheDir string        // "" for cache.DefaultDir()
@@ -106,14 +110,7 @@ type Package struct {
 // A lock from which nothing applies to t is refused here as the build
 // would refuse it, so a preview never accepts what an update will reject.
 func LayerKey(path string, t target.Target, o lock.Options) (string, error) {
-	l, err := lock.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	if _, err := applying(l, t); err != nil {
-		return "", err
-	}
-	return lock.Key(l, t, o), nil
+	return LayerKeyOf(LayerOptions{Lock: path, Target: t, NoBytecode: o.NoBytecode})
 }
 
 // Layer builds the layer zip that opts describe and writes it to opts.Out.
@@ -132,7 +129,7 @@ func Layer(ctx context.Context, opts LayerOptions) (*Result, error) {
 	if max < 0 || max > MaxUnzipped {
 		return nil, fmt.Errorf("max unzipped size %d: want 1 to %d bytes (Lambda's limit)", max, MaxUnzipped)
 	}
-	l, err := lock.ReadFile(opts.Lock)
+	l, err := readLock(opts.Lock, opts.Select, opts.Target, logTo(opts.Log))
 	if err != nil {
 		return nil, err
 	}

@@ -118,6 +118,9 @@ func (r *resolver) place(ctx context.Context) ([]placement, error) {
 // applying returns the requirements of l that apply to t, refusing a lock
 // that would make an empty layer.
 func applying(l *lock.Lock, t target.Target) ([]lock.Applied, error) {
+	if err := l.Check(t); err != nil {
+		return nil, err
+	}
 	applied := l.For(t)
 	if len(applied) == 0 {
 		return nil, fmt.Errorf("lock %s: no requirement applies to %s, so the layer would be empty", l.File, t)
@@ -277,7 +280,7 @@ func (r *resolver) where(req lock.Applied) string {
 // lock names, and picks the wheels for the target.
 func (r *resolver) choose(ctx context.Context, req lock.Applied) (choice, error) {
 	where := r.where(req)
-	listed, err := r.sources.Files(ctx, req.Name)
+	listed, err := r.listFiles(ctx, req) // lockfiles.go
 	if err != nil {
 		return choice{}, fmt.Errorf("%s: %w", where, err)
 	}
@@ -477,7 +480,7 @@ func (r *resolver) fetch(ctx context.Context, placed []placement, files []index.
 		g.Go(func() error {
 			var dlErr error
 			path, err := r.cache.Put(sum, func(w io.Writer) error {
-				dlErr = sources.Download(gctx, f, w)
+				dlErr = r.download(gctx, &sources, f, w) // lockfiles.go
 				return dlErr
 			})
 			var mm *cache.MismatchError

@@ -1,8 +1,10 @@
 // Package lock reads the pip --require-hashes lock format that pip-compile
-// and `uv pip compile --generate-hashes` write, evaluates its PEP 508
-// environment markers for a Lambda target, and computes the layer key: a
-// hash of what the lock asks to install, independent of how the file is
-// formatted.
+// and `uv pip compile --generate-hashes` write, and PEP 751's pylock.toml
+// (`uv export --format pylock.toml`, `pip lock`), chosen by the file name;
+// evaluates their PEP 508 environment markers for a Lambda target; and
+// computes the layer key: a hash of what the lock asks to install,
+// independent of how the file is formatted, so the same pins and hashes
+// give the same key in either format.
 //
 // The accepted format is deliberately narrow. Every requirement must be an
 // exact pin, name==version, with at least one --hash=sha256: digest;
@@ -17,7 +19,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"unicode"
@@ -49,26 +50,42 @@ type Requirement struct {
 	Hashes  []string // lowercase hex sha256 digests, sorted, without duplicates
 	Marker  *Marker  // the environment marker after ';', nil when there is none
 	Line    int      // first physical line of the requirement
+	// Wheels are the wheel files a pylock.toml lists for the package, with
+	// where to get each; nil for a requirements file, whose files are
+	// found on an index by their sha256.
+	Wheels []WheelFile
+	// Index is the pylock.toml's index for the package (packages.index), or
+	// "": where a wheel with no url or path is looked up.
+	Index string
 }
 
 // Lock is a parsed lock file.
 type Lock struct {
-	File         string        // the name the lock was read under, for messages
-	Requirements []Requirement // sorted by Name, names unique
+	File string // the name the lock was read under, for messages
+	// Requirements are sorted by Name. A requirements file names each
+	// package once; a pylock.toml may list a package in several entries
+	// whose markers never apply together (Check refuses two at once).
+	Requirements []Requirement
+	// Notes are remarks a person may want to read (keys of a newer
+	// pylock.toml format this code ignores); the builder logs them.
+	Notes []string
+
+	pylock *pylockChecks // what Check evaluates; nil for a requirements file
 }
 
-// ReadFile reads and parses the lock file at path.
-func ReadFile(path string) (*Lock, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read lock: %w", err)
-	}
-	return Parse(path, data)
-}
+// ReadFile reads and parses the lock file at path, in the format its name
+// gives (see Parse), with the default selection of a pylock.toml.
+func ReadFile(path string) (*Lock, error) { return ReadFileSelected(path, Selection{}) }
 
-// Parse parses a lock file's contents; name is used in messages only. The
-// first problem found is returned as an *Error naming name and the line.
-func Parse(name string, data []byte) (*Lock, error) {
+// Parse parses a lock file's contents. The format comes from name's last
+// element: pylock.toml or pylock.NAME.toml is a PEP 751 lock (read with
+// the default Selection: its default-groups, no extras), any other .toml
+// name is refused, and anything else is a pip requirements file. The first
+// problem found is returned as an *Error naming name and the line.
+func Parse(name string, data []byte) (*Lock, error) { return ParseSelected(name, data, Selection{}) }
+
+// parseRequirements parses a pip requirements file.
+func parseRequirements(name string, data []byte) (*Lock, error) {
 	if isUTF16(data) {
 		return nil, &Error{File: name, Line: 1,
 			Err: errors.New("the lock is UTF-16; save it as UTF-8 (pip-compile and uv write UTF-8)")}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/internal/pep440"
+	"github.com/galerly/galerly-lambda/build/internal/pyname"
 	"github.com/galerly/galerly-lambda/build/target"
 )
 
@@ -30,18 +31,34 @@ import (
 // Markers whose value depends on the host kernel (platform_release,
 // platform_version) and unknown variables are refused when parsing, so
 // Eval always has an answer.
+//
+// In a pylock.toml (PEP 751) a marker may also test the set-valued
+// variables extras and dependency_groups ("dev" in dependency_groups);
+// such a marker carries the sets it is evaluated with, which the lock's
+// Selection decides.
 type Marker struct {
 	root expr
+	sets *markerSets // extras and dependency_groups; nil means both empty
+}
+
+// markerSets are the values of PEP 751's set-valued marker variables,
+// keyed by normalized name.
+type markerSets struct {
+	extras, groups map[string]bool
 }
 
 // ParseMarker parses the text of an environment marker (what follows ';'
 // in a requirement).
-func ParseMarker(s string) (*Marker, error) {
+func ParseMarker(s string) (*Marker, error) { return parseMarker(s, false) }
+
+// parseMarker parses a marker; pylock allows PEP 751's extras and
+// dependency_groups variables, which mean nothing outside a pylock.toml.
+func parseMarker(s string, pylock bool) (*Marker, error) {
 	toks, err := tokenize(s)
 	if err != nil {
 		return nil, err
 	}
-	p := &markerParser{toks: toks}
+	p := &markerParser{toks: toks, pylock: pylock}
 	root, err := p.parseOr()
 	if err != nil {
 		return nil, err
@@ -59,7 +76,15 @@ func (m *Marker) Eval(r target.Runtime, a target.Arch) bool {
 	if m == nil {
 		return true
 	}
-	return m.root.eval(env{minor: r.Minor, machine: a.Machine()})
+	return m.root.eval(env{minor: r.Minor, machine: a.Machine(), sets: m.sets})
+}
+
+// withSets returns a copy of m evaluated with sets; nil stays nil.
+func (m *Marker) withSets(sets *markerSets) *Marker {
+	if m == nil {
+		return nil
+	}
+	return &Marker{root: m.root, sets: sets}
 }
 
 // String returns the marker in a canonical spelling: single spaces,
@@ -77,6 +102,7 @@ func (m *Marker) String() string {
 type env struct {
 	minor   int
 	machine string
+	sets    *markerSets // nil: no extras, no dependency groups
 }
 
 type expr interface {
@@ -129,6 +155,9 @@ type cmpExpr struct {
 	// prefix says the right literal is a release prefix (== "3.12.*"),
 	// matched rather than compared.
 	prefix bool
+	// member says the comparison is "NAME" in (or not in) a set variable,
+	// extras or dependency_groups.
+	member bool
 }
 
 func (x *cmpExpr) format(b *strings.Builder, _ bool) {
@@ -148,6 +177,10 @@ func (x *cmpExpr) format(b *strings.Builder, _ bool) {
 }
 
 func (x *cmpExpr) eval(e env) bool {
+	if x.member {
+		in := e.sets.has(x.r.name, x.l.lit)
+		return in == (x.op == "in")
+	}
 	if x.version {
 		return x.compareVersions(x.l.versionIn(e), x.r.versionIn(e))
 	}
@@ -275,11 +308,26 @@ func (o operand) stringIn(e env) string {
 	return "" // extra: a layer installs no extras
 }
 
+// has reports whether the set variable name ("extras" or
+// "dependency_groups") holds lit, compared as normalized names (PEP 685,
+// PEP 735) the way packaging does.
+func (s *markerSets) has(name, lit string) bool {
+	if s == nil {
+		return false
+	}
+	set := s.extras
+	if name == "dependency_groups" {
+		set = s.groups
+	}
+	return set[pyname.Normalize(lit)]
+}
+
 // Kinds of marker variable.
 const (
 	varString  = iota
 	varVersion // python_version: exact on Lambda
 	varPatch   // python_full_version, implementation_version: patch unknown
+	varSet     // extras, dependency_groups: sets of names, pylock.toml only
 )
 
 // variableKind classifies a PEP 508 marker variable, refusing those that
@@ -293,6 +341,8 @@ func variableKind(name string) (int, error) {
 	case "platform_machine", "sys_platform", "platform_system", "os_name",
 		"implementation_name", "platform_python_implementation", "extra":
 		return varString, nil
+	case "extras", "dependency_groups":
+		return varSet, nil
 	case "platform_release", "platform_version":
 		return 0, fmt.Errorf("%s depends on the kernel of the Lambda host and cannot be evaluated when building", name)
 	}
@@ -311,6 +361,22 @@ func newCmp(l, r operand, op string) (*cmpExpr, error) {
 	}
 	lk, rk := kind(l), kind(r)
 	x := &cmpExpr{l: l, r: r, op: op}
+	if lk == varSet || rk == varSet {
+		// Only membership of a name has a meaning both here and in
+		// packaging; anything else would be a guess.
+		set := l.name
+		if rk == varSet {
+			set = r.name
+		}
+		if lk != -1 || rk != varSet || (op != "in" && op != "not in") {
+			return nil, fmt.Errorf("%s is a set of names: only \"NAME\" in %s and \"NAME\" not in %s are supported", set, set, set)
+		}
+		if !pyname.Valid(l.lit) {
+			return nil, fmt.Errorf("%q in %s: %q is not a valid name", l.lit, set, l.lit)
+		}
+		x.member = true
+		return x, nil
+	}
 	stringOnly := op == "in" || op == "not in" || op == "==="
 	switch {
 	case stringOnly && (lk == varPatch || rk == varPatch):
@@ -438,9 +504,10 @@ func tokenize(s string) ([]token, error) {
 const maxDepth = 100
 
 type markerParser struct {
-	toks  []token
-	i     int
-	depth int
+	toks   []token
+	i      int
+	depth  int
+	pylock bool // extras and dependency_groups are allowed
 }
 
 func (p *markerParser) peek() token { return p.toks[p.i] }
@@ -519,8 +586,12 @@ func (p *markerParser) parseOperand() (operand, error) {
 	case t.kind == tString:
 		return operand{lit: t.text}, nil
 	case t.kind == tIdent && !isMarkerKeyword(t.text):
-		if _, err := variableKind(t.text); err != nil {
+		k, err := variableKind(t.text)
+		if err != nil {
 			return operand{}, err
+		}
+		if k == varSet && !p.pylock {
+			return operand{}, fmt.Errorf("%s is a PEP 751 marker variable: it has a meaning only in a pylock.toml", t.text)
 		}
 		return operand{name: t.text}, nil
 	}

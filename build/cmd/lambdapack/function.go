@@ -18,7 +18,7 @@ import (
 func runFunction(ctx context.Context, args []string, e *env) error {
 	fs := newFlagSet("function", "--src DIR [--lock FILE] --runtime python3.X --arch x86_64|arm64 --out FILE.zip [flags]", e.stderr)
 	src := fs.String("src", "", "the function's source folder")
-	lockPath := fs.String("lock", "", "the hashed lock of the function's own dependencies (optional)")
+	lockPath := fs.String("lock", "", "the hashed lock of the function's own dependencies (optional): "+lockUsage)
 	out := fs.String("out", "", "the zip file to write (outside --src)")
 	var bf bytecodeFlags
 	bf.register(fs)
@@ -30,6 +30,8 @@ func runFunction(ctx context.Context, args []string, e *env) error {
 	var tf targetFlags
 	fs.Var(&tf.runtimes, "runtime", "the function's Lambda runtime, e.g. python3.11 (exactly one)")
 	fs.StringVar(&tf.arch, "arch", "", "architecture: x86_64 or arm64")
+	var sel selectFlags
+	sel.register(fs)
 	var sf sourceFlags
 	sf.register(fs)
 	var up uploadFlag
@@ -41,6 +43,9 @@ func runFunction(ctx context.Context, args []string, e *env) error {
 	}
 	opts, err := functionOptions(fs, *src, *lockPath, *out, filter, layers, &tf, &sf)
 	if err != nil {
+		return err
+	}
+	if opts.Select, err = sel.selection(*lockPath); err != nil {
 		return err
 	}
 	if opts.Pythons, err = bf.interpreters(); err != nil {

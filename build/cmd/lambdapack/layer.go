@@ -12,13 +12,15 @@ import (
 // go to stderr.
 func runLayer(ctx context.Context, args []string, e *env) error {
 	fs := newFlagSet("layer", "--lock FILE --runtime python3.X [--runtime ...] --arch x86_64|arm64 --out FILE.zip [--upload s3://BUCKET/KEY] [flags]", e.stderr)
-	lockPath := fs.String("lock", "", "the hashed lock file (pip --require-hashes format)")
+	lockPath := fs.String("lock", "", lockUsage)
 	out := fs.String("out", "", "the zip file to write")
 	maxUnzipped := fs.Int64("max-unzipped", build.MaxUnzipped, "refuse a layer whose unzipped size is over this many bytes")
 	var bf bytecodeFlags
 	bf.register(fs)
 	var tf targetFlags
 	tf.register(fs)
+	var sel selectFlags
+	sel.register(fs)
 	var sf sourceFlags
 	sf.register(fs)
 	var up uploadFlag
@@ -30,6 +32,9 @@ func runLayer(ctx context.Context, args []string, e *env) error {
 	}
 	opts, err := layerOptions(fs, *lockPath, *out, *maxUnzipped, &tf, &sf)
 	if err != nil {
+		return err
+	}
+	if opts.Select, err = sel.selection(*lockPath); err != nil {
 		return err
 	}
 	if opts.Pythons, err = bf.interpreters(); err != nil {

@@ -6,10 +6,10 @@
 //
 // Usage:
 //
-//	lambdapack key   --lock FILE --runtime python3.X [--runtime ...] --arch x86_64|arm64
+//	lambdapack key   --lock FILE --runtime python3.X [--runtime ...] --arch x86_64|arm64 [lock flags]
 //	lambdapack check --runtime ... --arch ... WHEEL_FILENAME...
-//	lambdapack layer --lock FILE --runtime ... --arch ... --out FILE.zip [source and cache flags] [--upload s3://BUCKET/KEY] [--timeout 10m]
-//	lambdapack function --src DIR [--lock FILE] --runtime python3.X --arch ... --out FILE.zip
+//	lambdapack layer --lock FILE --runtime ... --arch ... --out FILE.zip [lock flags] [source and cache flags] [--upload s3://BUCKET/KEY] [--timeout 10m]
+//	lambdapack function --src DIR [--lock FILE] --runtime python3.X --arch ... --out FILE.zip [lock flags]
 //	                 [--exclude PAT]... [--include PAT]... [--with-layer-unzipped BYTES]... [source and cache flags] [--upload s3://BUCKET/KEY] [--timeout 10m]
 //	lambdapack test  --zip FILE --python INTERPRETER --import MODULE [--import MODULE]... [--expect-bytecode[=false]]
 //	lambdapack verify --function NAME [--qualifier live] --expect-layer ARN [--invoke] [--timeout 10m]
@@ -18,6 +18,11 @@
 // (--no-bytecode for none, --python 3.X=PATH to name one). --timeout bounds
 // a command's network work (default 10m): past it the command fails,
 // naming what it was waiting for.
+//
+// FILE is a pip requirements file with --hash=sha256 digests, or a PEP 751
+// pylock.toml / pylock.NAME.toml; the lock flags choose a pylock's extras
+// and dependency groups: --extra NAME, --group NAME (repeatable),
+// --no-default-groups.
 //
 // Exit status: 0 on success, 1 when a check or build fails, 2 on bad usage.
 package main

@@ -177,7 +177,7 @@ func layerJob(ctx context.Context, opts build.LayerOptions) artifactJob {
 			if err := build.CheckOut(opts.Out); err != nil {
 				return "", nil, err
 			}
-			key, err := build.LayerKey(opts.Lock, opts.Target, opts.KeyOptions())
+			key, err := build.LayerKeyOf(opts)
 			return key, nil, err
 		},
 		build: func() (*build.Result, error) { return build.Layer(ctx, opts) },
