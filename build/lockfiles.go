@@ -2,9 +2,7 @@ package build
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"path/filepath"
 
@@ -112,6 +110,9 @@ func (r *resolver) lockedFile(w lock.WheelFile) (index.File, error) {
 		URL:      w.URL,
 		SHA256:   w.SHA256,
 		Source:   fmt.Sprintf("%s:%d (%s)", r.lock.File, w.Line, w.Where),
+		// The download stops at the size the lock declares; a file of
+		// another size cannot have the lock's sha256 either.
+		Size: w.Size,
 	}
 	if w.Path != "" {
 		p, err := filepath.Abs(w.LocalPath(r.lock.File))
@@ -121,57 +122,4 @@ func (r *resolver) lockedFile(w lock.WheelFile) (index.File, error) {
 		f.URL = (&url.URL{Scheme: "file", Path: filepath.ToSlash(p)}).String()
 	}
 	return f, nil
-}
-
-// download fetches f into w, as sources.Download does, holding it to the
-// size the lock declares for a file with f's sha256 (a pylock.toml's
-// size): a server sending more is cut off at once, and a file of another
-// size is refused, so nothing is cached from it.
-func (r *resolver) download(ctx context.Context, sources *index.Sources, f index.File, w io.Writer) error {
-	size := declaredSize(r.lock, f.SHA256)
-	if size <= 0 {
-		return sources.Download(ctx, f, w)
-	}
-	cw := &cappedWriter{w: w, max: size}
-	err := sources.Download(ctx, f, cw)
-	switch {
-	case errors.Is(err, errOverSize):
-		return fmt.Errorf("%s from %s: the download is larger than the %d bytes the lock declares (size); it was stopped and nothing was kept", f.Filename, f.Source, size)
-	case err != nil:
-		return err
-	case cw.n != size:
-		return fmt.Errorf("%s from %s: the file has %d bytes, but the lock declares %d (size); nothing was kept", f.Filename, f.Source, cw.n, size)
-	}
-	return nil
-}
-
-// declaredSize returns the size a pylock.toml declares for the wheel with
-// digest sum, or 0 when it declares none.
-func declaredSize(l *lock.Lock, sum string) int64 {
-	for _, req := range l.Requirements {
-		for _, w := range req.Wheels {
-			if w.SHA256 == sum && w.Size > 0 {
-				return w.Size
-			}
-		}
-	}
-	return 0
-}
-
-// errOverSize stops a download that goes past the declared size.
-var errOverSize = errors.New("more bytes than declared")
-
-// cappedWriter passes at most max bytes on to w.
-type cappedWriter struct {
-	w      io.Writer
-	n, max int64
-}
-
-func (c *cappedWriter) Write(p []byte) (int, error) {
-	if c.n+int64(len(p)) > c.max {
-		return 0, errOverSize
-	}
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }

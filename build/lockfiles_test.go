@@ -238,7 +238,8 @@ func TestLayerFromPylockIndexAndFindLinks(t *testing.T) {
 }
 
 // The lock's declared size is held to: a file that is larger is cut off,
-// one that is smaller is refused, and neither is cached or written.
+// one that is smaller is refused (even with the lock's sha256: the lock
+// contradicts itself), and neither is cached or written.
 func TestLayerFromPylockChecksSize(t *testing.T) {
 	wheels := pylockWheels(t, t.TempDir())[:1]
 	files := wheeltest.ServeIndex(t, []string{wheels[0].path}, wheeltest.JSON)
@@ -246,8 +247,8 @@ func TestLayerFromPylockChecksSize(t *testing.T) {
 		delta int64
 		want  string
 	}{
-		{-1, "larger than the"},
-		{+1, "the file has"},
+		{-1, "brings more than the 983 bytes"},
+		{+1, "it has 984 bytes, but"},
 	} {
 		w := wheels[0]
 		w.size += tt.delta

@@ -17,6 +17,7 @@ import (
 
 	"github.com/galerly/galerly-lambda/build/cache"
 	"github.com/galerly/galerly-lambda/build/index"
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/lock"
 	"github.com/galerly/galerly-lambda/build/target"
 	"github.com/galerly/galerly-lambda/build/wheel"
@@ -187,18 +188,18 @@ func checkRecord(placed []placement, l *lock.Lock, t target.Target) error {
 		req, ok := byName[p.Name]
 		switch {
 		case !ok:
-			return fmt.Errorf("it places %s, which the lock does not pin for %s", clip(p.Name), t)
+			return fmt.Errorf("it places %s, which the lock does not pin for %s", clip.String(p.Name), t)
 		case p.Version != req.Version:
-			return fmt.Errorf("it places %s %s, the lock pins %s", p.Name, clip(p.Version), req.Version)
+			return fmt.Errorf("it places %s %s, the lock pins %s", p.Name, clip.String(p.Version), req.Version)
 		case !slices.Contains(req.Hashes, p.SHA256):
-			return fmt.Errorf("it places %s with sha256 %s, which the lock does not name for %s==%s", clip(p.Wheel), clip(p.SHA256), p.Name, req.Version)
+			return fmt.Errorf("it places %s with sha256 %s, which the lock does not name for %s==%s", clip.String(p.Wheel), clip.String(p.SHA256), p.Name, req.Version)
 		}
 		fn, err := wheel.ParseFilename(p.Wheel)
 		if err != nil {
 			return err
 		}
 		if fn.Name != req.Name || !fn.IsVersion(req.Version) {
-			return fmt.Errorf("it places %s for %s==%s", clip(p.Wheel), p.Name, req.Version)
+			return fmt.Errorf("it places %s for %s==%s", clip.String(p.Wheel), p.Name, req.Version)
 		}
 		runtimes, err := runtimesReading(p.Path, req, t)
 		if err != nil {
@@ -241,7 +242,7 @@ func runtimesReading(path string, req lock.Applied, t target.Target) ([]target.R
 			return []target.Runtime{rt}, nil
 		}
 	}
-	return nil, fmt.Errorf("placed in %q, which no runtime of %s that %s applies to reads", clip(path), t, req.Name)
+	return nil, fmt.Errorf("placed in %q, which no runtime of %s that %s applies to reads", clip.String(path), t, req.Name)
 }
 
 // runtimeList names runtimes for a message.
@@ -251,15 +252,6 @@ func runtimeList(rs []target.Runtime) string {
 		names[i] = r.String()
 	}
 	return strings.Join(names, ", ")
-}
-
-// clip shortens text read from an untrusted file for a message.
-func clip(s string) string {
-	const max = 100
-	if len(s) <= max {
-		return s
-	}
-	return fmt.Sprintf("%s... (%d bytes)", s[:max], len(s))
 }
 
 // choice is what choose decided for one requirement.
@@ -480,7 +472,7 @@ func (r *resolver) fetch(ctx context.Context, placed []placement, files []index.
 		g.Go(func() error {
 			var dlErr error
 			path, err := r.cache.Put(sum, func(w io.Writer) error {
-				dlErr = r.download(gctx, &sources, f, w) // lockfiles.go
+				dlErr = sources.Download(gctx, f, w)
 				return dlErr
 			})
 			var mm *cache.MismatchError

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/internal/pyname"
 )
 
@@ -74,7 +75,7 @@ func CheckArchive(r io.ReaderAt, size int64, fn Filename) error {
 	in := &inflater{buf: make([]byte, 32<<10)}
 	for _, e := range entries {
 		if err := in.check(r, e); err != nil {
-			return fmt.Errorf("wheel %s: entry %q: %w", fn.Raw, clipName(e.name), err)
+			return fmt.Errorf("wheel %s: entry %q: %w", fn.Raw, clip.String(e.name), err)
 		}
 	}
 	if err := checkDistInfo(r, entries, fn, in); err != nil {
@@ -154,7 +155,7 @@ func readDirectory(r io.ReaderAt, size int64) ([]*entry, error) {
 		}
 		e.name = string(vars[:n])
 		if err := applyZip64(vars[n:n+m], &e.usize, &e.csize, &e.offset); err != nil {
-			return nil, fmt.Errorf("entry %q: %w", clipName(e.name), err)
+			return nil, fmt.Errorf("entry %q: %w", clip.String(e.name), err)
 		}
 		entries = append(entries, e)
 	}
@@ -199,7 +200,7 @@ func applyZip64(extra []byte, fields ...*uint64) error {
 func checkLocal(r io.ReaderAt, entries []*entry) error {
 	fixed := make([]byte, localLen)
 	for _, e := range entries {
-		where := fmt.Sprintf("entry %q", clipName(e.name))
+		where := fmt.Sprintf("entry %q", clip.String(e.name))
 		if _, err := r.ReadAt(fixed, int64(e.offset)); err != nil || binary.LittleEndian.Uint32(fixed) != sigLocal {
 			return fmt.Errorf("%s: no local header where the central directory says", where)
 		}
@@ -214,7 +215,7 @@ func checkLocal(r io.ReaderAt, entries []*entry) error {
 			return fmt.Errorf("%s: local header is truncated", where)
 		}
 		if string(vars[:n]) != e.name {
-			return fmt.Errorf("%s: the local header names %q", where, clipName(string(vars[:n])))
+			return fmt.Errorf("%s: the local header names %q", where, clip.String(string(vars[:n])))
 		}
 		if method != e.method {
 			return fmt.Errorf("%s: compression method %d in the local header, %d in the central directory", where, method, e.method)
@@ -237,10 +238,10 @@ func checkLocal(r io.ReaderAt, entries []*entry) error {
 	for i, e := range byStart {
 		end := e.dataStart + e.csize
 		if end < e.dataStart {
-			return fmt.Errorf("entry %q: impossible compressed size %d", clipName(e.name), e.csize)
+			return fmt.Errorf("entry %q: impossible compressed size %d", clip.String(e.name), e.csize)
 		}
 		if i+1 < len(byStart) && end > byStart[i+1].offset {
-			return fmt.Errorf("entries %q and %q overlap", clipName(e.name), clipName(byStart[i+1].name))
+			return fmt.Errorf("entries %q and %q overlap", clip.String(e.name), clip.String(byStart[i+1].name))
 		}
 	}
 	return nil
@@ -315,7 +316,7 @@ func checkDistInfo(r io.ReaderAt, entries []*entry, fn Filename, in *inflater) e
 	if len(dirs) != 1 {
 		names := make([]string, 0, len(dirs))
 		for d := range dirs {
-			names = append(names, clipName(d))
+			names = append(names, clip.String(d))
 		}
 		slices.Sort(names)
 		return fmt.Errorf("has %d .dist-info directories %v, want exactly one (pip refuses such a wheel)", len(names), names)
@@ -327,7 +328,7 @@ func checkDistInfo(r io.ReaderAt, entries []*entry, fn Filename, in *inflater) e
 	stem := strings.TrimSuffix(dir, ".dist-info")
 	name, version, ok := strings.Cut(stem, "-")
 	if !ok || pyname.Normalize(name) != fn.Name || !fn.IsVersion(version) {
-		return fmt.Errorf("its metadata directory %s is not named for %s %s (pip refuses a wheel whose .dist-info names another project or version)", clipName(dir), fn.Name, fn.Version)
+		return fmt.Errorf("its metadata directory %s is not named for %s %s (pip refuses a wheel whose .dist-info names another project or version)", clip.String(dir), fn.Name, fn.Version)
 	}
 	var wheelFile *entry
 	hasMetadata := false
@@ -363,18 +364,9 @@ func checkWheelVersion(data io.Reader, e *entry) error {
 		}
 		major, _, _ := strings.Cut(strings.TrimSpace(v), ".")
 		if major != "1" {
-			return fmt.Errorf("%s says Wheel-Version %s; only 1.x is understood (as by pip)", e.name, clipName(strings.TrimSpace(v)))
+			return fmt.Errorf("%s says Wheel-Version %s; only 1.x is understood (as by pip)", e.name, clip.String(strings.TrimSpace(v)))
 		}
 		return nil
 	}
 	return fmt.Errorf("%s has no Wheel-Version (pip refuses such a wheel)", e.name)
-}
-
-// clipName shortens a name read from an untrusted archive for a message.
-func clipName(s string) string {
-	const max = 120
-	if len(s) <= max {
-		return s
-	}
-	return fmt.Sprintf("%s... (%d bytes)", s[:max], len(s))
 }
