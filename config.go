@@ -38,10 +38,22 @@ type Config struct {
 	// BuildEndpoint, when set, is the AWS endpoint URL the build steps
 	// upload to (an emulator's); "" for AWS itself.
 	BuildEndpoint string
+	// Bytecode says whether the layer and the function packages ship
+	// compiled .pyc files for their runtimes; off, each cold start
+	// compiles every module it imports.
+	Bytecode bool
 	// Layer is the image-processing layer's settings.
 	Layer LayerConfig
 	// Function is the API function's settings (and the extra functions').
 	Function FunctionConfig
+	// Sharing says who besides this account may use the layer's versions.
+	Sharing SharingConfig
+}
+
+// KeyOptions are the build options that are part of the layer and code
+// keys, as config sets them.
+func (c *Config) KeyOptions() lock.Options {
+	return lock.Options{NoBytecode: !c.Bytecode}
 }
 
 // LayerConfig is what the layer is built from and for.
@@ -56,6 +68,46 @@ type LayerConfig struct {
 	Lock *lock.Lock
 	// Target is the runtimes and architecture the layer is built for.
 	Target target.Target
+	// KeepVersions keeps each published version when a new one replaces
+	// it, and on `pulumi destroy` (the LayerVersion's skipDestroy).
+	KeepVersions bool
+}
+
+// SharingConfig is who the layer's versions are shared with, besides the
+// stack's own account.
+type SharingConfig struct {
+	// Accounts are 12-digit AWS account IDs, or "*" for every account, as
+	// configured.
+	Accounts []string
+	// Organization is an AWS Organization ID (o-...), or "".
+	Organization string
+}
+
+// Grants are the layer version permissions the sharing takes, one per
+// principal: each account in order, then the organization.
+func (s SharingConfig) Grants() []LayerGrant {
+	var out []LayerGrant
+	for _, a := range s.Accounts {
+		if a == "*" {
+			out = append(out, publicGrant())
+		} else {
+			out = append(out, accountGrant(a))
+		}
+	}
+	if s.Organization != "" {
+		out = append(out, organizationGrant(s.Organization))
+	}
+	return out
+}
+
+// Warnings are what a preview should say about the sharing: that "*" makes
+// every version public. layer names the layer.
+func (s SharingConfig) Warnings(namespace, layer string) []string {
+	if slices.ContainsFunc(s.Grants(), LayerGrant.Public) {
+		return []string{fmt.Sprintf("layer %s is public: %s:layerShareAccounts lists \"*\", so every AWS account may use (and download) each version; "+
+			"remove \"*\" unless the layer is meant to be public", layer, namespace)}
+	}
+	return nil
 }
 
 // FunctionConfig is the API function's settings, and what the extra
@@ -154,6 +206,10 @@ func settings() []setting {
 		{Key: "layerLock", Type: "string", Default: "locks/image-processing.txt"},
 		{Key: "layerRuntimes", Type: "array", Items: "string", Default: []string{"python3.11", "python3.12"}},
 		{Key: "architecture", Type: "string", Default: "x86_64"},
+		{Key: "bytecode", Type: "boolean", Default: true},
+		{Key: "keepLayerVersions", Type: "boolean", Default: true},
+		{Key: "layerShareAccounts", Type: "array", Items: "string", Default: []string{}},
+		{Key: "layerShareOrganization", Type: "string", Default: ""},
 		{Key: "artifactsBucket", Type: "string", Default: ""},
 		{Key: "buildEndpointUrl", Type: "string", Default: ""},
 		{Key: "functionName", Type: "string", Default: ""},
@@ -209,6 +265,9 @@ var (
 	// An IAM managed policy ARN, AWS-managed ("aws") or an account's own,
 	// with an optional path.
 	policyArn = regexp.MustCompile(`^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,128}$`)
+	// An AWS account ID and an AWS Organization ID.
+	awsAccountID = regexp.MustCompile(`^[0-9]{12}$`)
+	awsOrgID     = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
 	// Stripe's secret (sk_) and restricted (rk_) API keys; a publishable
 	// key (pk_) is a mistake worth catching before it reaches the function.
 	stripeKey = regexp.MustCompile(`^[sr]k_(live|test)_[A-Za-z0-9]+$`)
@@ -223,81 +282,122 @@ const basicExecutionPolicy = "arn:%s:iam::aws:policy/service-role/AWSLambdaBasic
 // lock path is relative to. Every problem is reported, not just the first,
 // each naming its key.
 func loadConfig(ctx *pulumi.Context, root string) (*Config, error) {
-	r := &configReader{
-		cfg:       config.New(ctx, ""),
-		namespace: ctx.Project(),
-		defaults:  settings(),
-		isSecret:  ctx.IsConfigSecret,
-	}
+	r := newConfigReader(ctx)
 	c := &Config{
 		Region:          config.New(ctx, "aws").Get("region"),
 		ArtifactsBucket: r.str("artifactsBucket"),
+		BuildEndpoint:   r.str("buildEndpointUrl"),
+		Bytecode:        r.boolean("bytecode"),
 	}
 	if c.ArtifactsBucket != "" && (!bucketName.MatchString(c.ArtifactsBucket) || strings.Contains(c.ArtifactsBucket, "..")) {
 		r.fail("artifactsBucket", "%q is not an S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens)", c.ArtifactsBucket)
 	}
-	c.BuildEndpoint = r.str("buildEndpointUrl")
 	if err := checkEndpoint(c.BuildEndpoint); err != nil {
-		r.fail("buildEndpointUrl", "%v", err)
+		r.failErr("buildEndpointUrl", err)
 	}
+	// The layer and the functions share one architecture; "" when it is
+	// bad, so neither is checked against it.
+	arch, err := target.ParseArch(r.str("architecture"))
+	if err != nil {
+		r.failErr("architecture", err)
+	}
+	var layerRuntimes []target.Runtime
+	c.Layer, layerRuntimes = readLayerConfig(r, root, arch)
+	c.Function = readFunctionConfig(r, root, functionContext{
+		stack:         ctx.Stack(),
+		region:        c.Region,
+		arch:          arch,
+		layerRuntimes: layerRuntimes,
+		options:       c.KeyOptions(),
+	})
+	c.Sharing = readSharingConfig(r)
+	if err := r.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
 
-	// The layer.
-	c.Layer.Name = r.str("layerName")
-	if !lambdaName.MatchString(c.Layer.Name) {
-		r.fail("layerName", "%q: want 1 to 64 letters, digits, hyphens or underscores", c.Layer.Name)
+// readLayerConfig reads the layer's keys: its name, runtimes, lock and
+// whether old versions are kept. It also returns the runtimes, nil when
+// layerRuntimes is bad, for the function's runtime to be checked against.
+func readLayerConfig(r *configReader, root string, arch target.Arch) (LayerConfig, []target.Runtime) {
+	var l LayerConfig
+	l.Name = r.str("layerName")
+	if !lambdaName.MatchString(l.Name) {
+		r.fail("layerName", "%q: want 1 to 64 letters, digits, hyphens or underscores", l.Name)
 	}
-	runtimeNames := r.list("layerRuntimes")
+	names := r.list("layerRuntimes")
 	var runtimes []target.Runtime
-	for _, s := range runtimeNames {
+	for _, s := range names {
 		rt, err := target.ParseRuntime(s)
 		if err != nil {
-			r.fail("layerRuntimes", "%v", err)
+			r.failErr("layerRuntimes", err)
 			continue
 		}
 		runtimes = append(runtimes, rt)
 	}
-	arch, err := target.ParseArch(r.str("architecture"))
-	if err != nil {
-		r.fail("architecture", "%v", err)
+	if len(runtimes) == 0 || r.failed("layerRuntimes") {
+		runtimes = nil
 	}
-	runtimeOK := len(runtimes) > 0 && !r.failed("layerRuntimes")
-	if runtimeOK && err == nil {
-		c.Layer.Target, err = target.New(runtimeNames, string(arch))
+	if runtimes != nil && arch != "" {
+		t, err := target.New(names, string(arch))
 		if err != nil {
-			r.fail("layerRuntimes", "%v", err)
+			r.failErr("layerRuntimes", err)
 		}
+		l.Target = t
 	}
-	c.Layer.LockPath = r.str("layerLock")
-	if l, err := readLock(root, c.Layer.LockPath); err != nil {
-		r.fail("layerLock", "%v", err)
+	l.LockPath = r.str("layerLock")
+	if lk, err := readLock(root, l.LockPath); err != nil {
+		r.failErr("layerLock", err)
 	} else {
-		c.Layer.Lock = l
-		if len(c.Layer.Target.Runtimes) > 0 {
-			if err := l.Check(c.Layer.Target); err != nil {
-				r.fail("layerLock", "%v", err)
-			} else if len(l.For(c.Layer.Target)) == 0 {
-				r.fail("layerLock", "%s has no requirement for %s: the layer would be empty", c.Layer.LockPath, c.Layer.Target)
+		l.Lock = lk
+		if len(l.Target.Runtimes) > 0 {
+			if err := lk.Check(l.Target); err != nil {
+				r.failErr("layerLock", err)
+			} else if len(lk.For(l.Target)) == 0 {
+				r.fail("layerLock", "%s has no requirement for %s: the layer would be empty", l.LockPath, l.Target)
 			}
 		}
 	}
+	l.KeepVersions = r.boolean("keepLayerVersions")
+	return l, runtimes
+}
 
-	// The function.
-	f := &c.Function
-	f.Arch = arch
+// functionContext is what the function's keys are checked against.
+type functionContext struct {
+	stack  string // the stack's name, for the default function name
+	region string // "" when aws:region is unset
+	arch   target.Arch
+	// layerRuntimes are the layer's runtimes, nil when they are bad.
+	layerRuntimes []target.Runtime
+	// options are the build options of the code key.
+	options lock.Options
+}
+
+// readFunctionConfig reads the API function's keys and what the extra
+// functions inherit from it: name, runtime, size, logs, code, lock, code
+// key, handler, extra layers and policies, the Stripe key and the extra
+// functions.
+func readFunctionConfig(r *configReader, root string, fc functionContext) FunctionConfig {
+	f := FunctionConfig{Arch: fc.arch}
 	f.Name = r.str("functionName")
 	if f.Name == "" {
-		f.Name = "galerly-api-" + ctx.Stack()
+		f.Name = "galerly-api-" + fc.stack
 	}
 	if !functionName.MatchString(f.Name) {
 		r.fail("functionName", "%q: want 1 to 56 letters, digits, hyphens or underscores (the role named after it takes 8 more, IAM allows 64)", f.Name)
 	}
 	if rt, err := target.ParseRuntime(r.str("functionRuntime")); err != nil {
-		r.fail("functionRuntime", "%v", err)
+		r.failErr("functionRuntime", err)
 	} else {
 		f.Runtime = rt
-		if runtimeOK && !slices.Contains(runtimes, rt) {
+		if fc.layerRuntimes != nil && !slices.Contains(fc.layerRuntimes, rt) {
+			names := make([]string, len(fc.layerRuntimes))
+			for i, lr := range fc.layerRuntimes {
+				names[i] = lr.String()
+			}
 			r.fail("functionRuntime", "%s is not one of %s (%s): the layer would not be compatible with the function",
-				rt, r.full("layerRuntimes"), strings.Join(runtimeNames, ", "))
+				rt, r.full("layerRuntimes"), strings.Join(names, ", "))
 		}
 	}
 	f.MemorySize = r.integer("memorySize", minMemoryMB, maxMemoryMB, "MB")
@@ -315,55 +415,73 @@ func loadConfig(ctx *pulumi.Context, root string) (*Config, error) {
 	// tell whether a handler's module ships.
 	var tree *source.Tree
 	if err := checkRelPath(f.Source, "source folder"); err != nil {
-		r.fail("functionSource", "%v", err)
+		r.failErr("functionSource", err)
 	} else if err := isDir(root, f.Source); err != nil {
-		r.fail("functionSource", "%v", err)
+		r.failErr("functionSource", err)
 	} else if tree, err = walkSource(root, f.Source); err != nil {
-		r.fail("functionSource", "%v", err)
+		r.failErr("functionSource", err)
 	}
 	f.LockPath = r.str("functionLock")
 	ft := target.Target{Runtimes: []target.Runtime{f.Runtime}, Arch: f.Arch}.Canonical()
 	if f.LockPath != "" {
 		if l, err := readLock(root, f.LockPath); err != nil {
-			r.fail("functionLock", "%v", err)
+			r.failErr("functionLock", err)
 		} else {
 			f.Lock = l
 			if f.Runtime.Minor != 0 && f.Arch != "" {
 				if err := l.Check(ft); err != nil {
-					r.fail("functionLock", "%v", err)
+					r.failErr("functionLock", err)
 				} else if len(l.For(ft)) == 0 {
 					r.fail("functionLock", "%s has no requirement for %s; set it to \"\" for a function without dependencies of its own", f.LockPath, ft)
 				}
 			}
 		}
 	}
-	if tree != nil && !r.failed("functionLock") && !r.failed("functionRuntime") && !r.failed("architecture") {
-		// The key build.CodeKey computes, from the lock already read.
+	if tree != nil && !r.failed("functionLock") && f.Runtime.Minor != 0 && f.Arch != "" {
+		// What build.CodeKey computes, from the lock already read.
 		lockKey := ""
 		if f.Lock != nil {
-			lockKey = lock.Key(f.Lock, ft, lock.Options{})
+			lockKey = lock.Key(f.Lock, ft, fc.options)
 		}
-		f.CodeKey = build.CodeKeyOf(tree, lockKey, ft, lock.Options{})
+		f.CodeKey = build.CodeKeyOf(tree, lockKey, ft, fc.options)
 	}
 	f.Handler = r.str("functionHandler")
 	if err := checkHandler(tree, f.Source, f.Handler); err != nil {
-		r.fail("functionHandler", "%v", err)
+		r.failErr("functionHandler", err)
 	}
 	f.ExtraLayerArns = r.optionalList("extraLayerArns")
-	r.checkLayers(c.Region, f.ExtraLayerArns)
+	r.checkLayers(fc.region, f.ExtraLayerArns)
 	f.PolicyArns = r.optionalList("functionPolicyArns")
-	r.checkPolicies(c.Region, f.PolicyArns)
+	r.checkPolicies(fc.region, f.PolicyArns)
 	f.StripeSecretKey = r.secret("stripeSecretKey")
 	if f.StripeSecretKey != "" && !stripeKey.MatchString(string(f.StripeSecretKey)) {
 		// The message must not echo the value.
 		r.fail("stripeSecretKey", "does not look like a Stripe secret key (sk_live_..., sk_test_...) or restricted key (rk_...); a publishable key (pk_...) does not belong on the server")
 	}
-	f.Extra = r.extraFunctions(f, tree)
+	f.Extra = r.extraFunctions(&f, tree)
+	return f
+}
 
-	if len(r.errs) > 0 {
-		return nil, errors.Join(r.errs...)
+// readSharingConfig reads who the layer is shared with: account IDs, "*"
+// (every account, which has to be written out) and an organization.
+func readSharingConfig(r *configReader) SharingConfig {
+	const accountsKey, orgKey = "layerShareAccounts", "layerShareOrganization"
+	var s SharingConfig
+	for i, a := range r.optionalList(accountsKey) {
+		switch {
+		case a != "*" && !awsAccountID.MatchString(a):
+			r.fail(accountsKey, "[%d] %q is not an AWS account ID (12 digits) or \"*\" (every account)", i, a)
+		case slices.Contains(s.Accounts, a):
+			r.fail(accountsKey, "[%d] %s is listed twice", i, a)
+		default:
+			s.Accounts = append(s.Accounts, a)
+		}
 	}
-	return c, nil
+	s.Organization = r.str(orgKey)
+	if s.Organization != "" && !awsOrgID.MatchString(s.Organization) {
+		r.fail(orgKey, "%q is not an AWS Organization ID (o- then 10 to 32 lowercase letters or digits, as `aws organizations describe-organization` prints it)", s.Organization)
+	}
+	return s
 }
 
 // readLock reads and parses the lock at rel, a slash-separated path
@@ -482,138 +600,6 @@ func walkSource(root, src string) (*source.Tree, error) {
 		return nil, errors.New(strings.ReplaceAll(err.Error(), abs, src))
 	}
 	return tree, nil
-}
-
-// configReader reads typed values from the project's namespace, falling
-// back to the defaults, and collects one error per bad key.
-type configReader struct {
-	cfg       *config.Config
-	namespace string
-	defaults  []setting
-	// isSecret reports whether a full key's value was stored encrypted.
-	isSecret func(fullKey string) bool
-	errs     []error
-	bad      []string // keys that failed
-}
-
-// full returns the key as a user types it: "galerly-lambda:memorySize".
-func (r *configReader) full(key string) string { return r.namespace + ":" + key }
-
-func (r *configReader) fail(key, format string, args ...any) {
-	r.bad = append(r.bad, key)
-	r.errs = append(r.errs, fmt.Errorf("config %s: %s", r.full(key), fmt.Sprintf(format, args...)))
-}
-
-func (r *configReader) failed(key string) bool { return slices.Contains(r.bad, key) }
-
-func (r *configReader) def(key string) any {
-	for _, s := range r.defaults {
-		if s.Key == key {
-			return s.Default
-		}
-	}
-	return nil
-}
-
-// raw returns the configured text of key, or "" and false when unset.
-func (r *configReader) raw(key string) (string, bool) {
-	v, err := r.cfg.Try(key)
-	return v, err == nil
-}
-
-func (r *configReader) str(key string) string {
-	if v, ok := r.raw(key); ok {
-		return v
-	}
-	s, _ := r.def(key).(string)
-	return s
-}
-
-func (r *configReader) integer(key string, lo, hi int, unit string) int {
-	v, ok := r.raw(key)
-	if !ok {
-		n, _ := r.def(key).(int)
-		return n
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil {
-		r.fail(key, "%q is not a whole number of %s", v, unit)
-		return 0
-	}
-	if n < lo || n > hi {
-		r.fail(key, "%d is out of range: want %d to %d %s", n, lo, hi, unit)
-	}
-	return n
-}
-
-func (r *configReader) boolean(key string) bool {
-	v, ok := r.raw(key)
-	if !ok {
-		b, _ := r.def(key).(bool)
-		return b
-	}
-	b, err := strconv.ParseBool(strings.TrimSpace(v))
-	if err != nil {
-		r.fail(key, "%q: want true or false", v)
-	}
-	return b
-}
-
-// list reads a list of strings, which the CLI passes as JSON.
-func (r *configReader) list(key string) []string {
-	v, ok := r.raw(key)
-	if !ok {
-		d, _ := r.def(key).([]string)
-		return slices.Clone(d)
-	}
-	var out []string
-	if err := json.Unmarshal([]byte(v), &out); err != nil {
-		if !r.failed(key) {
-			r.fail(key, "%q is not a list of strings (set items with `pulumi config set --path '%s[0]' VALUE`)", v, key)
-		}
-		return nil
-	}
-	if len(out) == 0 && !r.failed(key) {
-		r.fail(key, "the list is empty")
-	}
-	return out
-}
-
-// optionalList reads a list of strings that may be empty; an empty list
-// is returned as nil.
-func (r *configReader) optionalList(key string) []string {
-	v, ok := r.raw(key)
-	if !ok {
-		d, _ := r.def(key).([]string)
-		if len(d) == 0 {
-			return nil
-		}
-		return slices.Clone(d)
-	}
-	var out []string
-	if err := json.Unmarshal([]byte(v), &out); err != nil {
-		r.fail(key, "%q is not a list of strings (set items with `pulumi config set --path '%s[0]' VALUE`)", v, key)
-		return nil
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
-}
-
-// secret reads a value that must have been stored encrypted; "" when
-// unset. A plain value is refused rather than used: it sits unencrypted
-// in Pulumi.<stack>.yaml and in the stack's config.
-func (r *configReader) secret(key string) Secret {
-	v, ok := r.raw(key)
-	if !ok || v == "" {
-		return ""
-	}
-	if r.isSecret == nil || !r.isSecret(r.full(key)) {
-		r.fail(key, "is stored in plain text; remove it and set it with `pulumi config set --secret %s VALUE`", key)
-		return ""
-	}
-	return Secret(v)
 }
 
 // checkLayers checks the extra layer version ARNs: each a layer version in

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -322,6 +326,26 @@ func TestBadConfig(t *testing.T) {
 		{"basic execution listed", map[string]string{"functionPolicyArns": `["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]`},
 			"", []string{"galerly-lambda:functionPolicyArns", "already"}},
 
+		// Sharing.
+		{"share account too short", map[string]string{"layerShareAccounts": `["11112222333"]`},
+			"", []string{"galerly-lambda:layerShareAccounts", `[0] "11112222333" is not an AWS account ID (12 digits)`}},
+		{"share account with dashes", map[string]string{"layerShareAccounts": `["111122223333","1111-2222-3333"]`},
+			"", []string{"galerly-lambda:layerShareAccounts", `[1] "1111-2222-3333"`}},
+		{"public not spelled as *", map[string]string{"layerShareAccounts": `["all"]`},
+			"", []string{"galerly-lambda:layerShareAccounts", `"all"`, `or "*" (every account)`}},
+		{"share account listed twice", map[string]string{"layerShareAccounts": `["111122223333","111122223333"]`},
+			"", []string{"galerly-lambda:layerShareAccounts", "[1] 111122223333 is listed twice"}},
+		{"organization in capitals", map[string]string{"layerShareOrganization": "o-A1B2C3D4E5"},
+			"", []string{"galerly-lambda:layerShareOrganization", `"o-A1B2C3D4E5" is not an AWS Organization ID`}},
+		{"organizational unit for an organization", map[string]string{"layerShareOrganization": "ou-ab12-cd34ef56"},
+			"", []string{"galerly-lambda:layerShareOrganization", "o- then 10 to 32 lowercase letters or digits"}},
+		{"organization ID too short", map[string]string{"layerShareOrganization": "o-abc"},
+			"", []string{"galerly-lambda:layerShareOrganization"}},
+		{"keepLayerVersions not a bool", map[string]string{"keepLayerVersions": "always"},
+			"", []string{"galerly-lambda:keepLayerVersions", "always", "true or false"}},
+		{"bytecode not a bool", map[string]string{"bytecode": "pyc"},
+			"", []string{"galerly-lambda:bytecode", "pyc", "true or false"}},
+
 		// Extra functions.
 		{"extra functions not a list of objects", map[string]string{"extraFunctions": `["galerly-thumbs-prod"]`},
 			"", []string{"galerly-lambda:extraFunctions", "not a list of objects", "--path"}},
@@ -382,5 +406,336 @@ func TestLockErrorKeepsFileAndLine(t *testing.T) {
 	var le *lock.Error
 	if !errors.As(err, &le) || le.File != "locks/bad.txt" || le.Line != 1 {
 		t.Fatalf("err = %v, want a *lock.Error for locks/bad.txt line 1", err)
+	}
+}
+
+// cliSet is one `pulumi config set` (or `set-all --json`) as the CLI
+// v3.274.1 performs it on the stack file: it makes a config.Value from the
+// arguments and calls the SDK's config.Map.Set, the function run here.
+type cliSet struct {
+	key   string // as typed: "layerRuntimes[0]" with --path
+	value string
+	path  bool        // --path
+	typ   config.Type // --type; config.TypeUnknown without it
+	// whole is `pulumi config set-all --json '{"KEY": {"value": VALUE,
+	// "objectValue": ...}}'`: value is the JSON of the whole list.
+	whole bool
+}
+
+func (s cliSet) String() string {
+	switch {
+	case s.whole:
+		return fmt.Sprintf("set-all --json %s=%s", s.key, s.value)
+	case s.path && s.typ == config.TypeString:
+		return fmt.Sprintf("set --path --type string '%s' %s", s.key, s.value)
+	case s.path:
+		return fmt.Sprintf("set --path '%s' %s", s.key, s.value)
+	}
+	return fmt.Sprintf("set %s %s", s.key, s.value)
+}
+
+func (s cliSet) apply(t *testing.T, m config.Map) {
+	t.Helper()
+	v, path := config.NewTypedValue(s.value, s.typ), s.path
+	if s.whole {
+		v, path = config.NewObjectValue(s.value), true
+	}
+	if err := m.Set(config.MustMakeKey(project, s.key), v, path); err != nil {
+		t.Fatalf("pulumi config %s: %v", s, err)
+	}
+}
+
+// cliRefuses is what `pulumi preview` says of the stack's value for key
+// before the program runs, "" when it accepts it: the check of pkg/v3
+// workspace.validateStackConfigValue (v3.274.1), which holds the value
+// against the type Pulumi.yaml declares with the SDK's
+// workspace.ValidateConfigValue.
+func cliRefuses(t *testing.T, proj *workspace.Project, m config.Map, key string) string {
+	t.Helper()
+	v, ok := m[config.MustMakeKey(project, key)]
+	if !ok {
+		return ""
+	}
+	ct := proj.Config[key]
+	text, err := v.Value(config.NopDecrypter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var content any = text
+	if v.Object() {
+		if err := json.Unmarshal([]byte(text), &content); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if workspace.ValidateConfigValue(*ct.Type, ct.Items, content) {
+		return ""
+	}
+	return fmt.Sprintf("Stack 'prod' with configuration key '%s' must be of type '%s'", key, workspace.InferFullTypeName(*ct.Type, ct.Items))
+}
+
+// The list forms README shows are ones the CLI accepts and the program
+// reads; the forms the CLI refuses are explained by the program as well,
+// naming the key, should one ever reach it.
+func TestListFormsAsTheCLIStoresThem(t *testing.T) {
+	proj, err := workspace.LoadProject("Pulumi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := "arn:aws:lambda:us-east-1:123456789012:layer:ghostscript:3"
+	for _, tc := range []struct {
+		name string
+		rm   string // `pulumi config rm` first
+		sets []cliSet
+		key  string
+		// refused: the CLI refuses the stored value; the program is run on
+		// it anyway and must explain it with every string of want.
+		refused bool
+		want    []string
+		// check, for an accepted form, looks at what the program read.
+		check func(t *testing.T, c *Config)
+	}{
+		{name: "runtimes item by item from [0]", rm: "layerRuntimes", key: "layerRuntimes",
+			sets: []cliSet{{key: "layerRuntimes[0]", value: "python3.11", path: true}, {key: "layerRuntimes[1]", value: "python3.12", path: true}},
+			check: func(t *testing.T, c *Config) {
+				if got := c.Layer.Target.String(); got != "python3.11,python3.12/x86_64" {
+					t.Errorf("layer target %s, want both runtimes", got)
+				}
+			}},
+		// The trap README warns of: [0] alone is the whole list, the
+		// default's other runtime is gone, and the function's runtime with
+		// it.
+		{name: "one runtime by --path replaces the default list", rm: "layerRuntimes", key: "layerRuntimes",
+			sets: []cliSet{{key: "layerRuntimes[0]", value: "python3.12", path: true}},
+			want: []string{project + ":functionRuntime", "python3.11 is not one of " + project + ":layerRuntimes (python3.12)"}},
+		{name: "accounts item by item with --type string", key: "layerShareAccounts",
+			sets: []cliSet{
+				{key: "layerShareAccounts[0]", value: shareAccount, path: true, typ: config.TypeString},
+				{key: "layerShareAccounts[1]", value: "*", path: true, typ: config.TypeString},
+			},
+			check: func(t *testing.T, c *Config) {
+				if !slices.Equal(c.Sharing.Accounts, []string{shareAccount, "*"}) {
+					t.Errorf("accounts %v, want [%s *]", c.Sharing.Accounts, shareAccount)
+				}
+			}},
+		{name: "a whole list with set-all --json", key: "layerShareAccounts",
+			sets: []cliSet{{key: "layerShareAccounts", value: `["` + shareAccount + `","` + shareOther + `"]`, whole: true}},
+			check: func(t *testing.T, c *Config) {
+				if !slices.Equal(c.Sharing.Accounts, []string{shareAccount, shareOther}) {
+					t.Errorf("accounts %v, want [%s %s]", c.Sharing.Accounts, shareAccount, shareOther)
+				}
+			}},
+		{name: "an account by --path without --type is a number", key: "layerShareAccounts",
+			sets:    []cliSet{{key: "layerShareAccounts[0]", value: shareAccount, path: true}},
+			refused: true, want: []string{project + ":layerShareAccounts", "[0] is the number " + shareAccount, "--type string"}},
+		{name: "an item set from [1] leaves null at [0]", key: "extraLayerArns",
+			sets:    []cliSet{{key: "extraLayerArns[1]", value: arn, path: true}},
+			refused: true, want: []string{project + ":extraLayerArns", "[0] is empty (null)", "from [0] in order", "pulumi config rm extraLayerArns"}},
+		{name: "a list set without --path is a string", rm: "layerRuntimes", key: "layerRuntimes",
+			sets:    []cliSet{{key: "layerRuntimes", value: "python3.11"}},
+			refused: true, want: []string{project + ":layerRuntimes", `"python3.11" is a single string, not a list`, "without --path", "--path --type string 'layerRuntimes[0]'"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ps := prodStackFile(t)
+			if tc.rm != "" {
+				if err := ps.Config.Remove(config.MustMakeKey(project, tc.rm), false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, s := range tc.sets {
+				s.apply(t, ps.Config)
+			}
+			refusal := cliRefuses(t, proj, ps.Config, tc.key)
+			if got := refusal != ""; got != tc.refused {
+				t.Fatalf("the CLI refuses the stored value: %v (%q), want %v", got, refusal, tc.refused)
+			}
+			cfg := stackConfigOf(t, proj, ps)
+			c, err := loadWith(t, cfg, projectRoot(t))
+			if tc.check != nil {
+				if err != nil {
+					t.Fatalf("program refused %s = %s: %v", tc.key, cfg[project+":"+tc.key], err)
+				}
+				tc.check(t, c)
+				return
+			}
+			if err == nil {
+				t.Fatalf("program accepted %s = %s", tc.key, cfg[project+":"+tc.key])
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// prodStackFile loads Pulumi.yaml and Pulumi.prod.yaml with the SDK's
+// loaders, as the CLI does before it changes the stack file.
+func prodStackFile(t *testing.T) (*workspace.Project, *workspace.ProjectStack) {
+	t.Helper()
+	proj, err := workspace.LoadProject("Pulumi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := workspace.LoadProjectStack(nil, proj, "Pulumi.prod.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proj, ps
+}
+
+// stackConfigOf is stackConfig for a stack file in memory: Pulumi.yaml's
+// defaults, overlaid by the stack's values, as text.
+func stackConfigOf(t *testing.T, proj *workspace.Project, ps *workspace.ProjectStack) map[string]string {
+	t.Helper()
+	cfg := map[string]string{}
+	for key, ct := range proj.Config {
+		if ct.Default != nil {
+			cfg[project+":"+key] = configText(t, ct.Default)
+		}
+	}
+	for key, v := range ps.Config {
+		text, err := v.Value(config.NopDecrypter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg[key.String()] = text
+	}
+	return cfg
+}
+
+// The committed stack files are in the form the CLI saves them in (what
+// `pulumi stack init` and `pulumi config set` rewrite them to: booleans as
+// quoted strings), so using the CLI leaves no diff in git beyond the
+// encryptionsalt line `stack init` adds.
+func TestStackFilesAsTheCLISavesThem(t *testing.T) {
+	proj, err := workspace.LoadProject("Pulumi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stack := range []string{"prod", "local"} {
+		t.Run(stack, func(t *testing.T) {
+			file := "Pulumi." + stack + ".yaml"
+			committed, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps, err := workspace.LoadProjectStack(nil, proj, file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// What the CLI's SaveProjectStack calls.
+			saved := filepath.Join(t.TempDir(), file)
+			if err := ps.Save(saved); err != nil {
+				t.Fatal(err)
+			}
+			resaved, err := os.ReadFile(saved)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(committed, resaved) {
+				t.Errorf("%s is not in the form the CLI saves; it would be rewritten to:\n%s", file, resaved)
+			}
+		})
+	}
+}
+
+// A boolean reads the same as a YAML boolean (how a person writes it) and
+// as a quoted string (how the CLI saves it).
+func TestBooleansInBothForms(t *testing.T) {
+	proj, err := workspace.LoadProject("Pulumi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quoted, err := os.ReadFile("Pulumi.local.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(quoted, []byte(`galerly-lambda:smokeTest: "false"`)) {
+		t.Fatalf("Pulumi.local.yaml does not set smokeTest as the CLI writes it, \"false\"")
+	}
+	extra := "  galerly-lambda:bytecode: \"false\"\n  galerly-lambda:keepLayerVersions: \"false\"\n"
+	quoted = append(quoted, extra...)
+	bare := bytes.ReplaceAll(quoted, []byte(`: "false"`), []byte(": false"))
+	bare = bytes.ReplaceAll(bare, []byte(`: "true"`), []byte(": true"))
+	var got []*Config
+	for _, text := range [][]byte{quoted, bare} {
+		path := filepath.Join(t.TempDir(), "Pulumi.local.yaml")
+		if err := os.WriteFile(path, text, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ps, err := workspace.LoadProjectStack(nil, proj, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := loadWith(t, stackConfigOf(t, proj, ps), projectRoot(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, c)
+	}
+	if got[0].Function.SmokeTest || got[0].Bytecode || got[0].Layer.KeepVersions {
+		t.Errorf("quoted \"false\" read as true: smokeTest %v, bytecode %v, keepLayerVersions %v", got[0].Function.SmokeTest, got[0].Bytecode, got[0].Layer.KeepVersions)
+	}
+	if !reflect.DeepEqual(got[0], got[1]) {
+		t.Errorf("quoted and bare booleans read differently:\n quoted %+v\n bare   %+v", got[0], got[1])
+	}
+}
+
+// Several problems arrive as one error, which the SDK reports under "1
+// error occurred:"; the message itself counts and lists them.
+func TestConfigProblemsAreCounted(t *testing.T) {
+	cfg := stackConfig(t, "prod")
+	cfg[project+":memorySize"] = "0"
+	cfg[project+":timeout"] = "1000"
+	cfg[project+":layerShareOrganization"] = "o-short"
+	_, err := runProgram(t, run{config: cfg})
+	if err == nil {
+		t.Fatal("program accepted three bad keys")
+	}
+	msg := err.Error()
+	// The SDK's header, then the program's count: what `pulumi preview`
+	// prints.
+	header := "the stack's config has 3 problems:"
+	if !strings.Contains(msg, header) {
+		t.Fatalf("error does not say how many problems there are (%q):\n%s", header, msg)
+	}
+	lines := strings.Split(msg[strings.Index(msg, header)+len(header):], "\n")[1:]
+	var keys []string
+	for _, l := range lines {
+		if rest, ok := strings.CutPrefix(l, "  - config "+project+":"); ok {
+			keys = append(keys, rest[:strings.Index(rest, ":")])
+		}
+	}
+	slices.Sort(keys)
+	if want := []string{"layerShareOrganization", "memorySize", "timeout"}; !slices.Equal(keys, want) {
+		t.Errorf("listed keys %v, want one line each for %v:\n%s", keys, want, msg)
+	}
+
+	// One problem is its own message, with no count.
+	cfg = stackConfig(t, "prod")
+	cfg[project+":timeout"] = "1000"
+	_, err = runProgram(t, run{config: cfg})
+	if err == nil || strings.Contains(err.Error(), "problems") || !strings.Contains(err.Error(), "config "+project+":timeout: 1000 is out of range") {
+		t.Errorf("one problem: %v, want its message alone", err)
+	}
+
+	// Each problem stays reachable: a bad lock keeps its file and line.
+	root := copyProjectWith(t, map[string]string{"locks/bad.txt": "numpy==2.1.3\n"})
+	cfg = stackConfig(t, "prod")
+	cfg[project+":layerLock"] = "locks/bad.txt"
+	cfg[project+":timeout"] = "1000"
+	var loadErr error
+	err = pulumi.RunErr(func(ctx *pulumi.Context) error {
+		_, loadErr = loadConfig(ctx, root)
+		return nil
+	}, pulumi.WithMocks(project, "prod", &mocks{}), func(info *pulumi.RunInfo) { info.Config = cfg })
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = loadErr
+	var le *lock.Error
+	if !errors.As(err, &le) || le.File != "locks/bad.txt" || le.Line != 1 {
+		t.Errorf("err = %v, want a *lock.Error for locks/bad.txt line 1 among the problems", err)
 	}
 }

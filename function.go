@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/galerly/galerly-lambda/build/lock"
 	"github.com/galerly/galerly-lambda/build/target"
 	"github.com/galerly/galerly-lambda/build/verify"
 )
@@ -73,8 +74,12 @@ type FunctionArgs struct {
 	// they go into the build command as written.
 	Source   string
 	LockPath string
-	// CodeKey is the code key of Source and LockPath for Runtime and Arch.
+	// CodeKey is the code key of Source and LockPath for Runtime, Arch
+	// and Options.
 	CodeKey string
+	// Options are the build options that are part of the code key
+	// (bytecode on or off); they are passed to the build command as flags.
+	Options lock.Options
 
 	Runtime          target.Runtime
 	Arch             target.Arch
@@ -170,12 +175,8 @@ func NewFunction(ctx *pulumi.Context, name string, args *FunctionArgs, opts ...p
 	// the new layer.
 	env := buildEnvironment(args.Region, args.Endpoint)
 	env[layerSizeVar] = pulumi.Sprintf("%d", args.LayerUnzippedBytes)
-	build, err := local.NewCommand(ctx, name+"-build", &local.CommandArgs{
-		Triggers:    pulumi.Array{pulumi.String(args.CodeKey)},
-		Dir:         pulumi.String("."),
-		Create:      functionBuildCommand(name, args, f.S3Key),
-		Environment: env,
-	}, parent)
+	build, err := newBuildStep(ctx, name+"-build", pulumi.Array{pulumi.String(args.CodeKey)},
+		functionBuildCommand(name, args, f.S3Key), env, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -242,10 +243,7 @@ func NewFunction(ctx *pulumi.Context, name string, args *FunctionArgs, opts ...p
 	f.Arn = fn.Arn
 	f.Version = fn.Version
 	f.LiveAliasArn = alias.Arn
-	key := args.CodeKey
-	f.UnzippedBytes = build.Stdout.ApplyT(func(out string) (int, error) {
-		return reportedUnzippedBytes("function "+name+" build step", out, key)
-	}).(pulumi.IntOutput)
+	f.UnzippedBytes = builtSize(build, "function "+name+" build step", args.CodeKey)
 
 	err = ctx.RegisterResourceOutputs(f, pulumi.Map{
 		"codeKey":       pulumi.String(f.CodeKey),
@@ -273,26 +271,24 @@ func aliasDescription(smokeTest bool) string {
 // folder:
 //
 //	mkdir -p .lambdapack && go run ./build/cmd/lambdapack function --src app
-//	  --lock locks/function.txt --runtime python3.11 --arch x86_64
+//	  --lock locks/function.txt --runtime python3.11 --arch x86_64 [--no-bytecode]
 //	  --with-layer-unzipped "$LAYER_UNZIPPED_BYTES"
 //	  --out .lambdapack/function-NAME-KEY.zip --upload s3://BUCKET/functions/NAME/KEY.zip
 //
 // The zip's name holds the function's name as well as the key: extra
 // functions build the same package at the same time, and each build
-// writes its own file. Every word is fixed or validated config, so nothing
-// but the variable needs quoting.
+// writes its own file. Only the variable needs quoting.
 func functionBuildCommand(name string, args *FunctionArgs, s3Key string) pulumi.StringOutput {
-	var b strings.Builder
-	b.WriteString("mkdir -p .lambdapack && go run ./build/cmd/lambdapack function")
-	b.WriteString(" --src " + args.Source)
+	c := newBuildCommand("function")
+	c.flag("src", args.Source)
 	if args.LockPath != "" {
-		b.WriteString(" --lock " + args.LockPath)
+		c.flag("lock", args.LockPath)
 	}
-	b.WriteString(" --runtime " + args.Runtime.String())
-	b.WriteString(" --arch " + string(args.Arch))
-	b.WriteString(` --with-layer-unzipped "$` + layerSizeVar + `"`)
-	b.WriteString(" --out .lambdapack/function-" + name + "-" + args.CodeKey + ".zip")
-	return pulumi.Sprintf("%s --upload s3://%s/%s", b.String(), args.Bucket, s3Key)
+	c.flag("runtime", args.Runtime.String())
+	c.flag("arch", string(args.Arch))
+	c.options(args.Options)
+	c.flag("with-layer-unzipped", `"$`+layerSizeVar+`"`)
+	return c.upload(".lambdapack/function-"+name+"-"+args.CodeKey+".zip", args.Bucket, s3Key)
 }
 
 // policySlug names a policy attachment after its ARN, readably and

@@ -1,9 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
@@ -20,9 +20,14 @@ const layerType = "galerly:lambda:Layer"
 // maxDescription is Lambda's limit on a layer version's description.
 const maxDescription = 256
 
+// layerUseAction is the one action a layer version permission grants:
+// reading the version, which is what attaching it to a function takes.
+const layerUseAction = "lambda:GetLayerVersion"
+
 // Layer is a Lambda layer built from a hashed lock, as one resource: the
-// build step that uploads the zip to S3 under the layer key, and the
-// LayerVersion published from that object.
+// build step that uploads the zip to S3 under the layer key, the
+// LayerVersion published from that object, and the permissions that share
+// that version with other accounts.
 //
 // The key is computed here, from the lock, when the program runs, with no
 // network and no build. Everything that identifies the layer (the build
@@ -32,7 +37,8 @@ const maxDescription = 256
 type Layer struct {
 	pulumi.ResourceState
 
-	// Key is the layer key of the lock for the target (build.LayerKey).
+	// Key is the layer key of the lock for the target and build options
+	// (build.LayerKey).
 	Key string
 	// Packages are the "name==version" pins the target installs, sorted.
 	Packages []string
@@ -41,6 +47,9 @@ type Layer struct {
 
 	Build   *local.Command
 	Version *lambda.LayerVersion
+	// Permissions share Version, one per grant of LayerArgs.Share, in
+	// that order.
+	Permissions []*lambda.LayerVersionPermission
 
 	// Arn is the versioned ARN, the form a function's layers take.
 	Arn pulumi.StringOutput
@@ -55,15 +64,23 @@ type Layer struct {
 	// check the layer and function together against Lambda's size limit
 	// even when the layer was built by an earlier update.
 	UnzippedBytes pulumi.IntOutput
+	// SharedWith lists who besides this account may use the version, as
+	// LayerGrant.Who gives them, each once its permission exists; empty
+	// when the layer is not shared.
+	SharedWith pulumi.StringArrayOutput
 }
 
-// LayerArgs says what a Layer is built from and where it goes.
+// LayerArgs says what a Layer is built from, where it goes and who may use
+// it.
 type LayerArgs struct {
 	// LockPath is the lock relative to the project folder, slash-separated;
 	// it is passed to the build command as written.
 	LockPath string
 	Lock     *lock.Lock
 	Target   target.Target
+	// Options are the build options that are part of the key (bytecode
+	// on or off); they are passed to the build command as flags.
+	Options lock.Options
 	// Bucket is the artifacts bucket's name.
 	Bucket pulumi.StringInput
 	// Region, when set, is the region the build step uploads in.
@@ -71,12 +88,61 @@ type LayerArgs struct {
 	// Endpoint, when set, is the AWS endpoint URL the build step uploads
 	// to (an emulator's).
 	Endpoint string
+	// KeepVersions keeps each published version (and its permissions)
+	// when a new one replaces it, and on `pulumi destroy`: the provider's
+	// skipDestroy. Without it a replaced version is deleted.
+	KeepVersions bool
+	// Share lists the principals each version is shared with.
+	Share []LayerGrant
+}
+
+// LayerGrant is one principal a layer version is shared with: an account,
+// every AWS account, or the accounts of an AWS Organization.
+type LayerGrant struct {
+	// Principal is a 12-digit account ID, or "*": every account when
+	// Organization is "", else the organization's accounts.
+	Principal string
+	// Organization is an AWS Organization ID (o-...), or "".
+	Organization string
+}
+
+// accountGrant, publicGrant and organizationGrant make the three kinds of
+// grant.
+func accountGrant(id string) LayerGrant       { return LayerGrant{Principal: id} }
+func publicGrant() LayerGrant                 { return LayerGrant{Principal: "*"} }
+func organizationGrant(org string) LayerGrant { return LayerGrant{Principal: "*", Organization: org} }
+
+// Public reports whether g shares with every AWS account.
+func (g LayerGrant) Public() bool { return g.Principal == "*" && g.Organization == "" }
+
+// Who is g as the layerSharedWith output names it: the account ID, "*" for
+// every account, or the organization ID.
+func (g LayerGrant) Who() string {
+	if g.Organization != "" {
+		return g.Organization
+	}
+	return g.Principal
+}
+
+// StatementID names g in the version's policy, and its permission
+// resource: "account-123456789012", "public" or "organization-o-...". It
+// is unique per principal, so two grants on one version never collide,
+// and `aws lambda get-layer-version-policy` shows who each statement is
+// for.
+func (g LayerGrant) StatementID() string {
+	switch {
+	case g.Organization != "":
+		return "organization-" + g.Organization
+	case g.Principal == "*":
+		return "public"
+	}
+	return "account-" + g.Principal
 }
 
 // NewLayer declares the layer named name (the Lambda layer name).
 func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs, opts ...pulumi.ResourceOption) (*Layer, error) {
 	l := &Layer{
-		Key:      lock.Key(args.Lock, args.Target, lock.Options{}),
+		Key:      lock.Key(args.Lock, args.Target, args.Options),
 		Packages: pins(args.Lock, args.Target),
 	}
 	l.S3Key = "layers/" + name + "/" + l.Key + ".zip"
@@ -91,17 +157,8 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs, opts ...pulumi.
 	for _, p := range l.Packages {
 		triggers = append(triggers, pulumi.String(p))
 	}
-	env := buildEnvironment(args.Region, args.Endpoint)
-	build, err := local.NewCommand(ctx, name+"-build", &local.CommandArgs{
-		Triggers: triggers,
-		// Relative paths only: the command, its folder and its
-		// environment are the same on every machine, so two engineers'
-		// previews agree. The folder is the project folder the provider
-		// runs in.
-		Dir:         pulumi.String("."),
-		Create:      buildCommand(args, l.Key, l.S3Key),
-		Environment: env,
-	}, parent)
+	build, err := newBuildStep(ctx, name+"-build", triggers, layerBuildCommand(args, l.Key, l.S3Key),
+		buildEnvironment(args.Region, args.Endpoint), parent)
 	if err != nil {
 		return nil, err
 	}
@@ -111,27 +168,76 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs, opts ...pulumi.
 	for i, r := range args.Target.Runtimes {
 		runtimes[i] = r.String()
 	}
-	version, err := lambda.NewLayerVersion(ctx, name, &lambda.LayerVersionArgs{
+	versionArgs := &lambda.LayerVersionArgs{
 		LayerName:               pulumi.String(name),
 		S3Bucket:                args.Bucket,
 		S3Key:                   pulumi.String(l.S3Key),
 		Description:             pulumi.String(layerDescription(l.Packages, l.Key)),
 		CompatibleRuntimes:      pulumi.ToStringArray(runtimes),
 		CompatibleArchitectures: pulumi.StringArray{pulumi.String(string(args.Target.Arch))},
-	}, parent, pulumi.DependsOn([]pulumi.Resource{build}))
+	}
+	// Every input of a LayerVersion forces a new version (pulumi-aws has
+	// no update for it), and Pulumi creates the replacement before it
+	// deletes the old one. With skipDestroy the provider's delete of the
+	// old version does nothing: it leaves the stack but stays in Lambda,
+	// usable by whoever still pins it. Left unset when off, so a stack
+	// that keeps no versions sees no change.
+	if args.KeepVersions {
+		versionArgs.SkipDestroy = pulumi.Bool(true)
+	}
+	version, err := lambda.NewLayerVersion(ctx, name, versionArgs, parent, pulumi.DependsOn([]pulumi.Resource{build}))
 	if err != nil {
 		return nil, err
 	}
 	l.Version = version
 
+	// One permission per principal, on the version's number: a new version
+	// changes the number, which replaces each permission (the provider
+	// forces it too; replaceOnChanges says so where the number is not
+	// known yet at preview). The new version's permission is created
+	// before the old one's is removed, without a clash: they are
+	// statements of two different versions' policies.
+	number := version.Version.ApplyT(func(v string) (int, error) {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return 0, fmt.Errorf("layer %s: Lambda's version %q is not a number: %w", name, v, err)
+		}
+		return n, nil
+	}).(pulumi.IntOutput)
+	shared := pulumi.StringArray{}
+	for _, g := range args.Share {
+		permArgs := &lambda.LayerVersionPermissionArgs{
+			LayerName:     pulumi.String(name),
+			VersionNumber: number,
+			Action:        pulumi.String(layerUseAction),
+			Principal:     pulumi.String(g.Principal),
+			StatementId:   pulumi.String(g.StatementID()),
+		}
+		if g.Organization != "" {
+			permArgs.OrganizationId = pulumi.String(g.Organization)
+		}
+		// A kept version keeps its grants: an account pinned to it can
+		// still create or update a function with it.
+		if args.KeepVersions {
+			permArgs.SkipDestroy = pulumi.Bool(true)
+		}
+		perm, err := lambda.NewLayerVersionPermission(ctx, name+"-share-"+g.StatementID(), permArgs,
+			parent, pulumi.ReplaceOnChanges([]string{"versionNumber"}))
+		if err != nil {
+			return nil, err
+		}
+		l.Permissions = append(l.Permissions, perm)
+		// Resolved once the permission exists, to the principal it grants.
+		who := g.Who()
+		shared = append(shared, perm.ID().ApplyT(func(pulumi.ID) string { return who }).(pulumi.StringOutput))
+	}
+	l.SharedWith = shared.ToStringArrayOutput()
+
 	l.Arn = version.Arn
 	l.LayerArn = version.LayerArn
 	l.VersionNumber = version.Version
 	l.S3Uri = pulumi.Sprintf("s3://%s/%s", args.Bucket, l.S3Key)
-	key := l.Key
-	l.UnzippedBytes = build.Stdout.ApplyT(func(out string) (int, error) {
-		return reportedUnzippedBytes("layer build step", out, key)
-	}).(pulumi.IntOutput)
+	l.UnzippedBytes = builtSize(build, "layer build step", l.Key)
 
 	err = ctx.RegisterResourceOutputs(l, pulumi.Map{
 		"key":           pulumi.String(l.Key),
@@ -141,6 +247,7 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs, opts ...pulumi.
 		"layerArn":      l.LayerArn,
 		"version":       l.VersionNumber,
 		"unzippedBytes": l.UnzippedBytes,
+		"sharedWith":    l.SharedWith,
 	})
 	if err != nil {
 		return nil, err
@@ -148,38 +255,21 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs, opts ...pulumi.
 	return l, nil
 }
 
-// buildEnvironment is what a build step's lambdapack needs beyond the
-// deployer's own environment (its AWS credentials): where to upload.
-func buildEnvironment(region, endpoint string) pulumi.StringMap {
-	env := pulumi.StringMap{}
-	if region != "" {
-		env["AWS_REGION"] = pulumi.String(region)
-	}
-	if endpoint != "" {
-		env["AWS_ENDPOINT_URL"] = pulumi.String(endpoint)
-	}
-	return env
-}
-
-// buildCommand is the shell command that builds the layer and uploads it
-// to s3://BUCKET/S3KEY, run from the project folder:
+// layerBuildCommand is the shell command that builds the layer and uploads
+// it to s3://BUCKET/S3KEY, run from the project folder:
 //
 //	mkdir -p .lambdapack && go run ./build/cmd/lambdapack layer --lock locks/x.txt
-//	  --runtime python3.11 --runtime python3.12 --arch x86_64
+//	  --runtime python3.11 --runtime python3.12 --arch x86_64 [--no-bytecode]
 //	  --out .lambdapack/layer-KEY.zip --upload s3://BUCKET/layers/NAME/KEY.zip
-//
-// Every word is either fixed or validated config (the lock path, layer name
-// and bucket name admit no shell metacharacters), so nothing needs quoting.
-func buildCommand(args *LayerArgs, key, s3Key string) pulumi.StringOutput {
-	var b strings.Builder
-	b.WriteString("mkdir -p .lambdapack && go run ./build/cmd/lambdapack layer")
-	b.WriteString(" --lock " + args.LockPath)
+func layerBuildCommand(args *LayerArgs, key, s3Key string) pulumi.StringOutput {
+	c := newBuildCommand("layer")
+	c.flag("lock", args.LockPath)
 	for _, r := range args.Target.Runtimes {
-		b.WriteString(" --runtime " + r.String())
+		c.flag("runtime", r.String())
 	}
-	b.WriteString(" --arch " + string(args.Target.Arch))
-	b.WriteString(" --out .lambdapack/layer-" + key + ".zip")
-	return pulumi.Sprintf("%s --upload s3://%s/%s", b.String(), args.Bucket, s3Key)
+	c.flag("arch", string(args.Target.Arch))
+	c.options(args.Options)
+	return c.upload(".lambdapack/layer-"+key+".zip", args.Bucket, s3Key)
 }
 
 // pins returns "name==version" for each requirement of l that applies to
@@ -223,28 +313,4 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
-}
-
-// buildReport is the part of lambdapack's JSON report (`layer` and
-// `function` print the same shape) the program reads.
-type buildReport struct {
-	Key           string `json:"key"`
-	UnzippedBytes int    `json:"unzippedBytes"`
-}
-
-// reportedUnzippedBytes reads the unzipped size from a build step's
-// stdout, whose last line is lambdapack's JSON report, and checks that the
-// builder agrees with the program on the key the zip was stored under.
-// step names the build step in errors.
-func reportedUnzippedBytes(step, stdout, key string) (int, error) {
-	lines := strings.Split(strings.TrimSpace(stdout), "\n")
-	last := strings.TrimSpace(lines[len(lines)-1])
-	var rep buildReport
-	if err := json.Unmarshal([]byte(last), &rep); err != nil {
-		return 0, fmt.Errorf("%s: its output does not end with lambdapack's JSON report (%v): %q", step, err, last)
-	}
-	if rep.Key != key {
-		return 0, fmt.Errorf("%s: lambdapack built key %s, but the program computed %s from the same files: the builder and the program disagree on the key format", step, rep.Key, key)
-	}
-	return rep.UnzippedBytes, nil
 }

@@ -339,6 +339,9 @@ func TestNoMachineSpecificInputs(t *testing.T) {
 	full[project+":extraFunctions"] = `[{"name":"galerly-thumbs-prod","handler":"api.handler","memorySize":2048}]`
 	full[project+":extraLayerArns"] = `["` + otherLayerArn + `"]`
 	full[project+":functionPolicyArns"] = `["` + s3ReadOnly + `"]`
+	full[project+":layerShareAccounts"] = `["111122223333","*"]`
+	full[project+":layerShareOrganization"] = "o-a1b2c3d4e5"
+	full[project+":bytecode"] = "false"
 	for name, cfg := range map[string]map[string]string{"prod": stackConfig(t, "prod"), "with every option": full} {
 		t.Run(name, func(t *testing.T) { checkNoMachineSpecificInputs(t, facts, cfg, root) })
 	}

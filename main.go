@@ -45,15 +45,23 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 		return nil, err
 	}
 	layer, err := NewLayer(ctx, cfg.Layer.Name, &LayerArgs{
-		LockPath: cfg.Layer.LockPath,
-		Lock:     cfg.Layer.Lock,
-		Target:   cfg.Layer.Target,
-		Bucket:   bucket,
-		Region:   cfg.Region,
-		Endpoint: cfg.BuildEndpoint,
+		LockPath:     cfg.Layer.LockPath,
+		Lock:         cfg.Layer.Lock,
+		Target:       cfg.Layer.Target,
+		Options:      cfg.KeyOptions(),
+		Bucket:       bucket,
+		Region:       cfg.Region,
+		Endpoint:     cfg.BuildEndpoint,
+		KeepVersions: cfg.Layer.KeepVersions,
+		Share:        cfg.Sharing.Grants(),
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, w := range cfg.Sharing.Warnings(ctx.Project(), cfg.Layer.Name) {
+		if err := ctx.Log.Warn(w, &pulumi.LogArgs{Resource: layer}); err != nil {
+			return nil, err
+		}
 	}
 	f := cfg.Function
 	layers := pulumi.StringArray{layer.Arn}
@@ -71,6 +79,7 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 			Source:             f.Source,
 			LockPath:           f.LockPath,
 			CodeKey:            f.CodeKey,
+			Options:            cfg.KeyOptions(),
 			Runtime:            f.Runtime,
 			Arch:               f.Arch,
 			Handler:            handler,
@@ -109,6 +118,7 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 		"layerPackages":         pulumi.ToStringArray(layer.Packages),
 		"layerS3Uri":            layer.S3Uri,
 		"layerUnzippedBytes":    layer.UnzippedBytes,
+		"layerSharedWith":       layer.SharedWith,
 		"functionName":          fn.Name,
 		"functionArn":           fn.Arn,
 		"functionVersion":       fn.Version,

@@ -36,6 +36,7 @@ const (
 	typeLayer     = "galerly:lambda:Layer"
 	typeCommand   = "command:local:Command"
 	typeLayerVer  = "aws:lambda/layerVersion:LayerVersion"
+	typeLayerPerm = "aws:lambda/layerVersionPermission:LayerVersionPermission"
 	typeFuncComp  = "galerly:lambda:Function"
 	typeRole      = "aws:iam/role:Role"
 	typeAttach    = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
@@ -139,6 +140,13 @@ type registered struct {
 	Parent  string
 	Deps    []string            // dependsOn URNs
 	PropDep map[string][]string // input name -> URNs it was computed from
+	// The options that decide how the engine replaces the resource: the
+	// replacement first or the old one deleted first, the inputs whose
+	// change forces a replacement, and whether the engine skips the
+	// provider's delete.
+	DeleteBeforeReplace bool
+	ReplaceOnChanges    []string
+	RetainOnDelete      bool
 }
 
 // dependsOn reports whether r lists the resource typ::name in dependsOn.
@@ -165,6 +173,9 @@ type mocks struct {
 	report func(key string) string
 	// smoke, when set, replaces the self-test's answer of a function.
 	smoke func(function string) string
+	// layerVersion is the version number the mocked Lambda publishes; "1"
+	// if "".
+	layerVersion string
 
 	mu        sync.Mutex
 	resources []registered
@@ -179,6 +190,10 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		Parent:  rpc.GetParent(),
 		Deps:    rpc.GetDependencies(),
 		PropDep: map[string][]string{},
+
+		DeleteBeforeReplace: rpc.GetDeleteBeforeReplace(),
+		ReplaceOnChanges:    rpc.GetReplaceOnChanges(),
+		RetainOnDelete:      rpc.GetRetainOnDelete(),
 	}
 	for k, v := range rpc.GetPropertyDependencies() {
 		r.PropDep[k] = v.GetUrns()
@@ -202,11 +217,15 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		return mockBucket, state, nil
 	case typeLayerVer:
 		name := args.Inputs["layerName"].StringValue()
+		version := cmp.Or(m.layerVersion, "1")
 		layerArn := fmt.Sprintf("arn:aws:lambda:us-east-1:%s:layer:%s", mockAccount, name)
 		state["layerArn"] = resource.NewProperty(layerArn)
-		state["arn"] = resource.NewProperty(layerArn + ":1")
-		state["version"] = resource.NewProperty("1")
-		return layerArn + ":1", state, nil
+		state["arn"] = resource.NewProperty(layerArn + ":" + version)
+		state["version"] = resource.NewProperty(version)
+		return layerArn + ":" + version, state, nil
+	case typeLayerPerm:
+		// The provider's ID: the layer and the version, comma-separated.
+		return fmt.Sprintf("%s,%v", args.Inputs["layerName"].StringValue(), args.Inputs["versionNumber"].NumberValue()), state, nil
 	case typeCommand:
 		key := args.Inputs["triggers"].ArrayValue()[0].StringValue()
 		out := fmt.Sprintf(`{"key":%q,"sha256":"00","zipBytes":1,"unzippedBytes":%d,"files":1,"packages":[]}`, key, mockUnzip)
@@ -306,6 +325,8 @@ type run struct {
 	preview bool
 	report  func(key string) string
 	smoke   func(function string) string
+	// layerVersion is the version number the mocked Lambda publishes.
+	layerVersion string
 	// body replaces program, to capture what it exports.
 	body pulumi.RunFunc
 }
@@ -313,7 +334,7 @@ type run struct {
 // runProgram runs the program with mocks and returns them and its error.
 func runProgram(t testing.TB, r run) (*mocks, error) {
 	t.Helper()
-	m := &mocks{preview: r.preview, report: r.report, smoke: r.smoke}
+	m := &mocks{preview: r.preview, report: r.report, smoke: r.smoke, layerVersion: r.layerVersion}
 	root := r.root
 	if root == "" {
 		root = projectRoot(t)
@@ -596,6 +617,7 @@ func TestProgramOutputs(t *testing.T) {
 		"layerPackages":         lockPins(t, "locks/image-processing.txt", prodTarget(t)),
 		"layerS3Uri":            "s3://" + mockBucket + "/layers/galerly-image-processing/" + key + ".zip",
 		"layerUnzippedBytes":    mockUnzip,
+		"layerSharedWith":       []any{},
 		"functionName":          "galerly-api-prod",
 		"functionArn":           functionArn("galerly-api-prod"),
 		"functionVersion":       mockVersion,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -859,5 +860,85 @@ func TestPreviewBuildsTheProdLayer(t *testing.T) {
 	}
 	if strings.Contains(script(build), "--upload") {
 		t.Errorf("%s: the preview's layer build uploads; a pull request must not write to S3", w.at(build.Pos))
+	}
+	// With or without bytecode, as the deploy builds it.
+	off := cfg[project+":bytecode"] == "false"
+	if has := slices.Contains(words, "--no-bytecode"); has != off {
+		t.Errorf("%s: the layer build passes --no-bytecode: %v; the prod stack's bytecode is %s", w.at(build.Pos), has, cmp.Or(cfg[project+":bytecode"], "true"))
+	}
+}
+
+// buildsArtifacts reports whether a workflow step builds a layer or a
+// function package: a lambdapack layer or function run, or `pulumi up`,
+// whose build steps run them.
+func buildsArtifacts(s *actionlint.Step) bool {
+	if name, _ := action(s); name == actionPulumi {
+		cmd, _ := input(s, "command")
+		return cmd == "up"
+	}
+	sc := script(s)
+	return strings.Contains(sc, "lambdapack layer") || strings.Contains(sc, "lambdapack function")
+}
+
+// prodPythons returns the Python versions ("3.11") the prod stack's
+// builds compile bytecode for: the layer's runtimes and the function's;
+// none when the stack turns bytecode off.
+func prodPythons(t *testing.T) []string {
+	t.Helper()
+	cfg := stackConfig(t, prodStack)
+	if cfg[project+":bytecode"] == "false" {
+		return nil
+	}
+	var runtimes []string
+	if err := json.Unmarshal([]byte(cfg[project+":layerRuntimes"]), &runtimes); err != nil {
+		t.Fatal(err)
+	}
+	runtimes = append(runtimes, cfg[project+":functionRuntime"])
+	var out []string
+	for _, r := range runtimes {
+		if v := strings.TrimPrefix(r, "python"); !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Every step that builds a layer or a function package has, earlier in its
+// job, the interpreters the build compiles bytecode with: the runner has
+// no pyenv, and a missing interpreter fails the build.
+func TestWorkflowsSetUpTheBuildInterpreters(t *testing.T) {
+	pythons := prodPythons(t)
+	if len(pythons) == 0 {
+		t.Skip("the prod stack builds without bytecode: no interpreter is needed")
+	}
+	for _, file := range workflowFiles {
+		t.Run(path.Base(file), func(t *testing.T) {
+			w := loadWorkflow(t, file)
+			builds := 0
+			for _, id := range w.jobIDs() {
+				j := w.Jobs[id]
+				var ready []string
+				for _, s := range j.Steps {
+					if name, _ := action(s); name == actionSetupPy {
+						v, _ := input(s, "python-version")
+						ready = append(ready, strings.Fields(v)...)
+					}
+					if !buildsArtifacts(s) {
+						continue
+					}
+					builds++
+					for _, v := range pythons {
+						if !slices.Contains(ready, v) {
+							t.Errorf("%s: this step builds with bytecode for Python %s, but job %s has set up only %v before it (%s with python-version %s)",
+								w.at(s.Pos), v, id, ready, actionSetupPy, strings.Join(pythons, ", "))
+						}
+					}
+				}
+			}
+			if builds == 0 {
+				t.Errorf("%s builds no layer: the check above found nothing to check", file)
+			}
+		})
 	}
 }
