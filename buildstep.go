@@ -47,6 +47,18 @@ func (c *buildCommand) options(o lock.Options) {
 	}
 }
 
+// lockFlags appends --lock and the extras and dependency groups of a
+// pylock.toml lock, so the builder reads the lock the program read.
+func (c *buildCommand) lockFlags(path string, sel lock.Selection) {
+	c.flag("lock", path)
+	for _, e := range sel.Extras {
+		c.flag("extra", e)
+	}
+	for _, g := range sel.Groups {
+		c.flag("group", g)
+	}
+}
+
 // upload ends the command line with the zip it writes (out, relative to
 // the project folder) and its upload to s3://BUCKET/S3KEY.
 func (c *buildCommand) upload(out string, bucket pulumi.StringInput, s3Key string) pulumi.StringOutput {

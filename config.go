@@ -64,8 +64,11 @@ type LayerConfig struct {
 	// slash-separated. It goes into the build command as written, so the
 	// command is the same on every machine.
 	LockPath string
-	// Lock is the parsed lock at LockPath.
+	// Lock is the parsed lock at LockPath, with Select.
 	Lock *lock.Lock
+	// Select names a pylock.toml's extras and dependency groups to
+	// install; zero for a requirements lock.
+	Select lock.Selection
 	// Target is the runtimes and architecture the layer is built for.
 	Target target.Target
 	// KeepVersions keeps each published version when a new one replaces
@@ -126,7 +129,10 @@ type FunctionConfig struct {
 	// LockPath is the function's own hashed lock, like Source; "" when
 	// the function has no dependencies of its own.
 	LockPath string
-	Lock     *lock.Lock // nil when LockPath is ""
+	// Select names a pylock.toml's extras and dependency groups to
+	// install; zero for a requirements lock.
+	Select lock.Selection
+	Lock   *lock.Lock // nil when LockPath is ""
 	// CodeKey is the code key of Source and Lock for Runtime and Arch
 	// (build.CodeKey): it names the package in S3 and triggers its build.
 	CodeKey string
@@ -204,6 +210,8 @@ func settings() []setting {
 	return []setting{
 		{Key: "layerName", Type: "string", Default: "galerly-image-processing"},
 		{Key: "layerLock", Type: "string", Default: "locks/image-processing.txt"},
+		{Key: "layerLockExtras", Type: "array", Items: "string", Default: []string{}},
+		{Key: "layerLockGroups", Type: "array", Items: "string", Default: []string{}},
 		{Key: "layerRuntimes", Type: "array", Items: "string", Default: []string{"python3.11", "python3.12"}},
 		{Key: "architecture", Type: "string", Default: "x86_64"},
 		{Key: "bytecode", Type: "boolean", Default: true},
@@ -216,6 +224,8 @@ func settings() []setting {
 		{Key: "functionRuntime", Type: "string", Default: "python3.11"},
 		{Key: "functionSource", Type: "string", Default: "app"},
 		{Key: "functionLock", Type: "string", Default: "locks/function.txt"},
+		{Key: "functionLockExtras", Type: "array", Items: "string", Default: []string{}},
+		{Key: "functionLockGroups", Type: "array", Items: "string", Default: []string{}},
 		{Key: "functionHandler", Type: "string", Default: "api.handler"},
 		{Key: "memorySize", Type: "integer", Default: 1024},
 		{Key: "timeout", Type: "integer", Default: 30},
@@ -347,7 +357,8 @@ func readLayerConfig(r *configReader, root string, arch target.Arch) (LayerConfi
 		l.Target = t
 	}
 	l.LockPath = r.str("layerLock")
-	if lk, err := readLock(root, l.LockPath); err != nil {
+	l.Select = readSelection(r, "layerLockExtras", "layerLockGroups")
+	if lk, err := readLock(root, l.LockPath, l.Select); err != nil {
 		r.failErr("layerLock", err)
 	} else {
 		l.Lock = lk
@@ -423,8 +434,16 @@ func readFunctionConfig(r *configReader, root string, fc functionContext) Functi
 	}
 	f.LockPath = r.str("functionLock")
 	ft := target.Target{Runtimes: []target.Runtime{f.Runtime}, Arch: f.Arch}.Canonical()
+	f.Select = readSelection(r, "functionLockExtras", "functionLockGroups")
+	if f.LockPath == "" && !f.Select.IsZero() {
+		key := "functionLockExtras"
+		if len(f.Select.Extras) == 0 {
+			key = "functionLockGroups"
+		}
+		r.fail(key, "set with no functionLock: extras and groups choose what a pylock.toml installs")
+	}
 	if f.LockPath != "" {
-		if l, err := readLock(root, f.LockPath); err != nil {
+		if l, err := readLock(root, f.LockPath, f.Select); err != nil {
 			r.failErr("functionLock", err)
 		} else {
 			f.Lock = l
@@ -484,10 +503,31 @@ func readSharingConfig(r *configReader) SharingConfig {
 	return s
 }
 
+// selectionName is an extra's or dependency group's name as it may go
+// into a build command: PEP 685 / PEP 735 normalized names need no more.
+var selectionName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+
+// readSelection reads the extras and dependency groups a pylock.toml lock
+// is installed with (lambdapack --extra and --group). Whether the lock
+// declares them, and is a pylock at all, readLock checks.
+func readSelection(r *configReader, extrasKey, groupsKey string) lock.Selection {
+	var sel lock.Selection
+	for key, dst := range map[string]*[]string{extrasKey: &sel.Extras, groupsKey: &sel.Groups} {
+		for _, name := range r.optionalList(key) {
+			if !selectionName.MatchString(name) {
+				r.fail(key, "%q: want a name of letters, digits, '.', '-' and '_'", name)
+				continue
+			}
+			*dst = append(*dst, name)
+		}
+	}
+	return sel
+}
+
 // readLock reads and parses the lock at rel, a slash-separated path
 // relative to root. Errors name the lock by rel, so a message reads the
 // same on every machine and links to "locks/x.txt:12" in a CI log.
-func readLock(root, rel string) (*lock.Lock, error) {
+func readLock(root, rel string, sel lock.Selection) (*lock.Lock, error) {
 	if rel == "" {
 		return nil, errors.New("no lock file given")
 	}
@@ -501,7 +541,7 @@ func readLock(root, rel string) (*lock.Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read lock %s: %w", rel, causeOnly(err))
 	}
-	return lock.Parse(rel, data)
+	return lock.ParseSelected(rel, data, sel)
 }
 
 // checkRelPath checks a path from config that goes into a build command:

@@ -402,7 +402,7 @@ func TestBadConfig(t *testing.T) {
 // at the file and line.
 func TestLockErrorKeepsFileAndLine(t *testing.T) {
 	root := writeLock(t, "locks/bad.txt", "numpy==2.1.3\n")
-	_, err := readLock(root, "locks/bad.txt")
+	_, err := readLock(root, "locks/bad.txt", lock.Selection{})
 	var le *lock.Error
 	if !errors.As(err, &le) || le.File != "locks/bad.txt" || le.Line != 1 {
 		t.Fatalf("err = %v, want a *lock.Error for locks/bad.txt line 1", err)

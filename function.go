@@ -74,6 +74,9 @@ type FunctionArgs struct {
 	// they go into the build command as written.
 	Source   string
 	LockPath string
+	// Select names the extras and dependency groups of a pylock.toml
+	// lock; they go into the build command.
+	Select lock.Selection
 	// CodeKey is the code key of Source and LockPath for Runtime, Arch
 	// and Options.
 	CodeKey string
@@ -282,7 +285,7 @@ func functionBuildCommand(name string, args *FunctionArgs, s3Key string) pulumi.
 	c := newBuildCommand("function")
 	c.flag("src", args.Source)
 	if args.LockPath != "" {
-		c.flag("lock", args.LockPath)
+		c.lockFlags(args.LockPath, args.Select)
 	}
 	c.flag("runtime", args.Runtime.String())
 	c.flag("arch", string(args.Arch))

@@ -76,8 +76,11 @@ type LayerArgs struct {
 	// LockPath is the lock relative to the project folder, slash-separated;
 	// it is passed to the build command as written.
 	LockPath string
-	Lock     *lock.Lock
-	Target   target.Target
+	// Select names the extras and dependency groups of a pylock.toml
+	// lock; they go into the build command.
+	Select lock.Selection
+	Lock   *lock.Lock
+	Target target.Target
 	// Options are the build options that are part of the key (bytecode
 	// on or off); they are passed to the build command as flags.
 	Options lock.Options
@@ -263,7 +266,7 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs, opts ...pulumi.
 //	  --out .lambdapack/layer-KEY.zip --upload s3://BUCKET/layers/NAME/KEY.zip
 func layerBuildCommand(args *LayerArgs, key, s3Key string) pulumi.StringOutput {
 	c := newBuildCommand("layer")
-	c.flag("lock", args.LockPath)
+	c.lockFlags(args.LockPath, args.Select)
 	for _, r := range args.Target.Runtimes {
 		c.flag("runtime", r.String())
 	}

@@ -46,6 +46,7 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 	}
 	layer, err := NewLayer(ctx, cfg.Layer.Name, &LayerArgs{
 		LockPath:     cfg.Layer.LockPath,
+		Select:       cfg.Layer.Select,
 		Lock:         cfg.Layer.Lock,
 		Target:       cfg.Layer.Target,
 		Options:      cfg.KeyOptions(),
@@ -78,6 +79,7 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 		return &FunctionArgs{
 			Source:             f.Source,
 			LockPath:           f.LockPath,
+			Select:             f.Select,
 			CodeKey:            f.CodeKey,
 			Options:            cfg.KeyOptions(),
 			Runtime:            f.Runtime,

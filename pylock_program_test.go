@@ -87,3 +87,78 @@ func TestPylockLayerLockRefusedForTarget(t *testing.T) {
 		}
 	}
 }
+
+// layerLockExtras chooses a pylock.toml's extras as lambdapack --extra
+// does: a package behind an extra is in the layer (its pin, the key, and
+// --extra in the build command) only when the config names the extra. An
+// extra the lock does not declare, or extras with a requirements lock,
+// fail the preview naming the key.
+func TestPylockExtrasFromConfig(t *testing.T) {
+	// The prod lock with pillow-heif behind an extra "heif".
+	text := prodPylock(t, "requires-python = \">=3.11\"\nextras = [\"heif\"]\n")
+	text = strings.Replace(text, "name = \"pillow-heif\"\nversion = \"0.20.0\"\n", "name = \"pillow-heif\"\nversion = \"0.20.0\"\nmarker = \"'heif' in extras\"\n", 1)
+	root := copyProjectWith(t, map[string]string{"locks/pylock.layer.toml": text})
+	prodKey, err := build.LayerKey("locks/image-processing.txt", prodTarget(t), lock.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "galerly-image-processing"
+	for _, tt := range []struct {
+		name, extras string
+		heif         bool
+	}{
+		{"no extras", "", false},
+		{"the extra named", `["heif"]`, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := stackConfig(t, "prod")
+			cfg[project+":layerLock"] = "locks/pylock.layer.toml"
+			if tt.extras != "" {
+				cfg[project+":layerLockExtras"] = tt.extras
+			}
+			m := mustRun(t, run{config: cfg, root: root})
+			cmd := m.find(t, typeCommand, name+"-build")
+			triggers := strList(t, cmd, "triggers")
+			if got := slices.Contains(triggers, "pillow-heif==0.20.0"); got != tt.heif {
+				t.Errorf("pillow-heif in the triggers %v: %v, want %v", triggers, got, tt.heif)
+			}
+			if got := triggers[0] == prodKey; got != tt.heif {
+				t.Errorf("key %s equal to the requirements lock's (all packages) %s: %v, want %v", triggers[0], prodKey, got, tt.heif)
+			}
+			if got := strings.Contains(strValue(t, cmd, "create"), " --lock locks/pylock.layer.toml --extra heif --runtime "); got != tt.heif {
+				t.Errorf("create = %s: --extra heif %v, want %v", strValue(t, cmd, "create"), got, tt.heif)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		name, lock, extras string
+		want               []string
+	}{
+		{"an extra the lock does not declare", "locks/pylock.layer.toml", `["webp"]`, []string{"galerly-lambda:layerLock", "webp"}},
+		{"extras with a requirements lock", "locks/image-processing.txt", `["heif"]`, []string{"galerly-lambda:layerLock", "pylock.toml only"}},
+		{"a name a shell would need quoted", "locks/pylock.layer.toml", `["heif; rm -rf /"]`, []string{"galerly-lambda:layerLockExtras"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := stackConfig(t, "prod")
+			cfg[project+":layerLock"] = tt.lock
+			cfg[project+":layerLockExtras"] = tt.extras
+			_, err := runProgram(t, run{config: cfg, root: root, preview: true})
+			for _, want := range tt.want {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("err = %v, want %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+// Extras and groups for the function need a function lock to choose from.
+func TestFunctionLockExtrasNeedALock(t *testing.T) {
+	cfg := stackConfig(t, "prod")
+	cfg[project+":functionLock"] = ""
+	cfg[project+":functionLockGroups"] = `["docs"]`
+	_, err := runProgram(t, run{config: cfg, preview: true})
+	if err == nil || !strings.Contains(err.Error(), "galerly-lambda:functionLockGroups") || !strings.Contains(err.Error(), "no functionLock") {
+		t.Errorf("err = %v", err)
+	}
+}
