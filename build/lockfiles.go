@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 
 	"github.com/galerly/galerly-lambda/build/index"
@@ -122,4 +123,31 @@ func (r *resolver) lockedFile(w lock.WheelFile) (index.File, error) {
 		f.URL = (&url.URL{Scheme: "file", Path: filepath.ToSlash(p)}).String()
 	}
 	return f, nil
+}
+
+// checkLockedSizes refuses a placed wheel whose file has another size than
+// its pylock.toml entry declares. The file has the sha256 the lock names
+// for it, so it is the locked file and the lock contradicts itself: a
+// larger download is already cut off at the declared size, this catches a
+// smaller one. It runs on every build (a stat per wheel), so a warm build
+// refuses what a cold one does.
+func checkLockedSizes(l *lock.Lock, placed []placement) error {
+	for _, p := range placed {
+		for _, req := range l.Requirements {
+			for _, w := range req.Wheels {
+				if w.SHA256 != p.SHA256 || w.Size <= 0 {
+					continue
+				}
+				st, err := os.Stat(p.file)
+				if err != nil {
+					return fmt.Errorf("%s: %w", p.Wheel, err)
+				}
+				if st.Size() != w.Size {
+					return fmt.Errorf("%s:%d (%s): declares size %d for %s, but the file with the sha256 it names has %d bytes: the lock contradicts itself; fix its size",
+						l.File, w.Line, w.Where, w.Size, p.Wheel, st.Size())
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -237,9 +237,9 @@ func TestLayerFromPylockIndexAndFindLinks(t *testing.T) {
 	}
 }
 
-// The lock's declared size is held to: a file that is larger is cut off,
-// one that is smaller is refused (even with the lock's sha256: the lock
-// contradicts itself), and neither is cached or written.
+// The lock's declared size is held to: a file that is larger is cut off
+// and not kept, one that is smaller is refused (it has the lock's sha256,
+// so the lock contradicts itself); no zip is written.
 func TestLayerFromPylockChecksSize(t *testing.T) {
 	wheels := pylockWheels(t, t.TempDir())[:1]
 	files := wheeltest.ServeIndex(t, []string{wheels[0].path}, wheeltest.JSON)
@@ -248,7 +248,7 @@ func TestLayerFromPylockChecksSize(t *testing.T) {
 		want  string
 	}{
 		{-1, "brings more than the 983 bytes"},
-		{+1, "it has 984 bytes, but"},
+		{+1, "declares size 985 for alpha-1.0-py3-none-any.whl, but the file with the sha256 it names has 984 bytes"},
 	} {
 		w := wheels[0]
 		w.size += tt.delta
@@ -259,8 +259,10 @@ func TestLayerFromPylockChecksSize(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "pylock.toml:8 (packages[0].wheels[0])") {
 			t.Errorf("size %+d: %v, want %q naming the lock's entry", tt.delta, err, tt.want)
 		}
+		// A larger file is stopped; a smaller one has the lock's sha256,
+		// so it is the locked file, kept, and refused for the lock's size.
 		c, _ := cache.Open(opts.CacheDir)
-		if _, ok, _ := c.Get(w.sum); ok {
+		if _, ok, _ := c.Get(w.sum); ok && tt.delta < 0 {
 			t.Errorf("size %+d: the file was cached", tt.delta)
 		}
 		if _, err := os.Stat(opts.Out); err == nil {

@@ -59,6 +59,9 @@ func (r *resolver) resolve(ctx context.Context) ([]placement, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkLockedSizes(r.lock, placed); err != nil {
+		return nil, err
+	}
 	if err := checkWheels(ctx, r.cache, placed, r.log); err != nil {
 		return nil, err
 	}

@@ -455,37 +455,9 @@ func (ss *session) fetchPage(ctx context.Context, u *url.URL, source, what strin
 // file:// URLs (find-links folders) are copied from the local file; one
 // listed by a remote page is refused.
 //
-// A file that ends short of the size the index declared is an error too:
-// it is not the file listed.
-//
 // Bytes written are counted in s.Progress; files are not, since a file is
 // done only once the caller has verified and stored it (Progress.FileDone).
 func (s *Sources) Download(ctx context.Context, f File, w io.Writer) error {
-	cw := &countingWriter{w: w}
-	if err := s.fetch(ctx, f, cw); err != nil {
-		return err
-	}
-	if f.Size > 0 && cw.n != f.Size {
-		return fmt.Errorf("download %s: it has %d bytes, but %s declares %d: the file is not the one listed; nothing was kept",
-			clip.String(f.Filename), cw.n, clip.String(f.Source), f.Size)
-	}
-	return nil
-}
-
-// countingWriter counts the bytes written through it.
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// fetch is Download without the final size check.
-func (s *Sources) fetch(ctx context.Context, f File, w io.Writer) error {
 	name := clip.String(f.Filename)
 	u, err := url.Parse(f.URL)
 	if err != nil {

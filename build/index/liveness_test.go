@@ -201,7 +201,7 @@ func TestDownloadIsCapped(t *testing.T) {
 			srv, rc := serve(t, endless(c.contentLength))
 			s, _ := fastSources(srv.URL + "/simple/")
 			s.maxBytes = 64 << 10
-			got := countingWriter{w: io.Discard}
+			var got countingWriter
 			err := s.Download(context.Background(), File{Filename: "x.whl", URL: srv.URL + "/x.whl", Size: c.declared, Source: srv.URL + "/simple/"}, &got)
 			want := strings.ReplaceAll(c.want, "SRC", srv.URL+"/simple/")
 			if err == nil || !strings.Contains(err.Error(), want) {
@@ -231,6 +231,13 @@ func TestDownloadIsCapped(t *testing.T) {
 			t.Errorf("%d requests, want none", n)
 		}
 	})
+}
+
+type countingWriter struct{ n int64 }
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
 }
 
 // PEP 700's size in a JSON page is what Download holds the file to.
