@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -35,8 +36,9 @@ const (
 	functionRoot = "/var/task/"
 )
 
-// compileJobs is how many sources are in flight to one interpreter at a
-// time: enough that it never waits for the next while Go reads a wheel.
+// compileJobs is how many sources are in flight to one interpreter
+// process at a time: enough that it never waits for the next while Go
+// reads a wheel and rewrites the last answer.
 const compileJobs = 4
 
 // maxSkipsListed is how many sources that do not compile a note names.
@@ -77,8 +79,14 @@ type compiler struct {
 	interp map[target.Runtime]*bytecode.Interpreter
 	log    func(string, ...any)
 
+	// perRuntime is how many interpreter processes compile one runtime's
+	// bytecode: one each when there are at least as many runtimes as
+	// cores (they compile in parallel), more when there are fewer, so a
+	// one-runtime build uses the machine's cores too.
+	perRuntime int
+
 	mu      sync.Mutex
-	running map[target.Runtime]*bytecode.Compiler
+	running map[target.Runtime][]*bytecode.Compiler
 	stats   map[target.Runtime]*BytecodeReport
 }
 
@@ -108,8 +116,11 @@ func newCompiler(ctx context.Context, runtimes []target.Runtime, o compileOption
 		cache:   c,
 		interp:  map[target.Runtime]*bytecode.Interpreter{},
 		log:     log,
-		running: map[target.Runtime]*bytecode.Compiler{},
+		running: map[target.Runtime][]*bytecode.Compiler{},
 		stats:   map[target.Runtime]*BytecodeReport{},
+		// Compiling is CPU-bound in the interpreter; Go's part (reading
+		// wheels, rewriting marshal data, deflating) fits between.
+		perRuntime: max(1, min(4, runtime.NumCPU()/len(runtimes))),
 	}
 	for i, rt := range runtimes {
 		in := found[i]
@@ -123,8 +134,10 @@ func newCompiler(ctx context.Context, runtimes []target.Runtime, o compileOption
 func (cp *compiler) close() {
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
-	for _, c := range cp.running {
-		c.Close()
+	for _, procs := range cp.running {
+		for _, c := range procs {
+			c.Close()
+		}
 	}
 	clear(cp.running)
 }
@@ -139,20 +152,38 @@ func (cp *compiler) reports() []BytecodeReport {
 	return out
 }
 
-// process returns the running compiler for rt, starting it on first use:
-// a warm build, whose bundles are all in the cache, starts none.
-func (cp *compiler) process(rt target.Runtime) (*bytecode.Compiler, error) {
+// processes returns the running compilers for rt, starting them on first
+// use: a warm build, whose bundles are all in the cache, starts none. Each
+// process is long-lived and streamed sources; their answers do not depend
+// on which process gave them (bytecode.Canonicalize), so spreading sources
+// over several changes no byte.
+func (cp *compiler) processes(rt target.Runtime) ([]*bytecode.Compiler, error) {
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
-	if c := cp.running[rt]; c != nil {
-		return c, nil
+	if procs := cp.running[rt]; procs != nil {
+		return procs, nil
 	}
-	c, err := bytecode.Start(cp.ctx, cp.interp[rt])
-	if err != nil {
+	procs := make([]*bytecode.Compiler, cp.perRuntime)
+	errs := make([]error, cp.perRuntime)
+	var wg sync.WaitGroup
+	for i := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			procs[i], errs[i] = bytecode.Start(cp.ctx, cp.interp[rt])
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, c := range procs {
+			if c != nil {
+				c.Close()
+			}
+		}
 		return nil, err
 	}
-	cp.running[rt] = c
-	return c, nil
+	cp.running[rt] = procs
+	return procs, nil
 }
 
 // pySource is one Python file of a unit: its path under the unit's folder
@@ -271,14 +302,14 @@ func (cp *compiler) compile(u unit) (bundleRecord, string, error) {
 		rec.Bundle = sum
 		return rec, path, err
 	}
-	proc, err := cp.process(u.rt)
+	procs, err := cp.processes(u.rt)
 	if err != nil {
 		return bundleRecord{}, "", err
 	}
 	pycs := make([][]byte, len(srcs))
 	skips := make([]string, len(srcs))
 	g, gctx := errgroup.WithContext(cp.ctx)
-	g.SetLimit(compileJobs)
+	g.SetLimit(compileJobs * len(procs))
 	for i, s := range srcs {
 		g.Go(func() error {
 			if err := gctx.Err(); err != nil {
@@ -288,7 +319,7 @@ func (cp *compiler) compile(u unit) (bundleRecord, string, error) {
 			if err != nil {
 				return fmt.Errorf("%s: %s: %w", u.label, s.path, err)
 			}
-			pyc, skipped, err := proc.Compile(u.root+s.path, data)
+			pyc, skipped, err := procs[i%len(procs)].Compile(u.root+s.path, data)
 			if err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/galerly/galerly-lambda/build/bytecode"
 	"github.com/galerly/galerly-lambda/build/index"
+	"github.com/galerly/galerly-lambda/build/lock"
 	"github.com/galerly/galerly-lambda/build/target"
 )
 
@@ -208,4 +209,51 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// artifactFlags are the flags layer and function share besides where
+// wheels come from: the lock's extras and groups, bytecode, --upload and
+// --timeout.
+type artifactFlags struct {
+	sel      selectFlags
+	bytecode bytecodeFlags
+	upload   uploadFlag
+	timeout  timeoutFlag
+}
+
+func (a *artifactFlags) register(fs *flag.FlagSet) {
+	a.bytecode.register(fs)
+	a.sel.register(fs)
+	a.upload.register(fs)
+	a.timeout.register(fs)
+}
+
+// buildSettings are what artifactFlags set in a build's options.
+type buildSettings struct {
+	sel        lock.Selection
+	pythons    map[target.Runtime]string
+	noBytecode bool
+}
+
+// settings validates the flags for a build from the lock at lockPath.
+func (a *artifactFlags) settings(lockPath string) (buildSettings, error) {
+	sel, err := a.sel.selection(lockPath)
+	if err != nil {
+		return buildSettings{}, err
+	}
+	pythons, err := a.bytecode.interpreters()
+	if err != nil {
+		return buildSettings{}, err
+	}
+	return buildSettings{sel: sel, pythons: pythons, noBytecode: a.bytecode.off}, nil
+}
+
+// start bounds ctx by --timeout and returns the log the build and its
+// sources write notes to.
+func (a *artifactFlags) start(ctx context.Context, e *env) (context.Context, context.CancelFunc, *syncWriter, error) {
+	ctx, cancel, err := a.timeout.bound(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return ctx, cancel, &syncWriter{w: e.stderr}, nil
 }

@@ -20,8 +20,6 @@ func runFunction(ctx context.Context, args []string, e *env) error {
 	src := fs.String("src", "", "the function's source folder")
 	lockPath := fs.String("lock", "", "the hashed lock of the function's own dependencies (optional): "+lockUsage)
 	out := fs.String("out", "", "the zip file to write (outside --src)")
-	var bf bytecodeFlags
-	bf.register(fs)
 	var filter source.Filter
 	fs.Var((*stringList)(&filter.Exclude), "exclude", "leave out what `PATTERN` matches, besides the default excludes (repeatable; gitignore-like, relative to --src)")
 	fs.Var((*stringList)(&filter.Include), "include", "pack what `PATTERN` matches even when an exclude matches it (repeatable)")
@@ -30,14 +28,10 @@ func runFunction(ctx context.Context, args []string, e *env) error {
 	var tf targetFlags
 	fs.Var(&tf.runtimes, "runtime", "the function's Lambda runtime, e.g. python3.11 (exactly one)")
 	fs.StringVar(&tf.arch, "arch", "", "architecture: x86_64 or arm64")
-	var sel selectFlags
-	sel.register(fs)
 	var sf sourceFlags
 	sf.register(fs)
-	var up uploadFlag
-	up.register(fs)
-	var timeout timeoutFlag
-	timeout.register(fs)
+	var af artifactFlags
+	af.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -45,23 +39,20 @@ func runFunction(ctx context.Context, args []string, e *env) error {
 	if err != nil {
 		return err
 	}
-	if opts.Select, err = sel.selection(*lockPath); err != nil {
+	set, err := af.settings(*lockPath)
+	if err != nil {
 		return err
 	}
-	if opts.Pythons, err = bf.interpreters(); err != nil {
-		return err
-	}
-	opts.NoBytecode = bf.off
-	ctx, cancel, err := timeout.bound(ctx)
+	opts.Select, opts.Pythons, opts.NoBytecode = set.sel, set.pythons, set.noBytecode
+	ctx, cancel, log, err := af.start(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	log := &syncWriter{w: e.stderr}
 	opts.Progress = e.stderr
 	opts.Log = log
 	opts.Sources.Log = log
-	return explainTimeout(ctx, buildAndPublish(ctx, e, log, &up, functionJob(ctx, opts)))
+	return explainTimeout(ctx, buildAndPublish(ctx, e, log, &af.upload, functionJob(ctx, opts)))
 }
 
 // functionOptions validates the function command's flags.

@@ -15,18 +15,12 @@ func runLayer(ctx context.Context, args []string, e *env) error {
 	lockPath := fs.String("lock", "", lockUsage)
 	out := fs.String("out", "", "the zip file to write")
 	maxUnzipped := fs.Int64("max-unzipped", build.MaxUnzipped, "refuse a layer whose unzipped size is over this many bytes")
-	var bf bytecodeFlags
-	bf.register(fs)
 	var tf targetFlags
 	tf.register(fs)
-	var sel selectFlags
-	sel.register(fs)
 	var sf sourceFlags
 	sf.register(fs)
-	var up uploadFlag
-	up.register(fs)
-	var timeout timeoutFlag
-	timeout.register(fs)
+	var af artifactFlags
+	af.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -34,23 +28,20 @@ func runLayer(ctx context.Context, args []string, e *env) error {
 	if err != nil {
 		return err
 	}
-	if opts.Select, err = sel.selection(*lockPath); err != nil {
+	set, err := af.settings(*lockPath)
+	if err != nil {
 		return err
 	}
-	if opts.Pythons, err = bf.interpreters(); err != nil {
-		return err
-	}
-	opts.NoBytecode = bf.off
-	ctx, cancel, err := timeout.bound(ctx)
+	opts.Select, opts.Pythons, opts.NoBytecode = set.sel, set.pythons, set.noBytecode
+	ctx, cancel, log, err := af.start(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	log := &syncWriter{w: e.stderr}
 	opts.Progress = e.stderr
 	opts.Log = log
 	opts.Sources.Log = log
-	return explainTimeout(ctx, buildAndPublish(ctx, e, log, &up, layerJob(ctx, opts)))
+	return explainTimeout(ctx, buildAndPublish(ctx, e, log, &af.upload, layerJob(ctx, opts)))
 }
 
 // layerOptions validates the layer command's flags.
