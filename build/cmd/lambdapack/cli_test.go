@@ -120,6 +120,9 @@ func TestUsageAndLockErrors(t *testing.T) {
 		{[]string{"check", "--runtime", "python3.12", "--arch", "x86_64"}, 2, "no wheel filename"},
 		{[]string{"layer", "--lock", bad, "--runtime", "python3.12", "--arch", "x86_64"}, 2, "--out is required"},
 		{[]string{"test", "--zip", "x.zip", "--python", "python3"}, 2, "--import"},
+		{[]string{"layer", "--lock", bad, "--runtime", "python3.12", "--arch", "x86_64", "--out", filepath.Join(dir, "l.zip"), "--python", "3.13=/usr/bin/python3"}, 2, "the build is for python3.12/x86_64, not python3.13"},
+		{[]string{"layer", "--lock", bad, "--runtime", "python3.12", "--arch", "x86_64", "--out", filepath.Join(dir, "l.zip"), "--python", "3.12=/usr/bin/python3", "--no-bytecode"}, 2, "no interpreter is used"},
+		{[]string{"function", "--src", dir, "--runtime", "python3.12", "--arch", "x86_64", "--out", filepath.Join(t.TempDir(), "f.zip"), "--python", "python3"}, 2, "--python"},
 		{[]string{"key", "--lock", bad, "--runtime", "python3.12", "--arch", "x86_64"}, 1, "bad.txt:2"},
 		{[]string{"key", "--lock", filepath.Join(dir, "missing.txt"), "--runtime", "python3.12", "--arch", "x86_64"}, 1, "missing.txt"},
 	}

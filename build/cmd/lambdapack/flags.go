@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -235,8 +236,9 @@ type buildSettings struct {
 	noBytecode bool
 }
 
-// settings validates the flags for a build from the lock at lockPath.
-func (a *artifactFlags) settings(lockPath string) (buildSettings, error) {
+// settings validates the flags for a build from the lock at lockPath for
+// t.
+func (a *artifactFlags) settings(lockPath string, t target.Target) (buildSettings, error) {
 	sel, err := a.sel.selection(lockPath)
 	if err != nil {
 		return buildSettings{}, err
@@ -244,6 +246,11 @@ func (a *artifactFlags) settings(lockPath string) (buildSettings, error) {
 	pythons, err := a.bytecode.interpreters()
 	if err != nil {
 		return buildSettings{}, err
+	}
+	for rt, path := range pythons {
+		if !slices.Contains(t.Runtimes, rt) {
+			return buildSettings{}, usagef("--python %s=%s: the build is for %s, not %s", rt.Version(), path, t, rt)
+		}
 	}
 	return buildSettings{sel: sel, pythons: pythons, noBytecode: a.bytecode.off}, nil
 }

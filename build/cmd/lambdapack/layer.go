@@ -28,7 +28,7 @@ func runLayer(ctx context.Context, args []string, e *env) error {
 	if err != nil {
 		return err
 	}
-	set, err := af.settings(*lockPath)
+	set, err := af.settings(*lockPath, opts.Target)
 	if err != nil {
 		return err
 	}
