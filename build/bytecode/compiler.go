@@ -138,6 +138,11 @@ func (c *Compiler) Compile(runPath string, source []byte) (pyc []byte, skipped s
 	if len(runPath) > math.MaxUint32 || len(source) > math.MaxUint32 {
 		return nil, "", fmt.Errorf("compiling %s: %s: source too large", runPath, c.name())
 	}
+	// The process is killed when ctx is done, but not at once: a call made
+	// after that must not race the kill and succeed.
+	if err := c.ctx.Err(); err != nil {
+		return nil, "", fmt.Errorf("compiling %s: %s: %w", runPath, c.name(), err)
+	}
 	cl := &call{done: make(chan struct{})}
 	c.wmu.Lock()
 	c.qmu.Lock()
