@@ -70,35 +70,39 @@ func (k *sealKey) get() ([]byte, error) {
 }
 
 // loadOrCreateKey reads the key at file, or creates it (0600, in a 0700
-// folder). Two builders creating it at once agree: only one O_EXCL create
-// wins and the other reads the winner's key.
+// folder). The new key is written whole to a temporary file and linked
+// into place, which never replaces an existing file: of two builders
+// creating it at once, one link wins and both use the winner's key, and
+// no reader ever sees a partly written key.
 func loadOrCreateKey(file string) ([]byte, error) {
 	if key, err := readKey(file); err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return key, err
 	}
-	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+	dir := filepath.Dir(file)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cache: seal key: %w", err)
 	}
 	key := make([]byte, sealKeyBytes)
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("cache: seal key: %w", err)
 	}
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return readKey(file)
-	}
+	tmp, err := os.CreateTemp(dir, ".seal-*.tmp") // 0600
 	if err != nil {
 		return nil, fmt.Errorf("cache: seal key: %w", err)
 	}
-	// Written whole before anyone reads it: a reader that finds a short
-	// file refuses it rather than using a weak key.
-	_, werr := f.Write([]byte(hex.EncodeToString(key) + "\n"))
-	if cerr := f.Close(); werr == nil {
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.Write([]byte(hex.EncodeToString(key) + "\n"))
+	if cerr := tmp.Close(); werr == nil {
 		werr = cerr
 	}
 	if werr != nil {
-		os.Remove(file)
 		return nil, fmt.Errorf("cache: seal key %s: %w", file, werr)
+	}
+	if err := os.Link(tmp.Name(), file); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return readKey(file)
+		}
+		return nil, fmt.Errorf("cache: seal key %s: %w", file, err)
 	}
 	return key, nil
 }
