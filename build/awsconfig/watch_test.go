@@ -4,52 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-)
 
-// silent accepts connections on 127.0.0.1, counts them and never answers.
-func silent(t *testing.T) (endpoint string, accepted *atomic.Int32) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted = new(atomic.Int32)
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + ln.Addr().String(), accepted
-}
+	"github.com/galerly/galerly-lambda/internal/testenv"
+)
 
 // quick loads the configuration for endpoint with the watch's times
 // shortened and the SDK's backoff shortened, so a test of its retries
@@ -96,7 +63,7 @@ func (b *syncBuffer) String() string {
 // response timeout, not the whole deadline: the SDK's retries happen
 // within it, and the error says no response came.
 func TestSilentEndpointIsRetriedWithinTheDeadline(t *testing.T) {
-	endpoint, accepted := silent(t)
+	endpoint, accepted := testenv.SilentServer(t)
 	c := quick(t, endpoint, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

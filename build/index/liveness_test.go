@@ -6,46 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-)
 
-// silentServer accepts connections on 127.0.0.1 and never answers, as a
-// hung proxy or a half-dead index does. It returns its base URL.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
+	"github.com/galerly/galerly-lambda/internal/testenv"
+)
 
 // timeoutCause stands for the CLI's --timeout, which sets the deadline's
 // cause.
@@ -56,7 +24,7 @@ var timeoutCause = errors.New("the --timeout of 300ms ran out")
 // naming the URL and, through the caller's cause, why there was a
 // deadline.
 func TestDeadlineEndsASilentServer(t *testing.T) {
-	base := silentServer(t)
+	base, _ := testenv.SilentServer(t)
 	cases := []struct {
 		name string
 		call func(ctx context.Context, s *Sources) error

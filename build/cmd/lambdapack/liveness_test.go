@@ -5,52 +5,17 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/galerly/galerly-lambda/build/internal/wheeltest"
 	"github.com/galerly/galerly-lambda/internal/testenv"
 )
-
-// silentEndpoint is a TCP listener on 127.0.0.1 that accepts connections
-// and never answers, as a hung proxy, index or S3 endpoint does. It
-// returns its base URL.
-func silentEndpoint(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
 
 // pureLock makes one pure wheel, tiny, and the lock that pins it.
 func pureLock(t *testing.T) (wheel, sum, lockPath string) {
@@ -109,7 +74,7 @@ func TestLayerTimesOutOnAHungIndex(t *testing.T) {
 	}))
 	t.Cleanup(trickle.Close)
 	for _, c := range []struct{ name, base string }{
-		{"never answers", silentEndpoint(t)},
+		{"never answers", silentURL(t)},
 		{"trickles", trickle.URL},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -223,7 +188,7 @@ func TestLayerRefusesFileLinksOnARemotePage(t *testing.T) {
 // verify's Lambda endpoint likewise.
 func TestAWSEndpointThatNeverAnswers(t *testing.T) {
 	wheel, _, lockPath := pureLock(t)
-	silent := silentEndpoint(t)
+	silent := silentURL(t)
 	testenv.SetenvAll(t, testenv.EndpointEnv(silent))
 	cases := []struct {
 		name string
@@ -265,4 +230,10 @@ func TestTimeoutUsage(t *testing.T) {
 			t.Errorf("--timeout %s: exit %d, stderr %q; want a usage error", v, r.code, r.stderr)
 		}
 	}
+}
+
+// silentURL is the base URL of a server that accepts and never answers.
+func silentURL(t *testing.T) string {
+	url, _ := testenv.SilentServer(t)
+	return url
 }
