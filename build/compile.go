@@ -163,6 +163,8 @@ func (cp *compiler) processes(rt target.Runtime) ([]*bytecode.Compiler, error) {
 	if procs := cp.running[rt]; procs != nil {
 		return procs, nil
 	}
+	// Compiling takes seconds per wheel: say what is happening, once.
+	cp.log("compiling %s bytecode with %s (%s)", rt, cp.interp[rt], cp.interp[rt].Found)
 	procs := make([]*bytecode.Compiler, cp.perRuntime)
 	errs := make([]error, cp.perRuntime)
 	var wg sync.WaitGroup
