@@ -118,32 +118,10 @@ func (l *recordLog) Warn(msg string, args *pulumi.LogArgs) error {
 func runLogged(t *testing.T, r run) (map[string]any, *mocks, []string) {
 	t.Helper()
 	log := &recordLog{}
-	var (
-		mu  sync.Mutex
-		wg  sync.WaitGroup
-		out = map[string]any{}
-	)
-	r.body = func(ctx *pulumi.Context) error {
+	out, m := exportedWith(t, r, func(ctx *pulumi.Context) {
 		log.Log = ctx.Log
 		ctx.Log = log
-		outputs, err := deploy(ctx)
-		if err != nil {
-			return err
-		}
-		for name, v := range outputs {
-			wg.Add(1)
-			pulumi.ToOutput(v).ApplyT(func(x any) any {
-				mu.Lock()
-				out[name] = x
-				mu.Unlock()
-				wg.Done()
-				return x
-			})
-		}
-		return nil
-	}
-	m := mustRun(t, r)
-	wg.Wait()
+	})
 	return out, m, log.warns
 }
 

@@ -574,12 +574,22 @@ func exported(t *testing.T, r run) map[string]any {
 // the mocks that recorded its resources.
 func exportedAndMocks(t *testing.T, r run) (map[string]any, *mocks) {
 	t.Helper()
+	return exportedWith(t, r, nil)
+}
+
+// exportedWith is exportedAndMocks with setup, when not nil, called on the
+// context before the program runs (to wrap its logger, say).
+func exportedWith(t *testing.T, r run, setup func(*pulumi.Context)) (map[string]any, *mocks) {
+	t.Helper()
 	var (
 		mu  sync.Mutex
 		wg  sync.WaitGroup
 		out = map[string]any{}
 	)
 	r.body = func(ctx *pulumi.Context) error {
+		if setup != nil {
+			setup(ctx)
+		}
 		outputs, err := deploy(ctx)
 		if err != nil {
 			return err

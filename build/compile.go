@@ -9,7 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
+	"maps"
 	"runtime"
 	"slices"
 	"strings"
@@ -144,11 +144,11 @@ func (cp *compiler) close() {
 
 // reports returns the per-runtime report, oldest runtime first.
 func (cp *compiler) reports() []BytecodeReport {
-	var out []BytecodeReport
-	for _, s := range cp.stats {
-		out = append(out, *s)
+	runtimes := slices.SortedFunc(maps.Keys(cp.stats), func(a, b target.Runtime) int { return a.Minor - b.Minor })
+	out := make([]BytecodeReport, 0, len(runtimes))
+	for _, rt := range runtimes {
+		out = append(out, *cp.stats[rt])
 	}
-	slices.SortFunc(out, func(a, b BytecodeReport) int { return strings.Compare(a.Runtime, b.Runtime) })
 	return out
 }
 
@@ -366,13 +366,6 @@ func (cp *compiler) compile(u unit) (bundleRecord, string, error) {
 	return rec, path, nil
 }
 
-// isSource reports whether the file at p (slash-separated) is a module
-// the import system compiles: a name ending in ".py".
-func isSource(p string) bool {
-	file := path.Base(p)
-	return strings.HasSuffix(file, ".py") && file != ".py"
-}
-
 // wheelSources lists the Python sources a wheel installs (where AddWheel
 // places them), each read from the wheel when asked; done closes it.
 func wheelSources(file string) func() ([]pySource, func(), error) {
@@ -384,7 +377,7 @@ func wheelSources(file string) func() ([]pySource, func(), error) {
 		var out []pySource
 		for _, f := range zr.File {
 			target, err := pack.WheelEntryPath(f)
-			if err != nil || !isSource(target) {
+			if err != nil || !bytecode.IsSource(target) {
 				continue
 			}
 			out = append(out, pySource{path: target, read: func() ([]byte, error) {
@@ -405,7 +398,7 @@ func treeSources(tree *source.Tree) func() ([]pySource, func(), error) {
 	return func() ([]pySource, func(), error) {
 		var out []pySource
 		for _, f := range tree.Files {
-			if !isSource(f.Path) {
+			if !bytecode.IsSource(f.Path) {
 				continue
 			}
 			out = append(out, pySource{path: f.Path, read: func() ([]byte, error) {
@@ -426,7 +419,7 @@ func treeSources(tree *source.Tree) func() ([]pySource, func(), error) {
 func treeID(tree *source.Tree) string {
 	var lines []string
 	for _, f := range tree.Files {
-		if isSource(f.Path) {
+		if bytecode.IsSource(f.Path) {
 			lines = append(lines, f.SHA256+" "+f.Path)
 		}
 	}

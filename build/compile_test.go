@@ -346,3 +346,20 @@ func sha256Hex(data []byte) string {
 	s := sha256.Sum256(data)
 	return hex.EncodeToString(s[:])
 }
+
+// The report lists runtimes oldest first by version, not by name
+// ("python3.10" sorts before "python3.9" as text).
+func TestBytecodeReportOrder(t *testing.T) {
+	cp := &compiler{stats: map[target.Runtime]*BytecodeReport{}}
+	for _, minor := range []int{12, 9, 10} {
+		rt := target.Runtime{Minor: minor}
+		cp.stats[rt] = &BytecodeReport{Runtime: rt.String()}
+	}
+	var got []string
+	for _, r := range cp.reports() {
+		got = append(got, r.Runtime)
+	}
+	if want := []string{"python3.9", "python3.10", "python3.12"}; !slices.Equal(got, want) {
+		t.Errorf("reports in order %v, want %v", got, want)
+	}
+}

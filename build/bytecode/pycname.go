@@ -16,12 +16,20 @@ import (
 // import system never compiles: not ending in ".py", or named just ".py".
 // The name depends on rt alone, so it is known without an interpreter.
 func PycName(srcPath string, rt target.Runtime) string {
-	dir, file := path.Split(srcPath)
-	stem, ok := strings.CutSuffix(file, ".py")
-	if !ok || stem == "" {
+	if !IsSource(srcPath) {
 		return ""
 	}
-	return dir + "__pycache__/" + stem + "." + CacheTag(rt) + ".pyc"
+	dir, file := path.Split(srcPath)
+	return dir + "__pycache__/" + strings.TrimSuffix(file, ".py") + "." + CacheTag(rt) + ".pyc"
+}
+
+// IsSource reports whether the file at srcPath (slash-separated) is a
+// module the import system compiles, so one that gets bytecode: its name
+// ends in ".py" and is not just ".py".
+func IsSource(srcPath string) bool {
+	_, file := path.Split(srcPath) // "" for a folder ("a/b/"), unlike path.Base
+	stem, ok := strings.CutSuffix(file, ".py")
+	return ok && stem != ""
 }
 
 // CacheTag returns the sys.implementation.cache_tag of CPython for rt,
