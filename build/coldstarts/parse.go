@@ -48,10 +48,34 @@ const (
 	initReportPrefix = "INIT_REPORT "
 )
 
-// durationRE finds "Init Duration: 123.45 ms" and "Restore Duration: 12 ms"
-// in a text line. "Billed Restore Duration" is matched too, so that it can
-// be told apart: Go's regexp has no look-behind.
-var durationRE = regexp.MustCompile(`(Billed )?(Init|Restore) Duration: ([0-9]+(?:\.[0-9]+)?) ms`)
+// field returns the value of the text-format field "NAME: 123.45 ms" in
+// line, where NAME is not the tail of a longer name ("Restore Duration" is
+// not "Billed Restore Duration"), and nil when there is none. A plain
+// scan: a day of a busy function is hundreds of thousands of lines.
+func field(line, name string) *float64 {
+	key := name + ": "
+	for from := 0; ; {
+		i := strings.Index(line[from:], key)
+		if i < 0 {
+			return nil
+		}
+		i += from
+		from = i + len(key)
+		if i > 0 && line[i-1] != ' ' && line[i-1] != '\t' {
+			continue
+		}
+		if strings.HasSuffix(line[:i], "Billed ") {
+			continue
+		}
+		num, rest, ok := strings.Cut(line[from:], " ms")
+		if !ok || num == "" || strings.Trim(num, "0123456789.") != "" || (rest != "" && rest[0] != '\t' && rest[0] != ' ') {
+			continue
+		}
+		if v, ok := parseMS(num); ok {
+			return &v
+		}
+	}
+}
 
 // ParseMessage reads one log event's message. It returns false for
 // anything that is not a REPORT or INIT_REPORT line in the text format or
@@ -61,29 +85,11 @@ func ParseMessage(msg string) (Record, bool) {
 	msg = strings.TrimSpace(msg)
 	switch {
 	case strings.HasPrefix(msg, reportPrefix):
-		r := Record{Kind: Invocation}
-		for _, m := range durationRE.FindAllStringSubmatch(msg, -1) {
-			if m[1] != "" {
-				continue // Billed Restore Duration: what is charged, not what was waited
-			}
-			v, ok := parseMS(m[3])
-			if !ok {
-				continue
-			}
-			if m[2] == "Init" {
-				r.InitMS = &v
-			} else {
-				r.RestoreMS = &v
-			}
-		}
-		return r, true
+		// Billed Restore Duration is what is charged, not what was waited.
+		return Record{Kind: Invocation, InitMS: field(msg, "Init Duration"), RestoreMS: field(msg, "Restore Duration")}, true
 	case strings.HasPrefix(msg, initReportPrefix):
-		for _, m := range durationRE.FindAllStringSubmatch(msg, -1) {
-			if m[1] == "" && m[2] == "Init" {
-				if v, ok := parseMS(m[3]); ok {
-					return Record{Kind: Init, InitMS: &v}, true
-				}
-			}
+		if d := field(msg, "Init Duration"); d != nil {
+			return Record{Kind: Init, InitMS: d}, true
 		}
 		return Record{}, false
 	case strings.HasPrefix(msg, "{"):
@@ -110,6 +116,9 @@ type platformRecord struct {
 }
 
 func parseJSON(msg string) (Record, bool) {
+	if !strings.Contains(msg, `"platform.`) {
+		return Record{}, false // the function's own JSON logging: not worth decoding
+	}
 	var p platformRecord
 	if json.Unmarshal([]byte(msg), &p) != nil {
 		return Record{}, false

@@ -145,3 +145,26 @@ not counted: 1 platform line in log streams not named YYYY/MM/DD/[VERSION]... (n
 		t.Errorf("text %q lacks %q", b.String(), want)
 	}
 }
+
+// How fast lines are parsed and counted once fetched: a day of a busy
+// function is a few hundred thousand REPORT lines, so this must stay far
+// below the time the service takes to send them.
+func BenchmarkParseAndTally(b *testing.B) {
+	msgs := []string{
+		"REPORT RequestId: 6d68ca91-49c9-448d-89b8-7ca3e6dc66aa\tDuration: 12.35 ms\tBilled Duration: 13 ms\tMemory Size: 1024 MB\tMax Memory Used: 96 MB\t",
+		"REPORT RequestId: 6d68ca91-49c9-448d-89b8-7ca3e6dc66aa\tDuration: 12.35 ms\tBilled Duration: 13 ms\tMemory Size: 1024 MB\tMax Memory Used: 96 MB\tInit Duration: 812.40 ms\t",
+		`{"time":"2026-11-28T09:10:00.801Z","type":"platform.report","record":{"requestId":"c","metrics":{"durationMs":88.02,"billedDurationMs":89,"memorySizeMB":1024,"maxMemoryUsedMB":120,"initDurationMs":701.3},"status":"success"}}`,
+		"START RequestId: 6d68ca91-49c9-448d-89b8-7ca3e6dc66aa Version: 7",
+	}
+	streams := []string{"2026/11/28/[7]aaaa", "2026/11/28/[7]bbbb", "2026/11/28/[8]cccc"}
+	b.ReportAllocs()
+	tl := NewTally()
+	for i := 0; b.Loop(); i++ {
+		if r, ok := ParseMessage(msgs[i%len(msgs)]); ok {
+			s := streams[i%len(streams)]
+			v, _ := VersionOf(s)
+			tl.Add(v, s, r)
+		}
+	}
+	_ = tl.Versions()
+}
