@@ -126,6 +126,7 @@ func Check(f Facts) []Result {
 	}
 	if f.SelfTest != nil {
 		rs = append(rs, checkSelfTest(f))
+		rs = append(rs, selfTestDetails(f)...)
 	}
 	return rs
 }
