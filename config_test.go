@@ -272,6 +272,22 @@ func TestBadConfig(t *testing.T) {
 			"", []string{"galerly-lambda:extraFunctions", "1 to 56"}},
 		{"bad bucket name", map[string]string{"artifactsBucket": "Galerly_Artifacts"},
 			"", []string{"galerly-lambda:artifactsBucket"}},
+		{"artifacts bucket formatted as an IP address", map[string]string{"artifactsBucket": "10.0.0.1"},
+			"", []string{"galerly-lambda:artifactsBucket", "IP address"}},
+
+		// The photos bucket.
+		{"photos bucket in capitals", map[string]string{"photosBucket": "Galerly-Photos"},
+			"", []string{"galerly-lambda:photosBucket", `"Galerly-Photos" is not an S3 bucket name`, "lowercase"}},
+		{"photos bucket as an s3:// URL", map[string]string{"photosBucket": "s3://galerly-photos"},
+			"", []string{"galerly-lambda:photosBucket", `"s3://galerly-photos"`}},
+		{"photos bucket as an ARN", map[string]string{"photosBucket": "arn:aws:s3:::galerly-photos"},
+			"", []string{"galerly-lambda:photosBucket", "not an S3 bucket name"}},
+		{"photos bucket too short", map[string]string{"photosBucket": "gp"},
+			"", []string{"galerly-lambda:photosBucket", "3 to 63"}},
+		{"photos bucket with two dots in a row", map[string]string{"photosBucket": "galerly..photos"},
+			"", []string{"galerly-lambda:photosBucket", "two dots"}},
+		{"photos bucket with a reserved suffix", map[string]string{"photosBucket": "galerly-photos-s3alias"},
+			"", []string{"galerly-lambda:photosBucket", "suffix -s3alias is reserved"}},
 		{"several at once", map[string]string{"memorySize": "0", "timeout": "1000", "architecture": "sparc"},
 			"", []string{"galerly-lambda:memorySize", "galerly-lambda:timeout", "galerly-lambda:architecture"}},
 

@@ -43,15 +43,16 @@ type Function struct {
 	// functions/NAME/CODEKEY.zip.
 	S3Key string
 
-	// The component's children: the execution role, the log group, the
-	// build step, the function, its smoke test (nil when off) and the live
-	// alias.
-	Role      *iam.Role
-	LogGroup  *cloudwatch.LogGroup
-	Build     *local.Command
-	Function  *lambda.Function
-	SmokeTest *lambda.Invocation
-	Alias     *lambda.Alias
+	// The component's children: the execution role, its photos policy
+	// (nil without one), the log group, the build step, the function, its
+	// smoke test (nil when off) and the live alias.
+	Role         *iam.Role
+	PhotosPolicy *iam.RolePolicy
+	LogGroup     *cloudwatch.LogGroup
+	Build        *local.Command
+	Function     *lambda.Function
+	SmokeTest    *lambda.Invocation
+	Alias        *lambda.Alias
 
 	// Name is the function's name.
 	Name pulumi.StringOutput
@@ -103,6 +104,9 @@ type FunctionArgs struct {
 
 	// PolicyArns are attached to the role beside basic execution.
 	PolicyArns []string
+	// PhotosPolicy, when set, is an inline policy document the role gets:
+	// reading the photos bucket (PhotosConfig.ReadPolicy).
+	PhotosPolicy string
 	// Partition is the AWS partition, for the basic execution policy ARN.
 	Partition string
 
@@ -154,6 +158,17 @@ func NewFunction(ctx *pulumi.Context, name string, args *FunctionArgs, opts ...p
 			return nil, err
 		}
 		ready = append(ready, att)
+	}
+	if args.PhotosPolicy != "" {
+		pol, err := iam.NewRolePolicy(ctx, name+"-photos-read", &iam.RolePolicyArgs{
+			Role:   role.Name,
+			Policy: pulumi.String(args.PhotosPolicy),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		f.PhotosPolicy = pol
+		ready = append(ready, pol)
 	}
 
 	// Declared before the function so Lambda does not create it first,

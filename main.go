@@ -73,6 +73,9 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 	if f.StripeSecretKey != "" {
 		env["STRIPE_SECRET_KEY"] = pulumi.ToSecret(pulumi.String(string(f.StripeSecretKey))).(pulumi.StringOutput)
 	}
+	for k, v := range cfg.Photos.Environment() {
+		env[k] = pulumi.String(v)
+	}
 	// Every function shares the code, the layer, the environment and the
 	// policies; each has its own handler, size, role, logs and alias.
 	args := func(handler string, memory, timeout int) *FunctionArgs {
@@ -92,6 +95,7 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 			Layers:             layers,
 			LayerUnzippedBytes: layer.UnzippedBytes,
 			PolicyArns:         f.PolicyArns,
+			PhotosPolicy:       cfg.Photos.ReadPolicy(partition(cfg.Region)),
 			Partition:          partition(cfg.Region),
 			Bucket:             bucket,
 			Region:             cfg.Region,

@@ -44,6 +44,7 @@ const (
 	typeFunction  = "aws:lambda/function:Function"
 	typeInvoke    = "aws:lambda/invocation:Invocation"
 	typeAlias     = "aws:lambda/alias:Alias"
+	typeRolePol   = "aws:iam/rolePolicy:RolePolicy"
 
 	// What the mocked AWS names things.
 	mockBucket  = "artifacts-4f1c2b9"
