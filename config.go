@@ -50,6 +50,9 @@ type Config struct {
 	Sharing SharingConfig
 	// Photos is the bucket the functions may read original photos from.
 	Photos PhotosConfig
+	// ColdStarts is how the functions' cold starts are shortened
+	// (SnapStart).
+	ColdStarts ColdStartConfig
 }
 
 // KeyOptions are the build options that are part of the layer and code
@@ -238,6 +241,7 @@ func settings() []setting {
 		{Key: "extraFunctions", Type: "array", Items: "object", Default: []map[string]any{}},
 		{Key: "stripeSecretKey", Type: "string", Default: "", Secret: true},
 		{Key: "photosBucket", Type: "string", Default: ""},
+		{Key: "snapStart", Type: "boolean", Default: false},
 	}
 }
 
@@ -324,6 +328,7 @@ func loadConfig(ctx *pulumi.Context, root string) (*Config, error) {
 	})
 	c.Sharing = readSharingConfig(r)
 	c.Photos = readPhotosConfig(r)
+	c.ColdStarts = readColdStartConfig(r, c.Function.Runtime, layerRuntimes)
 	if err := r.err(); err != nil {
 		return nil, err
 	}

@@ -275,6 +275,16 @@ func TestBadConfig(t *testing.T) {
 		{"artifacts bucket formatted as an IP address", map[string]string{"artifactsBucket": "10.0.0.1"},
 			"", []string{"galerly-lambda:artifactsBucket", "IP address"}},
 
+		// SnapStart.
+		{"SnapStart on python3.11 (prod's runtime)", map[string]string{"snapStart": "true"},
+			"", []string{"config galerly-lambda:snapStart:", "from python3.12 on", "galerly-lambda:functionRuntime is python3.11"}},
+		{"SnapStart with a layer not built for the runtime", map[string]string{"snapStart": "true", "functionRuntime": "python3.12", "layerRuntimes": `["python3.11"]`},
+			"", []string{"config galerly-lambda:snapStart:", "the layer is built for python3.11, not for the function's python3.12", "config galerly-lambda:functionRuntime:"}},
+		{"SnapStart on python3.11 with a layer without it", map[string]string{"snapStart": "true", "layerRuntimes": `["python3.12"]`},
+			"", []string{"galerly-lambda:snapStart", "from python3.12 on", "the layer is built for python3.12, not for the function's python3.11"}},
+		{"snapStart not a boolean", map[string]string{"snapStart": "on-publish"},
+			"", []string{"config galerly-lambda:snapStart:", `"on-publish": want true or false`}},
+
 		// The photos bucket.
 		{"photos bucket in capitals", map[string]string{"photosBucket": "Galerly-Photos"},
 			"", []string{"galerly-lambda:photosBucket", `"Galerly-Photos" is not an S3 bucket name`, "lowercase"}},

@@ -26,6 +26,10 @@ const liveAlias = "live"
 // stack's layer's unzipped size (see NewFunction).
 const layerSizeVar = "LAYER_UNZIPPED_BYTES"
 
+// snapStartApplyOn is the one value Lambda's SnapStart.ApplyOn takes
+// besides None: a snapshot of each published version.
+const snapStartApplyOn = "PublishedVersions"
+
 // lambdaTrustPolicy lets the Lambda service assume a function's role.
 const lambdaTrustPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
 
@@ -120,6 +124,9 @@ type FunctionArgs struct {
 	// SmokeTest invokes each new version with the self-test request
 	// before the live alias moves to it.
 	SmokeTest bool
+	// SnapStart turns on SnapStart for published versions. The config
+	// reader has checked it against the runtime and the layer.
+	SnapStart bool
 }
 
 // NewFunction declares the function named name (the Lambda function name).
@@ -216,6 +223,14 @@ func NewFunction(ctx *pulumi.Context, name string, args *FunctionArgs, opts ...p
 	}
 	if len(args.Environment) > 0 {
 		fnArgs.Environment = &lambda.FunctionEnvironmentArgs{Variables: args.Environment}
+	}
+	// Set only when on: a function without SnapStart keeps the inputs it
+	// had before the key existed, so its stack sees no change. Turning it
+	// on or off changes snapStart, which the provider publishes as a new
+	// version (publish is true), so the smoke test and the live alias
+	// follow.
+	if args.SnapStart {
+		fnArgs.SnapStart = &lambda.FunctionSnapStartArgs{ApplyOn: pulumi.String(snapStartApplyOn)}
 	}
 	fn, err := lambda.NewFunction(ctx, name, fnArgs, parent, pulumi.DependsOn(ready))
 	if err != nil {

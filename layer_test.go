@@ -343,6 +343,8 @@ func TestNoMachineSpecificInputs(t *testing.T) {
 	full[project+":layerShareOrganization"] = "o-a1b2c3d4e5"
 	full[project+":bytecode"] = "false"
 	full[project+":photosBucket"] = "galerly-photos-prod"
+	full[project+":functionRuntime"] = "python3.12"
+	full[project+":snapStart"] = "true"
 	for name, cfg := range map[string]map[string]string{"prod": stackConfig(t, "prod"), "with every option": full} {
 		t.Run(name, func(t *testing.T) { checkNoMachineSpecificInputs(t, facts, cfg, root) })
 	}

@@ -76,8 +76,9 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 	for k, v := range cfg.Photos.Environment() {
 		env[k] = pulumi.String(v)
 	}
-	// Every function shares the code, the layer, the environment and the
-	// policies; each has its own handler, size, role, logs and alias.
+	// Every function shares the code, the layer, the environment, the
+	// policies and SnapStart; each has its own handler, size, role, logs
+	// and alias.
 	args := func(handler string, memory, timeout int) *FunctionArgs {
 		return &FunctionArgs{
 			Source:             f.Source,
@@ -101,6 +102,7 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 			Region:             cfg.Region,
 			Endpoint:           cfg.BuildEndpoint,
 			SmokeTest:          f.SmokeTest,
+			SnapStart:          cfg.ColdStarts.SnapStart,
 		}
 	}
 	fn, err := NewFunction(ctx, f.Name, args(f.Handler, f.MemorySize, f.Timeout))

@@ -148,6 +148,9 @@ type registered struct {
 	DeleteBeforeReplace bool
 	ReplaceOnChanges    []string
 	RetainOnDelete      bool
+	// IgnoreChanges lists the inputs whose changes the engine would not
+	// act on.
+	IgnoreChanges []string
 }
 
 // dependsOn reports whether r lists the resource typ::name in dependsOn.
@@ -195,6 +198,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		DeleteBeforeReplace: rpc.GetDeleteBeforeReplace(),
 		ReplaceOnChanges:    rpc.GetReplaceOnChanges(),
 		RetainOnDelete:      rpc.GetRetainOnDelete(),
+		IgnoreChanges:       rpc.GetIgnoreChanges(),
 	}
 	for k, v := range rpc.GetPropertyDependencies() {
 		r.PropDep[k] = v.GetUrns()
