@@ -50,8 +50,8 @@ type Config struct {
 	Sharing SharingConfig
 	// Photos is the bucket the functions may read original photos from.
 	Photos PhotosConfig
-	// ColdStarts is how the functions' cold starts are shortened
-	// (SnapStart).
+	// ColdStarts is how the functions' cold starts are shortened (SnapStart)
+	// and watched (saved Logs Insights queries).
 	ColdStarts ColdStartConfig
 }
 
@@ -242,6 +242,7 @@ func settings() []setting {
 		{Key: "stripeSecretKey", Type: "string", Default: "", Secret: true},
 		{Key: "photosBucket", Type: "string", Default: ""},
 		{Key: "snapStart", Type: "boolean", Default: false},
+		{Key: "logQueries", Type: "boolean", Default: true},
 	}
 }
 

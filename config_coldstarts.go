@@ -12,22 +12,29 @@ import (
 // "Supported features and limitations").
 var snapStartMinRuntime = target.Runtime{Minor: 12}
 
-// ColdStartConfig is how the functions' cold starts are shortened.
+// ColdStartConfig is how the functions' cold starts are shortened and
+// how they are watched.
 type ColdStartConfig struct {
 	// SnapStart turns on Lambda SnapStart for every function's published
 	// versions: Lambda runs the init phase when a version is published,
 	// snapshots the environment, and restores new environments from it.
 	SnapStart bool
+	// LogQueries saves CloudWatch Logs Insights queries of cold starts
+	// and restores over each function's log group.
+	LogQueries bool
 }
 
-// readColdStartConfig reads snapStart. SnapStart is
+// readColdStartConfig reads snapStart and logQueries. SnapStart is
 // checked against the function's runtime and the layer's runtimes
 // (runtime is zero when functionRuntime is bad, layerRuntimes nil when
 // layerRuntimes is): a refusal Lambda would give halfway through an
 // update is given at preview, naming snapStart.
 func readColdStartConfig(r *configReader, runtime target.Runtime, layerRuntimes []target.Runtime) ColdStartConfig {
 	const key = "snapStart"
-	c := ColdStartConfig{SnapStart: r.boolean(key)}
+	c := ColdStartConfig{
+		SnapStart:  r.boolean(key),
+		LogQueries: r.boolean("logQueries"),
+	}
 	if !c.SnapStart || runtime.Minor == 0 {
 		return c
 	}

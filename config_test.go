@@ -284,6 +284,8 @@ func TestBadConfig(t *testing.T) {
 			"", []string{"galerly-lambda:snapStart", "from python3.12 on", "the layer is built for python3.12, not for the function's python3.11"}},
 		{"snapStart not a boolean", map[string]string{"snapStart": "on-publish"},
 			"", []string{"config galerly-lambda:snapStart:", `"on-publish": want true or false`}},
+		{"logQueries not a boolean", map[string]string{"logQueries": "sometimes"},
+			"", []string{"config galerly-lambda:logQueries:", `"sometimes": want true or false`}},
 
 		// The photos bucket.
 		{"photos bucket in capitals", map[string]string{"photosBucket": "Galerly-Photos"},

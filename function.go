@@ -48,15 +48,21 @@ type Function struct {
 	S3Key string
 
 	// The component's children: the execution role, its photos policy
-	// (nil without one), the log group, the build step, the function, its
-	// smoke test (nil when off) and the live alias.
+	// (nil without one), the log group, its saved queries (none when off),
+	// the build step, the function, its smoke test (nil when off) and the
+	// live alias.
 	Role         *iam.Role
 	PhotosPolicy *iam.RolePolicy
 	LogGroup     *cloudwatch.LogGroup
+	LogQueries   []*cloudwatch.QueryDefinition
 	Build        *local.Command
 	Function     *lambda.Function
 	SmokeTest    *lambda.Invocation
 	Alias        *lambda.Alias
+
+	// LogQueryNames are the names of the saved Logs Insights queries over
+	// the function's log group; nil when they are off.
+	LogQueryNames []string
 
 	// Name is the function's name.
 	Name pulumi.StringOutput
@@ -127,6 +133,9 @@ type FunctionArgs struct {
 	// SnapStart turns on SnapStart for published versions. The config
 	// reader has checked it against the runtime and the layer.
 	SnapStart bool
+	// LogQueries saves the cold-start and restore queries over the log
+	// group.
+	LogQueries bool
 }
 
 // NewFunction declares the function named name (the Lambda function name).
@@ -190,6 +199,12 @@ func NewFunction(ctx *pulumi.Context, name string, args *FunctionArgs, opts ...p
 	}
 	f.LogGroup = logs
 	ready = append(ready, logs)
+	if args.LogQueries {
+		if f.LogQueries, err = newLogQueries(ctx, name, logs, parent); err != nil {
+			return nil, err
+		}
+		f.LogQueryNames = logQueryNames(name)
+	}
 
 	// The layer's size reaches the build through its environment, not its
 	// command line: when a new layer is being built its size is unknown at

@@ -36,6 +36,9 @@ func functionResources(name string, smokeTest bool, policySlugs ...string) []str
 		typeCommand + "::" + name + "-build",
 		typeFunction + "::" + name,
 		typeAlias + "::" + name + "-live",
+		// The saved Logs Insights queries (logQueries defaults to true).
+		typeQuery + "::" + name + "-cold-starts",
+		typeQuery + "::" + name + "-restores",
 	}
 	if smokeTest {
 		out = append(out, typeInvoke+"::"+name+"-smoke-test")

@@ -372,14 +372,17 @@ func checkNoMachineSpecificInputs(t *testing.T, facts machineFacts, cfg map[stri
 // withoutAWSConstants removes from an input the fixed strings of AWS's own
 // formats that look like what the check looks for but are the same on
 // every machine: the IAM policy language version (a date) in a trust or
-// role policy, and the /aws/lambda/ prefix of a function's log group (a
-// path).
+// role policy, the /aws/lambda/ prefix of a function's log group (a
+// path), and the saved Logs Insights queries, the program's constants
+// (their patterns read dates and hold slashes).
 func withoutAWSConstants(typ, path, s string) string {
 	switch {
 	case (typ == typeRole && path == "assumeRolePolicy") || (typ == typeRolePol && path == "policy"):
 		return strings.ReplaceAll(s, `"Version":"2012-10-17"`, "")
-	case typ == typeLogGroup && path == "name":
+	case (typ == typeLogGroup && path == "name") || (typ == typeQuery && path == "logGroupNames[0]"):
 		return strings.TrimPrefix(s, "/aws/lambda/")
+	case typ == typeQuery && path == "queryString" && (s == coldStartQuery || s == restoreQuery):
+		return ""
 	}
 	return s
 }

@@ -44,6 +44,7 @@ const (
 	typeFunction  = "aws:lambda/function:Function"
 	typeInvoke    = "aws:lambda/invocation:Invocation"
 	typeAlias     = "aws:lambda/alias:Alias"
+	typeQuery     = "aws:cloudwatch/queryDefinition:QueryDefinition"
 	typeRolePol   = "aws:iam/rolePolicy:RolePolicy"
 
 	// What the mocked AWS names things.
@@ -641,6 +642,9 @@ func TestProgramOutputs(t *testing.T) {
 		"functionS3Uri":         "s3://" + mockBucket + "/functions/galerly-api-prod/" + prodCodeKey(t, ".") + ".zip",
 		"functionUnzippedBytes": mockUnzip,
 		"extraLiveAliasArns":    map[string]any{},
+		"logQueryNames": map[string]any{
+			"galerly-api-prod": []any{"galerly-api-prod/cold-starts-by-version", "galerly-api-prod/snapstart-restores-by-version"},
+		},
 	}
 	for name, w := range want {
 		got, ok := out[name]
