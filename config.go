@@ -48,6 +48,11 @@ type Config struct {
 	Function FunctionConfig
 	// Sharing says who besides this account may use the layer's versions.
 	Sharing SharingConfig
+	// Photos is the bucket the functions may read original photos from.
+	Photos PhotosConfig
+	// ColdStarts is how the functions' cold starts are shortened (SnapStart)
+	// and watched (saved Logs Insights queries).
+	ColdStarts ColdStartConfig
 }
 
 // KeyOptions are the build options that are part of the layer and code
@@ -235,6 +240,9 @@ func settings() []setting {
 		{Key: "functionPolicyArns", Type: "array", Items: "string", Default: []string{}},
 		{Key: "extraFunctions", Type: "array", Items: "object", Default: []map[string]any{}},
 		{Key: "stripeSecretKey", Type: "string", Default: "", Secret: true},
+		{Key: "photosBucket", Type: "string", Default: ""},
+		{Key: "snapStart", Type: "boolean", Default: false},
+		{Key: "logQueries", Type: "boolean", Default: true},
 	}
 }
 
@@ -260,9 +268,6 @@ var (
 	// function's IAM role is auto-named after it with Pulumi's 8-character
 	// suffix, and IAM allows role names of 64.
 	functionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,56}$`)
-	// S3 bucket names, as far as a typo is concerned; S3 itself has the
-	// last word on the rest (reserved prefixes, IP-address forms).
-	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	// The lock path goes into a shell command line; keeping it to these
 	// characters means it needs no quoting.
 	safePath = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
@@ -299,8 +304,10 @@ func loadConfig(ctx *pulumi.Context, root string) (*Config, error) {
 		BuildEndpoint:   r.str("buildEndpointUrl"),
 		Bytecode:        r.boolean("bytecode"),
 	}
-	if c.ArtifactsBucket != "" && (!bucketName.MatchString(c.ArtifactsBucket) || strings.Contains(c.ArtifactsBucket, "..")) {
-		r.fail("artifactsBucket", "%q is not an S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens)", c.ArtifactsBucket)
+	if c.ArtifactsBucket != "" {
+		if err := checkBucketName(c.ArtifactsBucket); err != nil {
+			r.failErr("artifactsBucket", err)
+		}
 	}
 	if err := checkEndpoint(c.BuildEndpoint); err != nil {
 		r.failErr("buildEndpointUrl", err)
@@ -321,6 +328,8 @@ func loadConfig(ctx *pulumi.Context, root string) (*Config, error) {
 		options:       c.KeyOptions(),
 	})
 	c.Sharing = readSharingConfig(r)
+	c.Photos = readPhotosConfig(r)
+	c.ColdStarts = readColdStartConfig(r, c.Function.Runtime, layerRuntimes)
 	if err := r.err(); err != nil {
 		return nil, err
 	}

@@ -73,8 +73,12 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 	if f.StripeSecretKey != "" {
 		env["STRIPE_SECRET_KEY"] = pulumi.ToSecret(pulumi.String(string(f.StripeSecretKey))).(pulumi.StringOutput)
 	}
-	// Every function shares the code, the layer, the environment and the
-	// policies; each has its own handler, size, role, logs and alias.
+	for k, v := range cfg.Photos.Environment() {
+		env[k] = pulumi.String(v)
+	}
+	// Every function shares the code, the layer, the environment, the
+	// policies, SnapStart and the saved queries; each has its own handler,
+	// size, role, logs and alias.
 	args := func(handler string, memory, timeout int) *FunctionArgs {
 		return &FunctionArgs{
 			Source:             f.Source,
@@ -92,11 +96,14 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 			Layers:             layers,
 			LayerUnzippedBytes: layer.UnzippedBytes,
 			PolicyArns:         f.PolicyArns,
+			PhotosPolicy:       cfg.Photos.ReadPolicy(partition(cfg.Region)),
 			Partition:          partition(cfg.Region),
 			Bucket:             bucket,
 			Region:             cfg.Region,
 			Endpoint:           cfg.BuildEndpoint,
 			SmokeTest:          f.SmokeTest,
+			SnapStart:          cfg.ColdStarts.SnapStart,
+			LogQueries:         cfg.ColdStarts.LogQueries,
 		}
 	}
 	fn, err := NewFunction(ctx, f.Name, args(f.Handler, f.MemorySize, f.Timeout))
@@ -104,12 +111,19 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 		return nil, err
 	}
 	extraAliases := pulumi.StringMap{}
+	queries := pulumi.StringArrayMap{}
+	if fn.LogQueryNames != nil {
+		queries[f.Name] = pulumi.ToStringArray(fn.LogQueryNames)
+	}
 	for _, e := range f.Extra {
 		x, err := NewFunction(ctx, e.Name, args(e.Handler, e.MemorySize, e.Timeout))
 		if err != nil {
 			return nil, err
 		}
 		extraAliases[e.Name] = x.LiveAliasArn
+		if x.LogQueryNames != nil {
+			queries[e.Name] = pulumi.ToStringArray(x.LogQueryNames)
+		}
 	}
 
 	return map[string]pulumi.Input{
@@ -129,5 +143,6 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 		"functionS3Uri":         pulumi.Sprintf("s3://%s/%s", bucket, fn.S3Key),
 		"functionUnzippedBytes": fn.UnzippedBytes,
 		"extraLiveAliasArns":    extraAliases,
+		"logQueryNames":         queries,
 	}, nil
 }

@@ -44,6 +44,8 @@ const (
 	typeFunction  = "aws:lambda/function:Function"
 	typeInvoke    = "aws:lambda/invocation:Invocation"
 	typeAlias     = "aws:lambda/alias:Alias"
+	typeQuery     = "aws:cloudwatch/queryDefinition:QueryDefinition"
+	typeRolePol   = "aws:iam/rolePolicy:RolePolicy"
 
 	// What the mocked AWS names things.
 	mockBucket  = "artifacts-4f1c2b9"
@@ -147,6 +149,9 @@ type registered struct {
 	DeleteBeforeReplace bool
 	ReplaceOnChanges    []string
 	RetainOnDelete      bool
+	// IgnoreChanges lists the inputs whose changes the engine would not
+	// act on.
+	IgnoreChanges []string
 }
 
 // dependsOn reports whether r lists the resource typ::name in dependsOn.
@@ -194,6 +199,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		DeleteBeforeReplace: rpc.GetDeleteBeforeReplace(),
 		ReplaceOnChanges:    rpc.GetReplaceOnChanges(),
 		RetainOnDelete:      rpc.GetRetainOnDelete(),
+		IgnoreChanges:       rpc.GetIgnoreChanges(),
 	}
 	for k, v := range rpc.GetPropertyDependencies() {
 		r.PropDep[k] = v.GetUrns()
@@ -636,6 +642,9 @@ func TestProgramOutputs(t *testing.T) {
 		"functionS3Uri":         "s3://" + mockBucket + "/functions/galerly-api-prod/" + prodCodeKey(t, ".") + ".zip",
 		"functionUnzippedBytes": mockUnzip,
 		"extraLiveAliasArns":    map[string]any{},
+		"logQueryNames": map[string]any{
+			"galerly-api-prod": []any{"galerly-api-prod/cold-starts-by-version", "galerly-api-prod/snapstart-restores-by-version"},
+		},
 	}
 	for name, w := range want {
 		got, ok := out[name]
