@@ -105,15 +105,17 @@ def run(func: Callable[..., Answer], *args: Any, limits: Limits, what: str = "th
     reaped = False
     try:
         deadline = time.monotonic() + limits.seconds
-        data, timed_out = _read_answer(read_fd, deadline, max_answer)
-        if timed_out:
+        data, timed_out, oversized = _read_answer(read_fd, deadline, max_answer)
+        if timed_out or oversized:
             os.kill(pid, signal.SIGKILL)
-        status = _reap(pid, timed_out)
+        status = _reap(pid, timed_out or oversized)
         reaped = True
     finally:
         os.close(read_fd)
         if not reaped:  # the parent was interrupted: leave no child behind
             _kill_and_reap(pid)
+    if oversized:
+        raise ChildFailed("no-answer", f"{what} answered with more than the {max_answer:,} bytes allowed")
     if timed_out:
         raise ChildFailed("timeout", f"{what} took longer than the {_seconds(limits.seconds)} allowed and was stopped")
     if os.WIFSIGNALED(status):
@@ -203,26 +205,26 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _read_answer(fd: int, deadline: float, max_answer: int) -> tuple[bytes, bool]:
-    """Everything the child writes until it closes the pipe, up to the
-    frame's declared size (at most max_answer); (data, timed out)."""
+def _read_answer(fd: int, deadline: float, max_answer: int) -> tuple[bytes, bool, bool]:
+    """Everything the child writes until it closes the pipe, at most
+    max_answer and a header; (data, timed out, more than that)."""
     chunks: list[bytes] = []
     total = 0
     limit = _FRAME.size + 64 * 1024 + max_answer  # header JSON is small
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            return b"".join(chunks), True
+            return b"".join(chunks), True, False
         ready, _, _ = select.select([fd], [], [], left)
         if not ready:
             continue
         chunk = os.read(fd, 1024 * 1024)
         if not chunk:
-            return b"".join(chunks), False
+            return b"".join(chunks), False, False
         total += len(chunk)
         if total > limit:
-            # More than any honest answer: stop reading, the parse refuses it.
-            return b"".join(chunks), False
+            # More than any honest answer: stop reading.
+            return b"", False, True
         chunks.append(chunk)
 
 

@@ -21,7 +21,11 @@ often say "upright" while the RAW says "rotated". A demosaiced image comes
 out of LibRaw already turned.
 
 The camera's make and model come from the RAW's TIFF header, else from the
-preview's Exif (tiffmeta.py); rawpy has no API for them.
+preview's Exif (tiffmeta.py); rawpy has no API for them. LibRaw puts an
+Exif block of its own, naming the camera it identified, in front of a JPEG
+preview that does not start with one, so for most non-TIFF RAWs the
+preview's Exif is LibRaw's identification. Where neither says (no TIFF
+header, no JPEG preview), both are null.
 
 Decoding runs in a child process (isolate.py) with an address-space limit
 and a time limit sized from the function's memory (``limits()``), so a
