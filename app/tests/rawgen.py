@@ -67,18 +67,27 @@ def scene(width: int, height: int) -> numpy.ndarray:
     """The picture on the sensor, (height, width, 3) uint8: top third red."""
     rgb = numpy.empty((height, width, 3), numpy.uint8)
     rgb[:] = BLUE
-    rgb[: max(1, height // 3)] = RED
+    rgb[: _red_rows(height)] = RED
     return rgb
 
 
-def mosaic(rgb: numpy.ndarray) -> numpy.ndarray:
-    """An RGGB Bayer mosaic of rgb, 12-bit linear values in uint16."""
-    linear = (rgb.astype(numpy.float64) / 255.0) ** 2.2 * WHITE_LEVEL
-    cfa = numpy.empty(rgb.shape[:2], numpy.uint16)
-    cfa[0::2, 0::2] = linear[0::2, 0::2, 0]
-    cfa[0::2, 1::2] = linear[0::2, 1::2, 1]
-    cfa[1::2, 0::2] = linear[1::2, 0::2, 1]
-    cfa[1::2, 1::2] = linear[1::2, 1::2, 2]
+def _red_rows(height: int) -> int:
+    return max(1, height // 3)
+
+
+def mosaic(width: int, height: int) -> numpy.ndarray:
+    """An RGGB Bayer mosaic of the scene, 12-bit linear values in uint16.
+    Built a row colour at a time, so a 61 MP sensor costs its 122 MB and
+    no more."""
+    cfa = numpy.empty((height, width), numpy.uint16)
+    red_rows = _red_rows(height)
+    for rows, color in ((slice(0, red_rows), RED), (slice(red_rows, height), BLUE)):
+        r, g, b = (round((c / 255.0) ** 2.2 * WHITE_LEVEL) for c in color)
+        band = cfa[rows]
+        first = rows.start  # the band's first row decides which rows are R/G and G/B
+        even, odd = (slice(0, None, 2), slice(1, None, 2)) if first % 2 == 0 else (slice(1, None, 2), slice(0, None, 2))
+        band[even, 0::2], band[even, 1::2] = r, g
+        band[odd, 0::2], band[odd, 1::2] = g, b
     return cfa
 
 
@@ -86,7 +95,9 @@ def jpeg(rgb: numpy.ndarray, size: tuple[int, int], *, orientation: int | None =
          camera: tuple[str, str] | None = None, quality: int = 85) -> bytes:
     """rgb resized to size as a baseline JPEG, with an EXIF block holding
     orientation and camera when given."""
-    img = Image.fromarray(rgb).resize(size, Image.BILINEAR)
+    img = Image.fromarray(rgb)
+    if img.size != tuple(size):
+        img = img.resize(size, Image.BILINEAR)
     exif = Image.Exif()
     if orientation is not None:
         exif[0x0112] = orientation
@@ -120,7 +131,6 @@ def dng(spec: Spec | None = None, **kw) -> bytes:
     if spec.width % 2 or spec.height % 2:
         raise ValueError("a Bayer mosaic needs an even width and height")
     _allow_preencoded_jpeg()
-    rgb = scene(spec.width, spec.height)
     subifds = 1 + (spec.preview is not None)
     ifd0 = [
         (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
@@ -136,13 +146,13 @@ def dng(spec: Spec | None = None, **kw) -> bytes:
     out = io.BytesIO()
     with tifffile.TiffWriter(out) as tif:
         if spec.thumbnail:
-            small = numpy.ascontiguousarray(rgb[::8, ::8])
+            small = scene(spec.width // 8, spec.height // 8)
         else:
             # DNG wants an IFD0; without a thumbnail it is a 1x1 stub.
             small = numpy.zeros((1, 1, 3), numpy.uint8)
         tif.write(small, photometric="rgb", subfiletype=1, subifds=subifds, extratags=ifd0, metadata=None)
         tif.write(
-            mosaic(rgb),
+            mosaic(spec.width, spec.height),
             photometric=32803,  # CFA
             subfiletype=0,
             extratags=[
@@ -157,7 +167,7 @@ def dng(spec: Spec | None = None, **kw) -> bytes:
         )
         if spec.preview is not None:
             w, h = spec.preview
-            data = jpeg(rgb, (w, h), orientation=spec.preview_orientation, camera=spec.preview_exif_camera,
+            data = jpeg(scene(w, h), (w, h), orientation=spec.preview_orientation, camera=spec.preview_exif_camera,
                         quality=spec.jpeg_quality)
             tif.write(iter([data]), shape=(h, w, 3), dtype=numpy.uint8, photometric="ycbcr",
                       compression=7, subsampling=(2, 2), rowsperstrip=h, subfiletype=1, metadata=None)

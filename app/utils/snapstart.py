@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import random
 import sys
 import time
 
@@ -128,6 +127,8 @@ def register_hooks() -> bool:
 def after_restore() -> None:
     """Make unique again what every restored environment shares; see the
     module doc. Lambda allows the hooks 10 s; this takes microseconds."""
+    import random  # here, not at the top: an on-demand cold start never needs it
+
     from utils import photos
 
     random.seed()  # from os.urandom

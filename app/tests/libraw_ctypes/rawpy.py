@@ -38,6 +38,7 @@ import ctypes
 import enum
 import functools
 import io
+import json
 import os
 import subprocess
 import tempfile
@@ -93,7 +94,22 @@ _DataCallback = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.
 @functools.lru_cache(maxsize=None)
 def _offsets() -> dict[str, int]:
     """offsetof() of each field, from a program the C compiler builds
-    against libraw-dev's headers (raises OSError naming what is missing)."""
+    against libraw-dev's headers (raises OSError naming what is missing).
+    RAWPY_STANDIN_OFFSETS names a JSON file to keep them in between
+    processes (the benchmark sets it, so its import figures are not a
+    compiler's)."""
+    cache = os.environ.get("RAWPY_STANDIN_OFFSETS")
+    if cache and os.path.exists(cache):
+        with open(cache, encoding="utf-8") as f:
+            return json.load(f)
+    offsets = _compile_offsets()
+    if cache:
+        with open(cache, "w", encoding="utf-8") as f:
+            json.dump(offsets, f)
+    return offsets
+
+
+def _compile_offsets() -> dict[str, int]:
     lines = [f'printf("{name} %zu\\n", offsetof(libraw_data_t, {member}));' for name, (member, _) in _FIELDS.items()]
     source = (
         "#include <stddef.h>\n#include <stdio.h>\n#include <libraw/libraw.h>\n"
