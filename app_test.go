@@ -236,7 +236,7 @@ var (
 	realDecoderClassRE = regexp.MustCompile(`(?m)^test_\w+ \(tests\.test_(?:raw|samples|photos)\.(\w+)\.\w+\) \.\.\. (ok|skipped.*|FAIL|ERROR)$`)
 	// The classes that must run here, and how many tests each has at least.
 	realDecoderClasses = map[string]int{
-		"SyntheticDNGTest": 4, "RealCR2Test": 3, "CrashTest": 1, "SamplesTest": 5,
+		"SyntheticDNGTest": 5, "RealCR2Test": 3, "CrashTest": 1, "SamplesTest": 5,
 		"RequestTest": 1, "MotoTest": 4, "RealCR2ThroughS3Test": 1,
 	}
 )

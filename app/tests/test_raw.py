@@ -16,6 +16,8 @@ import base64
 import io
 import os
 import signal
+import subprocess
+import tempfile
 import unittest
 from unittest import mock
 
@@ -91,6 +93,22 @@ class SyntheticDNGTest(unittest.TestCase):
                 img = picture(body)
                 self.assertEqual((img.format, img.size), ("JPEG", want))
                 self.assertEqual(rawgen.red_side(img), side)
+
+    def test_libraw_bin_reads_the_dngs_as_written(self):
+        from tests import rawgen
+
+        for orientation, flip in ((1, 0), (6, 6), (8, 5)):
+            with self.subTest(orientation=orientation), tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "test.dng")
+                with open(path, "wb") as f:
+                    f.write(rawgen.dng(width=512, height=384, preview=(160, 120), orientation=orientation))
+                info = subprocess.run(["raw-identify", "-v", path], capture_output=True, text=True, timeout=60,
+                                      check=True).stdout
+                self.assertRegex(info, r"Camera: Galerly Synthetic DNG")
+                self.assertRegex(info, r"Thumb size: +160 x 120")
+                self.assertRegex(info, r"Full size: +512 x 384")
+                self.assertRegex(info, rf"Image flip: {flip}\n")
+                self.assertRegex(info, r"Filter pattern: RGGB")
 
     def test_never_enlarged(self):
         from tests import rawgen
