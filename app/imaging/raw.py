@@ -36,6 +36,9 @@ runs inside the child.
 
 rawpy, numpy and PIL are imported by the caller before the fork (they are
 inherited, not imported per request) and only ever inside functions here.
+LibRaw must never process an image in the parent: its OpenMP threads,
+once started there, deadlock every child forked after (measured with
+Debian's LibRaw: the next child hung until its time limit).
 """
 
 from __future__ import annotations
