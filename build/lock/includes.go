@@ -8,10 +8,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/galerly/galerly-lambda/build/internal/clip"
+	"github.com/galerly/galerly-lambda/build/internal/redact"
 )
 
 // maxIncludedFiles bounds how many files one lock may include, directly
@@ -59,32 +61,7 @@ func (o Option) Display() string {
 	if o.Value == "" {
 		return o.Name
 	}
-	return o.Name + " " + clip.String(redact(o.Value))
-}
-
-// redact hides the userinfo of a URL. Text that does not parse as a URL
-// with a host loses everything up to the last '@' before any query, since
-// a password may itself hold '/' or ':'.
-func redact(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.Host != "" {
-		u.User = nil
-		return u.String()
-	}
-	scheme, rest, hasScheme := strings.Cut(raw, "://")
-	if !hasScheme {
-		scheme, rest = "", raw
-	}
-	end := strings.IndexAny(rest, "?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
-		rest = "xxxxx@" + rest[at+1:]
-	}
-	if hasScheme {
-		return scheme + "://" + rest
-	}
-	return rest
+	return o.Name + " " + clip.String(redact.URL(o.Value))
 }
 
 // includer reads one requirements lock: the lock and every file it
@@ -97,14 +74,15 @@ type includer struct {
 	canRead bool
 	// lockPath is the lock's file on disk; "" when !canRead.
 	lockPath string
-	// root is the project folder, symlinks resolved; found by findRoot
-	// the first time an include needs it when "".
-	root     string
-	rootDesc string // how messages name the project folder
-	findRoot func() (string, error)
-	reading  []string // real paths of the files being read, outermost first
-	names    []string // their names, for a cycle's message
-	read     map[string]bool
+	// root is the project folder, absolute, and realRoot the same with
+	// symlinks resolved; found by findRoot the first time an include
+	// needs them.
+	root, realRoot string
+	rootDesc       string // how messages name the project folder
+	findRoot       func() (string, error)
+	reading        []string // real paths of the files being read, outermost first
+	names          []string // their names, for a cycle's message
+	read           map[string]bool
 }
 
 // newFileIncluder returns an includer for the lock read from lockPath.
@@ -225,11 +203,16 @@ func (r *includer) options(name, path string, line int, opts []option) error {
 	return nil
 }
 
+// pipEnvVar is pip's ${NAME} in a requirements file, expanded from the
+// environment when the file is used.
+var pipEnvVar = regexp.MustCompile(`\$\{[A-Z0-9_]+\}`)
+
 // checkIndexValue checks the URL of an --index-url or --extra-index-url
-// line: absolute http(s). ${NAME} (pip's environment variables) is kept
-// for the build to expand.
+// line: absolute http(s). ${NAME} (pip's environment variables, say a
+// token) is kept for the build to expand, so the lock reads the same
+// everywhere; it is checked as if it were a plain word.
 func checkIndexValue(o Option) error {
-	u, err := url.Parse(o.Value)
+	u, err := url.Parse(pipEnvVar.ReplaceAllString(o.Value, "x"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("%s: want an absolute http:// or https:// URL", o.Display())
 	}
@@ -263,19 +246,28 @@ func (r *includer) include(from, fromPath string, o option) error {
 	}
 	if r.root == "" {
 		root, err := r.findRoot()
+		var real string
 		if err == nil {
-			root, err = filepath.EvalSymlinks(root)
+			real, err = filepath.EvalSymlinks(root)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: the project folder: %w", what, err)
 		}
-		r.root = root
+		r.root, r.realRoot = root, real
 	}
 	p := filepath.FromSlash(o.value)
 	name := o.value
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(filepath.Dir(fromPath), p)
 		name = path.Join(path.Dir(filepath.ToSlash(from)), filepath.ToSlash(o.value))
+	}
+	outside := func() error {
+		return fmt.Errorf("%s: %s is outside %s: an include must stay inside it, so every machine reads the same files", what, name, r.rootDesc)
+	}
+	// Lexically first, so a path out is refused whether or not it exists
+	// here; then with links resolved, so a link cannot lead out.
+	if abs, err := filepath.Abs(p); err != nil || !inside(r.root, abs) {
+		return outside()
 	}
 	real, err := filepath.EvalSymlinks(p)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -287,8 +279,8 @@ func (r *includer) include(from, fromPath string, o option) error {
 	if real, err = filepath.Abs(real); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if rel, err := filepath.Rel(r.root, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return fmt.Errorf("%s: %s is outside %s: an include must stay inside it, so every machine reads the same files", what, name, r.rootDesc)
+	if !inside(r.realRoot, real) {
+		return outside()
 	}
 	if i := slices.Index(r.reading, real); i >= 0 {
 		return fmt.Errorf("%s: the includes form a cycle: %s -> %s", what, strings.Join(r.names[i:], " -> "), name)
@@ -322,17 +314,15 @@ func (r *includer) include(from, fromPath string, o option) error {
 // requirement that another line makes (Check): the version it must have,
 // and with hashes the files it may be installed from.
 func parseConstraintLine(file, text string) (*Requirement, error) {
-	text = strings.TrimSpace(text)
-	if text == "" {
-		return nil, nil
-	}
-	reqText, optText := splitOptions(text)
-	req, err := parseRequirement(reqText)
+	req, err := parsePinned(text)
 	if err != nil {
 		return nil, fmt.Errorf("constraint: %w", err)
 	}
-	if req.Hashes, err = parseHashes(optText); err != nil {
-		return nil, fmt.Errorf("constraint: %w", err)
-	}
 	return req, nil
+}
+
+// inside reports whether path is dir or below it; both are absolute.
+func inside(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }

@@ -255,6 +255,19 @@ func isSpace(c byte) bool {
 // parseLine parses one logical line that is not an option line. It
 // returns nil, nil for a blank line.
 func parseLine(file, text string) (*Requirement, error) {
+	req, err := parsePinned(text)
+	if req == nil || err != nil {
+		return nil, err
+	}
+	if len(req.Hashes) == 0 {
+		return nil, fmt.Errorf("%s==%s has no --hash=sha256: every requirement needs the digests of its files (pip-compile --generate-hashes, uv pip compile --generate-hashes)", req.Spelled, clip.String(req.Version))
+	}
+	return req, nil
+}
+
+// parsePinned parses NAME==VERSION[; MARKER] and its --hash options, if
+// any; nil, nil for a blank line.
+func parsePinned(text string) (*Requirement, error) {
 	text = strings.TrimSpace(text)
 	if text == "" {
 		return nil, nil
@@ -264,12 +277,8 @@ func parseLine(file, text string) (*Requirement, error) {
 	if err != nil {
 		return nil, err
 	}
-	req.Hashes, err = parseHashes(optText)
-	if err != nil {
+	if req.Hashes, err = parseHashes(optText); err != nil {
 		return nil, err
-	}
-	if len(req.Hashes) == 0 {
-		return nil, fmt.Errorf("%s==%s has no --hash=sha256: every requirement needs the digests of its files (pip-compile --generate-hashes, uv pip compile --generate-hashes)", req.Spelled, clip.String(req.Version))
 	}
 	return req, nil
 }
