@@ -507,6 +507,9 @@ func FuzzParse(f *testing.F) {
 		"numpy @ https://x/y.whl\n",
 		"\r\n#\\\n\\\n",
 		"a==1 --hash sha256:" + h(3) + ` ; python_full_version ~= "3.12.1"`,
+		"a==1 ; python_full_version < '3.12' --hash=sha256:" + h(1) + "\na==2 ; python_full_version >= '3.12' --hash=sha256:" + h(2) + "\n",
+		"a==1 ; python_version <= '3.12' --hash=sha256:" + h(1) + "\na==2 ; python_version >= '3.12' --hash=sha256:" + h(2) + "\n",
+		"--index-url https://u:p@h/simple\n--find-links ./w\n--trusted-host h\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -523,8 +526,8 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		for i, r := range l.Requirements {
-			if i > 0 && l.Requirements[i-1].Name >= r.Name {
-				t.Fatalf("requirements not sorted and unique: %q then %q", l.Requirements[i-1].Name, r.Name)
+			if i > 0 && l.Requirements[i-1].Name > r.Name {
+				t.Fatalf("requirements not sorted: %q then %q", l.Requirements[i-1].Name, r.Name)
 			}
 			if r.Name != NormalizeName(r.Spelled) || !pyname.Valid(r.Spelled) || r.Version == "" || r.Line < 1 {
 				t.Fatalf("bad requirement %+v", r)
@@ -547,6 +550,19 @@ func FuzzParse(f *testing.F) {
 		tgt := mustTarget(t, "arm64", "python3.9", "python3.14")
 		if Key(l, tgt, Options{}) != Key(l, tgt, Options{}) {
 			t.Fatal("Key is not deterministic")
+		}
+		// A package may be listed more than once, but a lock Check
+		// accepts gives each runtime one line of it.
+		if l.Check(tgt) == nil {
+			seen := map[string]bool{}
+			for _, a := range l.For(tgt) {
+				for _, rt := range a.Runtimes {
+					if seen[a.Name+" "+rt.String()] {
+						t.Fatalf("%s applies twice to %s after Check accepted the lock", a.Name, rt)
+					}
+					seen[a.Name+" "+rt.String()] = true
+				}
+			}
 		}
 	})
 }
