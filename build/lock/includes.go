@@ -21,8 +21,11 @@ import (
 const maxIncludedFiles = 100
 
 // projectMarkers are the files whose folder the CLI takes as the project
-// folder: the nearest folder above the lock holding one of them.
-var projectMarkers = []string{"Pulumi.yaml", "Pulumi.yml", "go.mod", "pyproject.toml", ".git"}
+// folder, in two tiers: the nearest folder above the lock holding a
+// Pulumi project file, which is the folder the Pulumi program reads the
+// lock in, so a build accepts the includes its preview accepted; else the
+// nearest holding one of the others.
+var projectMarkers = [][]string{{"Pulumi.yaml", "Pulumi.yml"}, {"go.mod", "pyproject.toml", ".git"}}
 
 // IndexOptions are the index options of a requirements lock, from the
 // lock and the files it includes, each with the line that gave it. The
@@ -101,8 +104,8 @@ func newFileIncluder(lockPath, root string) *includer {
 				return "", err
 			}
 			found := findProject(dir)
-			r.rootDesc = fmt.Sprintf("the project folder %s (the nearest folder above the lock with %s; else the lock's own folder)",
-				found, strings.Join(projectMarkers, ", "))
+			r.rootDesc = fmt.Sprintf("the project folder %s (the nearest folder above the lock with %s; else with %s; else the lock's own folder)",
+				found, strings.Join(projectMarkers[0], " or "), strings.Join(projectMarkers[1], ", "))
 			return found, nil
 		}
 	}
@@ -115,21 +118,22 @@ func newFileIncluder(lockPath, root string) *includer {
 	return r
 }
 
-// findProject returns the nearest folder from dir upward holding one of
-// projectMarkers, or dir when none does.
+// findProject returns the nearest folder from dir upward holding a file
+// of the first tier of projectMarkers, else of the second, else dir.
 func findProject(dir string) string {
-	for d := dir; ; {
-		for _, m := range projectMarkers {
-			if _, err := os.Lstat(filepath.Join(d, m)); err == nil {
-				return d
+	for _, tier := range projectMarkers {
+		for d := dir; ; d = filepath.Dir(d) {
+			for _, m := range tier {
+				if _, err := os.Lstat(filepath.Join(d, m)); err == nil {
+					return d
+				}
+			}
+			if filepath.Dir(d) == d {
+				break
 			}
 		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return dir
-		}
-		d = parent
 	}
+	return dir
 }
 
 // readRequirements reads a requirements lock named name whose bytes are

@@ -148,6 +148,12 @@ func TestIncludesRefused(t *testing.T) {
 			"project/locks/l.txt": pin("a", "1", 1) + "-r ../../shared.txt\n",
 			"shared.txt":          pin("b", "1", 2),
 		}, "project/locks/l.txt", "l.txt:2: -r ../../shared.txt: |shared.txt is outside the project folder"},
+		{"a Pulumi project above a go.mod: the Pulumi project", map[string]string{
+			"Pulumi.yaml":  "name: x\n",
+			"shared.txt":   pin("b", "1", 2),
+			"locks/go.mod": "module x\n",
+			"locks/l.txt":  "-r ../shared.txt\n-r ../../outside.txt\n",
+		}, "locks/l.txt", "l.txt:2: -r ../../outside.txt: "},
 		{"no project marker: the lock's folder", map[string]string{
 			"locks/l.txt": "-r ../base.txt\n",
 			"base.txt":    pin("b", "1", 2),
