@@ -550,7 +550,9 @@ func readLock(root, rel string, sel lock.Selection) (*lock.Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read lock %s: %w", rel, causeOnly(err))
 	}
-	return lock.ParseSelected(rel, data, sel)
+	// In the project, so the files it includes (-r, -c) are read too:
+	// the preview reads all the build will.
+	return lock.ParseInProject(root, rel, data, sel)
 }
 
 // checkRelPath checks a path from config that goes into a build command:

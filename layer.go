@@ -276,15 +276,9 @@ func layerBuildCommand(args *LayerArgs, key, s3Key string) pulumi.StringOutput {
 }
 
 // pins returns "name==version" for each requirement of l that applies to
-// t, sorted by name.
-func pins(l *lock.Lock, t target.Target) []string {
-	var out []string
-	for _, a := range l.For(t) {
-		out = append(out, a.Name+"=="+a.Version)
-	}
-	slices.Sort(out)
-	return out
-}
+// t, sorted, with the runtimes after a package that has a line per
+// runtime (lock.Pins).
+func pins(l *lock.Lock, t target.Target) []string { return lock.Pins(l, t) }
 
 // layerDescription names the pinned versions and the start of the key,
 // within Lambda's 256 characters. When the pins do not all fit, it keeps

@@ -229,6 +229,9 @@ func Function(ctx context.Context, opts FunctionOptions) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := useLockSources(&opts.Sources, l, opts.Out, opts.Inputs(), log); err != nil {
+			return nil, err
+		}
 		lockKey = lock.Key(l, t, opts.KeyOptions())
 		if len(l.For(t)) == 0 {
 			log("note: lock %s: no requirement applies to %s; the package holds the code alone", l.File, t)

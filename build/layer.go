@@ -133,6 +133,9 @@ func Layer(ctx context.Context, opts LayerOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := useLockSources(&opts.Sources, l, opts.Out, opts.Inputs(), logTo(opts.Log)); err != nil {
+		return nil, err
+	}
 	key := lock.Key(l, opts.Target, opts.KeyOptions())
 	c, err := openCache(opts.CacheDir)
 	if err != nil {

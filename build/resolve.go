@@ -1,6 +1,7 @@
 package build
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -178,9 +179,11 @@ func checkRecord(placed []placement, l *lock.Lock, t target.Target) error {
 	if err != nil {
 		return err
 	}
-	byName := make(map[string]lock.Applied, len(applied))
+	// A package may have several lines, each for some runtimes (a
+	// universal lock's numpy for python3.11 and for python3.12).
+	byName := make(map[string][]lock.Applied, len(applied))
 	for _, a := range applied {
-		byName[a.Name] = a
+		byName[a.Name] = append(byName[a.Name], a)
 	}
 	type slot struct {
 		name string
@@ -188,14 +191,9 @@ func checkRecord(placed []placement, l *lock.Lock, t target.Target) error {
 	}
 	covered := map[slot]bool{}
 	for _, p := range placed {
-		req, ok := byName[p.Name]
-		switch {
-		case !ok:
-			return fmt.Errorf("it places %s, which the lock does not pin for %s", clip.String(p.Name), t)
-		case p.Version != req.Version:
-			return fmt.Errorf("it places %s %s, the lock pins %s", p.Name, clip.String(p.Version), req.Version)
-		case !slices.Contains(req.Hashes, p.SHA256):
-			return fmt.Errorf("it places %s with sha256 %s, which the lock does not name for %s==%s", clip.String(p.Wheel), clip.String(p.SHA256), p.Name, req.Version)
+		req, runtimes, err := recordedLine(p, byName[p.Name], t)
+		if err != nil {
+			return err
 		}
 		fn, err := wheel.ParseFilename(p.Wheel)
 		if err != nil {
@@ -203,10 +201,6 @@ func checkRecord(placed []placement, l *lock.Lock, t target.Target) error {
 		}
 		if fn.Name != req.Name || !fn.IsVersion(req.Version) {
 			return fmt.Errorf("it places %s for %s==%s", clip.String(p.Wheel), p.Name, req.Version)
-		}
-		runtimes, err := runtimesReading(p.Path, req, t)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.Wheel, err)
 		}
 		for _, rt := range runtimes {
 			if fit := fn.Fit(rt, t.Arch); !fit.OK {
@@ -227,6 +221,37 @@ func checkRecord(placed []placement, l *lock.Lock, t target.Target) error {
 		}
 	}
 	return nil
+}
+
+// recordedLine returns the line of the lock, among a package's lines that
+// apply to t, that the recorded placement p installs: the one with its
+// version and sha256 whose runtimes read p's folder, and those runtimes.
+func recordedLine(p placement, lines []lock.Applied, t target.Target) (lock.Applied, []target.Runtime, error) {
+	if len(lines) == 0 {
+		return lock.Applied{}, nil, fmt.Errorf("it places %s, which the lock does not pin for %s", clip.String(p.Name), t)
+	}
+	var versions []string
+	var named []lock.Applied
+	for _, a := range lines {
+		versions = append(versions, a.Version)
+		if p.Version == a.Version && slices.Contains(a.Hashes, p.SHA256) {
+			named = append(named, a)
+		}
+	}
+	switch {
+	case !slices.Contains(versions, p.Version):
+		return lock.Applied{}, nil, fmt.Errorf("it places %s %s, the lock pins %s", p.Name, clip.String(p.Version), strings.Join(slices.Compact(versions), " or "))
+	case len(named) == 0:
+		return lock.Applied{}, nil, fmt.Errorf("it places %s with sha256 %s, which the lock does not name for %s==%s", clip.String(p.Wheel), clip.String(p.SHA256), p.Name, p.Version)
+	}
+	var err error
+	for _, a := range named {
+		var runtimes []target.Runtime
+		if runtimes, err = runtimesReading(p.Path, a, t); err == nil {
+			return a, runtimes, nil
+		}
+	}
+	return lock.Applied{}, nil, fmt.Errorf("%s: %w", p.Wheel, err)
 }
 
 // runtimesReading returns the runtimes of req that import from path, the
@@ -268,7 +293,7 @@ type choice struct {
 // where names a requirement in messages the way the lock parser does,
 // FILE:LINE, followed by the pin.
 func (r *resolver) where(req lock.Applied) string {
-	return fmt.Sprintf("%s:%d: %s==%s", r.lock.File, req.Line, req.Spelled, req.Version)
+	return fmt.Sprintf("%s:%d: %s==%s", cmp.Or(req.File, r.lock.File), req.Line, req.Spelled, req.Version)
 }
 
 // choose lists the files of one requirement, keeps those whose sha256 the
@@ -355,7 +380,7 @@ func (r *resolver) choose(ctx context.Context, req lock.Applied) (choice, error)
 	sel, err := wheel.Select(req.Name, req.Version, append(names, misfits...), reqTarget)
 	if err != nil {
 		// Select names the package and version itself.
-		return choice{}, fmt.Errorf("%s:%d: %w", r.lock.File, req.Line, err)
+		return choice{}, fmt.Errorf("%s:%d: %w", cmp.Or(req.File, r.lock.File), req.Line, err)
 	}
 	c := choice{why: sel.Why}
 	add := func(fn wheel.Filename, path string) {
