@@ -73,7 +73,7 @@ func takeInventories(ctx context.Context, c *cache.Cache, placed []placement, lo
 		}
 		seen[p.SHA256] = true
 		g.Go(func() error {
-			inv, err := cachedInventory(gctx, c, p, func(err error) {
+			inv, err := cachedInventory(gctx, c, p, log, func(err error) {
 				noted.Do(func() { log("note: %v; wheel inventories are taken on every build", err) })
 			})
 			if err != nil {
@@ -93,14 +93,16 @@ func takeInventories(ctx context.Context, c *cache.Cache, placed []placement, lo
 
 // cachedInventory returns the inventory of p's wheel from its sealed
 // record, or takes it and records it.
-func cachedInventory(ctx context.Context, c *cache.Cache, p placement, noSeal func(error)) (*inventory, error) {
+func cachedInventory(ctx context.Context, c *cache.Cache, p placement, log func(string, ...any), noSeal func(error)) (*inventory, error) {
 	if c != nil {
 		data, ok, err := c.ReadSealed(inventoryRecord(p.SHA256))
 		var inv inventory
 		switch {
 		case ok && json.Unmarshal(data, &inv) == nil && inv.Format == inventoryFormat:
 			return &inv, nil
-		case err != nil && !errors.Is(err, cache.ErrSeal):
+		case errors.Is(err, cache.ErrSeal):
+			log("note: %v; taking the inventory of %s again", err, p.Wheel)
+		case err != nil:
 			noSeal(err)
 		}
 	}
