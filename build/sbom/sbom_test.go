@@ -32,7 +32,7 @@ func sample(t *testing.T) *Document {
 		Licenses: "BSD-3-Clause AND LicenseRef-pypi-python-dateutil AND MIT-CMU",
 		Wheels: []Wheel{
 			{Name: "numpy", Version: "2.1.3", Filename: "numpy-2.1.3-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", SHA256: strings.Repeat("01", 32),
-				URL: "https://files.pythonhosted.org/packages/aa/bb/numpy-2.1.3-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+				URL:   "https://files.pythonhosted.org/packages/aa/bb/numpy-2.1.3-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
 				Paths: []string{"python/lib/python3.12/site-packages/"}, Declared: license.Declared{Expression: mustExpr(t, "BSD-3-Clause"), Source: license.FromLicense},
 				LicenseFiles: []LicenseFile{{Path: "numpy-2.1.3.dist-info/LICENSE.txt", Text: []byte("Copyright (c) 2005-2024, NumPy Developers.\n")}},
 				Libraries: []Library{
@@ -45,7 +45,7 @@ func sample(t *testing.T) *Document {
 				LicenseFiles:  []LicenseFile{{Path: "cryptography-48.0.0.dist-info/licenses/LICENSE.BSD", Text: []byte{0xff, 0xfe, 'B', 0}}, {Path: "cryptography-48.0.0.dist-info/licenses/LICENSE"}},
 				EmbeddedSBOMs: []string{"cryptography-48.0.0.dist-info/sboms/sbom.json"}},
 			{Name: "python_dateutil", Version: "2.9.0.post0", Filename: "python_dateutil-2.9.0.post0-py2.py3-none-any.whl", SHA256: strings.Repeat("05", 32),
-				Paths: []string{"python/lib/python3.11/site-packages/", "python/lib/python3.12/site-packages/"},
+				Paths:    []string{"python/lib/python3.11/site-packages/", "python/lib/python3.12/site-packages/"},
 				Declared: license.Declared{Names: []string{"Dual License", "BSD License", "Apache Software License"}, Text: "Dual License\nsee LICENSE", Source: license.FromText}},
 			{Name: "Pillow", Version: "11.0.0+local.1", Filename: "pillow-11.0.0-cp312-cp312-manylinux_2_28_x86_64.whl", SHA256: strings.Repeat("06", 32),
 				Paths: []string{"python/"}, Declared: license.Declared{Expression: mustExpr(t, "MIT-CMU"), Source: license.FromExpression}},
