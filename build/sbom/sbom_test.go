@@ -329,3 +329,22 @@ func TestToolVersion(t *testing.T) {
 		t.Errorf("ToolVersion() = %q in a test binary, want (devel)", v)
 	}
 }
+
+func TestDescribe(t *testing.T) {
+	d := sample(t)
+	for _, spec := range []Spec{Spec15, Spec16} {
+		s, err := Describe(encodeOK(t, d, spec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Summary{SpecVersion: string(spec), Kind: "layer", Name: d.Artifact.Name, Key: d.Artifact.Key, SHA256: d.Artifact.SHA256, Wheels: 5, Libraries: 2, Licenses: d.Licenses}
+		if s != want {
+			t.Errorf("Describe(%s) = %+v, want %+v", spec, s, want)
+		}
+	}
+	for _, bad := range []string{"", "{}", `{"bomFormat":"CycloneDX","metadata":{"component":{"name":"x"}}}`, `{"spdxVersion":"SPDX-2.3"}`} {
+		if _, err := Describe([]byte(bad)); err == nil {
+			t.Errorf("Describe(%q) accepted it", bad)
+		}
+	}
+}
