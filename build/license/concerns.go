@@ -1,6 +1,7 @@
 package license
 
 import (
+	"bytes"
 	"fmt"
 	"path"
 	"regexp"
@@ -142,6 +143,12 @@ var gnuSignals = []*regexp.Regexp{
 // gnuNamed returns which GNU licenses text puts something under: "GPL",
 // "LGPL", "AGPL".
 func gnuNamed(text []byte) []string {
+	// Every signal holds "GPL" or "general public": most license files
+	// hold neither and need no regexp.
+	lower := bytes.ToLower(text)
+	if !bytes.Contains(lower, []byte("gpl")) && !bytes.Contains(lower, []byte("general")) {
+		return nil
+	}
 	found := map[string]bool{}
 	for _, re := range gnuSignals {
 		for _, m := range re.FindAllSubmatch(text, -1) {

@@ -192,12 +192,17 @@ func encode(bom *cdx.BOM, spec Spec) ([]byte, error) {
 	enc.SetPretty(true)
 	enc.SetEscapeHTML(false)
 	b := *bom
-	if spec == Spec15 {
+	var err error
+	if spec == Spec16 {
+		// The model is 1.6: no conversion (and its deep copy) is needed.
+		err = enc.Encode(&b)
+	} else {
 		// cyclonedx-go keeps an expression's acknowledgement (new in 1.6)
 		// when converting to 1.5, which 1.5's schema refuses.
 		b.Components = withoutExpressionAcks(b.Components)
+		err = enc.EncodeVersion(&b, spec.version())
 	}
-	if err := enc.EncodeVersion(&b, spec.version()); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("encode the SBOM as CycloneDX %s: %w", spec, err)
 	}
 	return buf.Bytes(), nil
@@ -281,6 +286,7 @@ func (d *Document) bom(toolVersion string) *cdx.BOM {
 		meta.Timestamp = d.Time.UTC().Format(time.RFC3339)
 	}
 	bom := &cdx.BOM{
+		JSONSchema:  "http://cyclonedx.org/schema/bom-1.6.schema.json",
 		BOMFormat:   cdx.BOMFormat,
 		SpecVersion: cdx.SpecVersion1_6,
 		Version:     1,
