@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -31,7 +32,10 @@ type placement struct {
 	Wheel   string `json:"wheel"`
 	SHA256  string `json:"sha256"`
 	Path    string `json:"path"` // "python/", or a runtime's site-packages with a trailing slash
-	file    string // the verified cache file, set once fetched
+	// URL is where the wheel is published (distributionURL), for the SBOM;
+	// "" for a wheel from a local folder.
+	URL  string `json:"url,omitempty"`
+	file string // the verified cache file, set once fetched
 }
 
 // resolver turns the lock's requirements into placed, cached wheels.
@@ -49,8 +53,10 @@ type resolver struct {
 // recordName is the cache record holding the resolution of one key. With
 // it and the wheels in the cache, a warm build makes no network request:
 // the key fixes the lock and the target, and the lock fixes every file
-// that may be chosen, so the choice never goes stale.
-func (r *resolver) recordName() string { return "layer-" + r.key + ".json" }
+// that may be chosen, so the choice never goes stale. Its name changes
+// with what a placement records ("v2": the URL the SBOM names), so a warm
+// build never describes the artifact differently from a cold one.
+func (r *resolver) recordName() string { return "layer-" + r.key + ".v2.json" }
 
 // resolve returns every wheel placement, with each wheel verified in the
 // cache (its sha256, then its archive: checkWheels), from the cache alone
@@ -385,7 +391,8 @@ func (r *resolver) choose(ctx context.Context, req lock.Applied) (choice, error)
 	c := choice{why: sel.Why}
 	add := func(fn wheel.Filename, path string) {
 		f := byName[fn.Raw]
-		c.placed = append(c.placed, placement{Name: req.Name, Version: req.Version, Wheel: fn.Raw, SHA256: f.SHA256, Path: path, file: cached[f.SHA256]})
+		c.placed = append(c.placed, placement{Name: req.Name, Version: req.Version, Wheel: fn.Raw, SHA256: f.SHA256, Path: path,
+			URL: distributionURL(req, f), file: cached[f.SHA256]})
 		c.files = append(c.files, f)
 		if f.Yanked {
 			c.notes = append(c.notes, fmt.Sprintf("%s is yanked on %s; it is used because the lock pins it exactly", fn.Raw, f.Source))
@@ -530,4 +537,31 @@ func (r *resolver) fetch(ctx context.Context, placed []placement, files []index.
 		placed[i].file = paths[placed[i].SHA256]
 	}
 	return nil
+}
+
+// distributionURL is where the SBOM says f is published: the url a
+// pylock.toml gives for the file, else the index's http(s) URL; "" for a
+// file from a local folder, whose path says nothing to anyone else.
+// Credentials, the query and the fragment (#sha256=...) are left out:
+// the SBOM is shared, and a query can hold a token.
+func distributionURL(req lock.Applied, f index.File) string {
+	for _, w := range req.Wheels {
+		if w.SHA256 == f.SHA256 {
+			if u := publicURL(w.URL); u != "" {
+				return u
+			}
+		}
+	}
+	return publicURL(f.URL)
+}
+
+// publicURL is raw without userinfo, query and fragment, when it is an
+// http(s) URL; "" otherwise.
+func publicURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return u.String()
 }

@@ -69,13 +69,18 @@ type Artifact struct {
 	SHA256   string // its sha256, hex
 	BuildKey string // the key it was built from (64 hex)
 	Report   []byte // the build's JSON report, as it should be printed on reuse
+	// SBOM is the artifact's SBOM, stored at SBOMLocation(loc) with
+	// content type SBOMType; none if nil.
+	SBOM     []byte
+	SBOMType string
 }
 
-// UploadArtifact stores a.Report at ReportLocation(loc), then the zip at
-// loc (Upload's rules: reused when S3 shows the same bytes, ErrConflict
-// otherwise, never overwritten), with metadata tying the zip to its build
-// key and its report; a different object already at loc is an ErrConflict
-// before anything is written. A different report already stored beside loc (from
+// UploadArtifact stores a.SBOM at SBOMLocation(loc) (UploadSBOM), then
+// a.Report at ReportLocation(loc), then the zip at loc (Upload's rules:
+// reused when S3 shows the same bytes, ErrConflict otherwise, never
+// overwritten), with metadata tying the zip to its build key and its
+// report; a different object already at loc is an ErrConflict before
+// anything is written, and so is a different SBOM beside it. A different report already stored beside loc (from
 // another lambdapack version) is left as it is and noted on log; the zip is
 // then stored without the tie, so it is reused after a build but not found
 // before one.
@@ -103,6 +108,11 @@ func UploadArtifact(ctx context.Context, c *s3.Client, loc Location, a Artifact,
 	var reused *Object // the zip is there already, shown to be the same
 	if ex != nil {
 		if reused, err = sameOrConflict(ctx, c, loc, ex, &local{r: f, size: st.Size(), sha256: a.SHA256}); err != nil {
+			return nil, err
+		}
+	}
+	if a.SBOM != nil {
+		if _, err := UploadSBOM(ctx, c, loc, a.SBOM, a.SBOMType); err != nil {
 			return nil, err
 		}
 	}

@@ -225,6 +225,7 @@ type artifactFlags struct {
 	bytecode bytecodeFlags
 	upload   uploadFlag
 	timeout  timeoutFlag
+	sbom     sbomFlags
 }
 
 func (a *artifactFlags) register(fs *flag.FlagSet) {
@@ -232,6 +233,7 @@ func (a *artifactFlags) register(fs *flag.FlagSet) {
 	a.sel.register(fs)
 	a.upload.register(fs)
 	a.timeout.register(fs)
+	a.sbom.register(fs)
 }
 
 // buildSettings are what artifactFlags set in a build's options.

@@ -13,8 +13,13 @@
 //	lambdapack function --src DIR [--lock FILE] --runtime python3.X --arch ... --out FILE.zip [lock flags]
 //	                 [--exclude PAT]... [--include PAT]... [--with-layer-unzipped BYTES]... [source and cache flags] [--upload s3://BUCKET/KEY] [--timeout 10m]
 //	lambdapack test  --zip FILE --python INTERPRETER --import MODULE [--import MODULE]... [--expect-bytecode[=false]]
-//	lambdapack verify --function NAME [--qualifier live] --expect-layer ARN [--invoke] [--timeout 10m]
+//	lambdapack verify --function NAME [--qualifier live] --expect-layer ARN [--invoke] [--sbom s3://BUCKET/KEY.cdx.json] [--timeout 10m]
 //	lambdapack coldstarts --function NAME [--since 24h] [--json] [--timeout 10m]
+//
+// layer and function also write the artifact's CycloneDX SBOM with --sbom
+// FILE [--sbom-spec 1.5|1.6] [--name NAME]; --upload stores it beside the
+// zip as KEY.cdx.json either way, and their report gains licenses,
+// licenseConcerns and sbom.
 //
 // layer and function compile each runtime's bytecode with its own CPython
 // (--no-bytecode for none, --python 3.X=PATH to name one). --timeout bounds
