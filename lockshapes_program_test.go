@@ -188,7 +188,7 @@ func TestPylockThatCannotBuildFailsPreview(t *testing.T) {
 	}{
 		{"Windows wheels only", "x86_64", func(f string) bool { return strings.Contains(f, "-win") }, "no wheel fits python3.11,python3.12/x86_64"},
 		{"wheels up to cp311", "x86_64", func(f string) bool { return strings.Contains(f, "-cp310-") || strings.Contains(f, "-cp311-") }, "python3.11 has a fitting wheel"},
-		{"manylinux_2_28 only", "x86_64", func(f string) bool { return strings.HasSuffix(f, "manylinux_2_28_x86_64.whl") }, "python3.11 has none: manylinux_2_28 needs glibc 2.28"},
+		{"manylinux_2_28 only", "x86_64", func(f string) bool { return strings.HasSuffix(f, "manylinux_2_28_x86_64.whl") }, "python3.11 has none: manylinux_2_27 needs glibc 2.27"}, // pillow 12.2.0's are tagged manylinux_2_27 and _2_28: the lower one is named
 		{"no aarch64 wheel", "arm64", func(f string) bool { return !strings.Contains(f, "aarch64") }, "no wheel fits python3.11,python3.12/arm64"},
 	}
 	for _, tt := range tests {
