@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -133,7 +134,11 @@ func projectRoot(t testing.TB) string {
 // registered is one resource the program registered.
 type registered struct {
 	Type, Name string
-	Inputs     resource.PropertyMap
+	// URN is the resource's URN as the engine computes it (aliases
+	// aside), and Provider the provider reference it was registered
+	// with ("URN::ID"; "" for the default provider of a component).
+	URN, Provider string
+	Inputs        resource.PropertyMap
 	// Unknown lists the inputs the program sent as not yet known; an
 	// unknown inside an object is named by its path, "environment.X".
 	Unknown []string
@@ -176,6 +181,8 @@ type mocks struct {
 	// layerVersion is the version number the mocked Lambda publishes; "1"
 	// if "".
 	layerVersion string
+	// stack is the stack's name, for URNs.
+	stack string
 
 	mu        sync.Mutex
 	resources []registered
@@ -184,12 +191,14 @@ type mocks struct {
 func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	rpc := args.RegisterRPC
 	r := registered{
-		Type:    args.TypeToken,
-		Name:    args.Name,
-		Inputs:  args.Inputs,
-		Parent:  rpc.GetParent(),
-		Deps:    rpc.GetDependencies(),
-		PropDep: map[string][]string{},
+		Type:     args.TypeToken,
+		Name:     args.Name,
+		URN:      m.urn(rpc.GetParent(), args.TypeToken, args.Name),
+		Provider: args.Provider,
+		Inputs:   args.Inputs,
+		Parent:   rpc.GetParent(),
+		Deps:     rpc.GetDependencies(),
+		PropDep:  map[string][]string{},
 
 		DeleteBeforeReplace: rpc.GetDeleteBeforeReplace(),
 		ReplaceOnChanges:    rpc.GetReplaceOnChanges(),
@@ -264,6 +273,17 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	return args.Name + "-id", state, nil
 }
 
+// urn is the URN the engine gives a resource of type typ named name under
+// parent in the stack run, as the mock monitor computes it: the parent's
+// type qualifies the type unless the parent is the stack.
+func (m *mocks) urn(parent, typ, name string) string {
+	parentType := tokens.Type("")
+	if p := resource.URN(parent); p != "" && p.QualifiedType() != resource.RootStackType {
+		parentType = p.QualifiedType()
+	}
+	return string(resource.NewURN(tokens.QName(m.stack), tokens.PackageName(project), parentType, tokens.Type(typ), name))
+}
+
 // unknownPaths lists the paths under v, named path, that hold the unknown
 // marker. v is an input as the program sent it, decoded to Go values.
 func unknownPaths(path string, v any) []string {
@@ -334,7 +354,8 @@ type run struct {
 // runProgram runs the program with mocks and returns them and its error.
 func runProgram(t testing.TB, r run) (*mocks, error) {
 	t.Helper()
-	m := &mocks{preview: r.preview, report: r.report, smoke: r.smoke, layerVersion: r.layerVersion}
+	stack := cmp.Or(r.stack, "prod")
+	m := &mocks{preview: r.preview, report: r.report, smoke: r.smoke, layerVersion: r.layerVersion, stack: stack}
 	root := r.root
 	if root == "" {
 		root = projectRoot(t)
@@ -343,7 +364,7 @@ func runProgram(t testing.TB, r run) (*mocks, error) {
 	if body == nil {
 		body = program
 	}
-	err := pulumi.RunErr(body, pulumi.WithMocks(project, cmp.Or(r.stack, "prod"), m), func(info *pulumi.RunInfo) {
+	err := pulumi.RunErr(body, pulumi.WithMocks(project, stack, m), func(info *pulumi.RunInfo) {
 		info.Config = r.config
 		info.ConfigSecretKeys = secretKeys(r)
 		info.RootDirectory = root
