@@ -1,6 +1,9 @@
 package main
 
 import (
+	"slices"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -18,12 +21,34 @@ func artifactsBucket(ctx *pulumi.Context, cfg *Config) (pulumi.StringOutput, err
 	if cfg.ArtifactsBucket != "" {
 		return pulumi.String(cfg.ArtifactsBucket).ToStringOutput(), nil
 	}
-	const name = "artifacts"
-	bucket, err := s3.NewBucketV2(ctx, name, &s3.BucketV2Args{})
+	return newPrivateBucket(ctx, "artifacts")
+}
+
+// regionArtifactsBucket returns the name of an extra region's artifacts
+// bucket, which that region's layer versions are published from (Lambda
+// reads a layer's zip only from a bucket in the layer's region): existing,
+// the one artifactsBuckets names, or one the stack creates there through
+// the region's provider, as private and encrypted as the home region's.
+// An existing bucket in another region fails the copy and the layer
+// version at `up`, each with AWS's message.
+func regionArtifactsBucket(ctx *pulumi.Context, region, existing string, p *aws.Provider) (pulumi.StringOutput, error) {
+	if existing != "" {
+		return pulumi.String(existing).ToStringOutput(), nil
+	}
+	return newPrivateBucket(ctx, "artifacts-"+region, pulumi.Provider(p))
+}
+
+// newPrivateBucket declares a bucket named name with every public access
+// path blocked, ACLs disabled and encryption at rest by default, and
+// returns its name once all of that is in place. opts apply to the bucket
+// and its settings alike (an extra region's provider); the home region's
+// passes none, which keeps its resources exactly as they were.
+func newPrivateBucket(ctx *pulumi.Context, name string, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	bucket, err := s3.NewBucketV2(ctx, name, &s3.BucketV2Args{}, opts...)
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}
-	parent := pulumi.Parent(bucket)
+	children := append(slices.Clone(opts), pulumi.Parent(bucket))
 	sse, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, name, &s3.BucketServerSideEncryptionConfigurationV2Args{
 		Bucket: bucket.ID(),
 		Rules: s3.BucketServerSideEncryptionConfigurationV2RuleArray{
@@ -33,7 +58,7 @@ func artifactsBucket(ctx *pulumi.Context, cfg *Config) (pulumi.StringOutput, err
 				},
 			},
 		},
-	}, parent)
+	}, children...)
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}
@@ -43,7 +68,7 @@ func artifactsBucket(ctx *pulumi.Context, cfg *Config) (pulumi.StringOutput, err
 		BlockPublicPolicy:     pulumi.Bool(true),
 		IgnorePublicAcls:      pulumi.Bool(true),
 		RestrictPublicBuckets: pulumi.Bool(true),
-	}, parent)
+	}, children...)
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}
@@ -52,7 +77,7 @@ func artifactsBucket(ctx *pulumi.Context, cfg *Config) (pulumi.StringOutput, err
 		Rule: &s3.BucketOwnershipControlsRuleArgs{
 			ObjectOwnership: pulumi.String("BucketOwnerEnforced"),
 		},
-	}, parent)
+	}, children...)
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}

@@ -45,11 +45,16 @@ const (
 	typeFunction  = "aws:lambda/function:Function"
 	typeInvoke    = "aws:lambda/invocation:Invocation"
 	typeAlias     = "aws:lambda/alias:Alias"
+	// typeAWSProvider is an explicit aws provider's type.
+	typeAWSProvider = "pulumi:providers:aws"
 
 	// What the mocked AWS names things.
-	mockBucket  = "artifacts-4f1c2b9"
+	mockBucket  = "artifacts" + mockBucketSuffix
 	mockAccount = "123456789012"
-	mockUnzip   = 187_654_321
+	// mockBucketSuffix is what the mocked auto-naming adds to a bucket's
+	// resource name.
+	mockBucketSuffix = "-4f1c2b9"
+	mockUnzip        = 187_654_321
 	// mockVersion is the version the mocked Lambda publishes.
 	mockVersion = "7"
 	// selfTestOK is what the app's self-test answers when the layer works.
@@ -183,6 +188,10 @@ type mocks struct {
 	layerVersion string
 	// stack is the stack's name, for URNs.
 	stack string
+	// regionVersions, when set, is the version number the mocked Lambda
+	// publishes in a region (layerVersion's elsewhere): versions differ
+	// between regions.
+	regionVersions map[string]string
 
 	mu        sync.Mutex
 	resources []registered
@@ -216,18 +225,23 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	m.mu.Unlock()
 
 	state := args.Inputs.Copy()
-	if m.preview {
+	if m.preview && args.TypeToken != typeAWSProvider {
 		return "", state, nil
 	}
 	switch args.TypeToken {
+	case typeAWSProvider:
+		return args.Name + "-id", state, nil
 	case typeBucket:
-		state["bucket"] = resource.NewProperty(mockBucket)
-		state["arn"] = resource.NewProperty("arn:aws:s3:::" + mockBucket)
-		return mockBucket, state, nil
+		// What auto-naming would pick: "artifacts" is mockBucket.
+		name := args.Name + mockBucketSuffix
+		state["bucket"] = resource.NewProperty(name)
+		state["arn"] = resource.NewProperty("arn:aws:s3:::" + name)
+		return name, state, nil
 	case typeLayerVer:
 		name := args.Inputs["layerName"].StringValue()
-		version := cmp.Or(m.layerVersion, "1")
-		layerArn := fmt.Sprintf("arn:aws:lambda:us-east-1:%s:layer:%s", mockAccount, name)
+		region := m.providerRegion(args.Provider)
+		version := cmp.Or(m.regionVersions[region], m.layerVersion, "1")
+		layerArn := fmt.Sprintf("arn:aws:lambda:%s:%s:layer:%s", region, mockAccount, name)
 		state["layerArn"] = resource.NewProperty(layerArn)
 		state["arn"] = resource.NewProperty(layerArn + ":" + version)
 		state["version"] = resource.NewProperty(version)
@@ -271,6 +285,22 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		return arn, state, nil
 	}
 	return args.Name + "-id", state, nil
+}
+
+// providerRegion is the region of the provider ref ("URN::ID") a
+// resource was registered with: an explicit provider's region input, or
+// the stack's us-east-1 for the default provider.
+func (m *mocks) providerRegion(ref string) string {
+	if i := strings.LastIndex(ref, "::"); i > 0 {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for _, r := range m.resources {
+			if r.URN == ref[:i] && r.Type == typeAWSProvider {
+				return r.Inputs["region"].StringValue()
+			}
+		}
+	}
+	return "us-east-1"
 }
 
 // urn is the URN the engine gives a resource of type typ named name under
@@ -347,6 +377,9 @@ type run struct {
 	smoke   func(function string) string
 	// layerVersion is the version number the mocked Lambda publishes.
 	layerVersion string
+	// regionVersions is the version number it publishes in a region,
+	// when not layerVersion.
+	regionVersions map[string]string
 	// body replaces program, to capture what it exports.
 	body pulumi.RunFunc
 }
@@ -355,7 +388,7 @@ type run struct {
 func runProgram(t testing.TB, r run) (*mocks, error) {
 	t.Helper()
 	stack := cmp.Or(r.stack, "prod")
-	m := &mocks{preview: r.preview, report: r.report, smoke: r.smoke, layerVersion: r.layerVersion, stack: stack}
+	m := &mocks{preview: r.preview, report: r.report, smoke: r.smoke, layerVersion: r.layerVersion, stack: stack, regionVersions: r.regionVersions}
 	root := r.root
 	if root == "" {
 		root = projectRoot(t)
@@ -649,6 +682,9 @@ func TestProgramOutputs(t *testing.T) {
 		"layerS3Uri":            "s3://" + mockBucket + "/layers/galerly-image-processing/" + key + ".zip",
 		"layerUnzippedBytes":    mockUnzip,
 		"layerSharedWith":       []any{},
+		"layerArns":             map[string]any{"us-east-1": map[string]any{"x86_64": layerArn + ":1"}},
+		"layerVersions":         map[string]any{"us-east-1": map[string]any{"x86_64": "1"}},
+		"layerS3Uris":           map[string]any{"x86_64": map[string]any{"us-east-1": "s3://" + mockBucket + "/layers/galerly-image-processing/" + key + ".zip"}},
 		"functionName":          "galerly-api-prod",
 		"functionArn":           functionArn("galerly-api-prod"),
 		"functionVersion":       mockVersion,
