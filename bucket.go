@@ -21,7 +21,7 @@ func artifactsBucket(ctx *pulumi.Context, cfg *Config) (pulumi.StringOutput, err
 	if cfg.ArtifactsBucket != "" {
 		return pulumi.String(cfg.ArtifactsBucket).ToStringOutput(), nil
 	}
-	return newPrivateBucket(ctx, "artifacts")
+	return newPrivateBucket(ctx, "artifacts", false)
 }
 
 // regionArtifactsBucket returns the name of an extra region's artifacts
@@ -31,20 +31,31 @@ func artifactsBucket(ctx *pulumi.Context, cfg *Config) (pulumi.StringOutput, err
 // the region's provider, as private and encrypted as the home region's.
 // An existing bucket in another region fails the copy and the layer
 // version at `up`, each with AWS's message.
+//
+// A created one holds only copies of the home bucket's zips, and Lambda
+// keeps its own copy of each published version's, so it is disposable:
+// removing the region from layerRegions deletes it with its objects,
+// where a bucket left non-empty would fail that update.
 func regionArtifactsBucket(ctx *pulumi.Context, region, existing string, p *aws.Provider) (pulumi.StringOutput, error) {
 	if existing != "" {
 		return pulumi.String(existing).ToStringOutput(), nil
 	}
-	return newPrivateBucket(ctx, "artifacts-"+region, pulumi.Provider(p))
+	return newPrivateBucket(ctx, "artifacts-"+region, true, pulumi.Provider(p))
 }
 
 // newPrivateBucket declares a bucket named name with every public access
 // path blocked, ACLs disabled and encryption at rest by default, and
-// returns its name once all of that is in place. opts apply to the bucket
-// and its settings alike (an extra region's provider); the home region's
-// passes none, which keeps its resources exactly as they were.
-func newPrivateBucket(ctx *pulumi.Context, name string, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
-	bucket, err := s3.NewBucketV2(ctx, name, &s3.BucketV2Args{}, opts...)
+// returns its name once all of that is in place. disposable lets the
+// bucket be deleted with the objects in it (forceDestroy). opts apply to
+// the bucket and its settings alike (an extra region's provider); the
+// home region's bucket is neither, which keeps its resources exactly as
+// they were.
+func newPrivateBucket(ctx *pulumi.Context, name string, disposable bool, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	args := &s3.BucketV2Args{}
+	if disposable {
+		args.ForceDestroy = pulumi.Bool(true)
+	}
+	bucket, err := s3.NewBucketV2(ctx, name, args, opts...)
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}

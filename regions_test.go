@@ -128,6 +128,10 @@ func TestSixLayerVersionsFromTwoBuilds(t *testing.T) {
 					t.Errorf("%s::%s is declared through provider %q, want aws-%s", typ, bucketRes, providerOf(r), region)
 				}
 			}
+			// It holds copies only: removing the region deletes it.
+			if force, _ := boolInput(t, m.find(t, typeBucket, bucketRes), "forceDestroy"); !force {
+				t.Errorf("%s: forceDestroy not set: removing %s from layerRegions would fail on a non-empty bucket", bucketRes, region)
+			}
 		}
 		for _, arch := range testArchs {
 			key := archKey(t, arch)

@@ -179,3 +179,51 @@ func testCopyNoSource(t *testing.T, s *motoS3) {
 		t.Errorf("Copy onto itself = %v, want it refused", err)
 	}
 }
+
+// With moto checking IAM policies: a copy needs only reading the source
+// and reading and writing the destination (the deploy role's S3 actions
+// in docs/ci.md), and a user who may not write the destination is told
+// so, with nothing left there.
+func TestCopyPermissions(t *testing.T) {
+	s := startS3(t)
+	ctx := context.Background()
+	buildKey := strings.Repeat("a", 64)
+	src, data, _ := s.storedArtifact(t, buildKey, 2000)
+	away := s.regionBucket(t, awayRegion)
+	dst := Location{Bucket: away, Key: src.Key}
+	policy := func(dstActions string) string {
+		return `{"Version":"2012-10-17","Statement":[` +
+			`{"Effect":"Allow","Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::` + src.Bucket + `","arn:aws:s3:::` + src.Bucket + `/*"]},` +
+			`{"Effect":"Allow","Action":[` + dstActions + `],"Resource":["arn:aws:s3:::` + away + `","arn:aws:s3:::` + away + `/*"]}]}`
+	}
+	deployKey, deploySecret := createUser(t, s.m, "deployer", policy(`"s3:GetObject","s3:PutObject","s3:ListBucket"`))
+	readerKey, readerSecret := createUser(t, s.m, "reader", policy(`"s3:GetObject","s3:ListBucket"`))
+	if err := s.m.EnforceAuth(); err != nil {
+		t.Fatal(err)
+	}
+	clients := func(key, secret string) (from, to *s3.Client) {
+		t.Setenv("AWS_ACCESS_KEY_ID", key)
+		t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
+		return s.regionClient(t, "us-east-1"), s.regionClient(t, awayRegion)
+	}
+
+	from, to := clients(readerKey, readerSecret)
+	if _, err := Copy(ctx, from, to, src, dst, buildKey, nil); !errors.Is(err, ErrAccessDenied) {
+		t.Errorf("copy by a user who may not write the destination = %v, want ErrAccessDenied", err)
+	}
+
+	// The server now refuses the test's own key: the deployer checks.
+	from, to = clients(deployKey, deploySecret)
+	for _, loc := range []Location{dst, ReportLocation(dst)} {
+		if ex, err := Stat(ctx, to, loc); err != nil || ex != nil {
+			t.Errorf("after the refused copy, %s: %+v, %v; want nothing there", loc, ex, err)
+		}
+	}
+	obj, err := Copy(ctx, from, to, src, dst, buildKey, nil)
+	if err != nil || obj.CopiedFrom != src.String() {
+		t.Fatalf("copy with the documented permissions = %+v, %v", obj, err)
+	}
+	if got, err := hashObject(ctx, to, dst, int64(len(data))); err != nil || got != sha(data) {
+		t.Errorf("the copy's sha256 = %s, %v; want the source's %s", got, err, sha(data))
+	}
+}
