@@ -61,6 +61,19 @@ func providerOf(r registered) string {
 	return resource.URN(r.Provider[:strings.LastIndex(r.Provider, "::")]).Name()
 }
 
+// checkProvider checks that r is declared through region's provider: the
+// default one in the stack's region, aws-REGION in another.
+func checkProvider(t *testing.T, r registered, region string) {
+	t.Helper()
+	want := ""
+	if region != "us-east-1" {
+		want = "aws-" + region
+	}
+	if got := providerOf(r); got != want {
+		t.Errorf("%s::%s: provider %q, want %q", r.Type, r.Name, got, want)
+	}
+}
+
 // pubName is the base name of the resources publishing arch in region;
 // in the stack's region it is the Lambda layer name of arch.
 func pubName(arch, region string) string {
@@ -137,13 +150,7 @@ func TestSixLayerVersionsFromTwoBuilds(t *testing.T) {
 			key := archKey(t, arch)
 			name := pubName(arch, region)
 			lv := m.find(t, typeLayerVer, name)
-			wantProvider := ""
-			if region != "us-east-1" {
-				wantProvider = "aws-" + region
-			}
-			if got := providerOf(lv); got != wantProvider {
-				t.Errorf("%s: provider %q, want %q", name, got, wantProvider)
-			}
+			checkProvider(t, lv, region)
 			wantLayer := layerName
 			if arch != "x86_64" {
 				wantLayer += "-" + arch
@@ -293,13 +300,7 @@ func TestSharingInEveryRegion(t *testing.T) {
 			for _, stmt := range []string{"account-" + shareAccount, "organization-" + shareOrg} {
 				name := pubName(arch, region) + "-share-" + stmt
 				p := m.find(t, typeLayerPerm, name)
-				wantProvider := ""
-				if region != "us-east-1" {
-					wantProvider = "aws-" + region
-				}
-				if got := providerOf(p); got != wantProvider {
-					t.Errorf("%s: provider %q, want %q", name, got, wantProvider)
-				}
+				checkProvider(t, p, region)
 				if got, want := strValue(t, p, "layerName"), pubName(arch, "us-east-1"); got != want {
 					t.Errorf("%s: layerName %s, want %s", name, got, want)
 				}
