@@ -605,3 +605,23 @@ func TestArchitecturesWithoutARegion(t *testing.T) {
 		t.Errorf("layerArns = %s, want %v", got, want)
 	}
 }
+
+// BenchmarkPreviewSixVersions is BenchmarkPreview for three regions and
+// two architectures: two keys instead of one, and the graph of six layer
+// versions, four copies and two providers and buckets more.
+func BenchmarkPreviewSixVersions(b *testing.B) {
+	regions, _ := json.Marshal(testRegions)
+	archs, _ := json.Marshal(testArchs)
+	cfg := stackConfig(b, "prod")
+	cfg[project+":layerRegions"] = string(regions)
+	cfg[project+":layerArchitectures"] = string(archs)
+	for b.Loop() {
+		m, err := runProgram(b, run{config: cfg, preview: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n := len(m.ofType(typeLayerVer)); n != 6 {
+			b.Fatalf("the preview declared %d layer versions, want 6", n)
+		}
+	}
+}
