@@ -625,3 +625,26 @@ func BenchmarkPreviewSixVersions(b *testing.B) {
 		}
 	}
 }
+
+// The prod lock pins wheels for arm64 too, for each runtime: prod can add
+// arm64 to layerArchitectures without a new lock.
+func TestProdLockFitsArm64(t *testing.T) {
+	tg := prodTarget(t)
+	tg.Arch = target.ARM64
+	want := lockPins(t, "locks/image-processing.txt", tg)
+	picked, refused := selectLock(t, "locks/image-processing.txt", tg)
+	for name, err := range refused {
+		t.Errorf("%s on %s: %v", name, tg, err)
+	}
+	if len(picked) != len(want) {
+		t.Errorf("selected %d packages for %s, want all %d the lock pins", len(picked), tg, len(want))
+	}
+	for name, sel := range picked {
+		for _, r := range tg.Runtimes {
+			if _, ok := sel.PerRuntime[r]; sel.Shared == nil && !ok {
+				t.Errorf("%s: no arm64 wheel for %s", name, r)
+			}
+		}
+		t.Logf("%s: %s", name, sel.Why)
+	}
+}
