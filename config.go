@@ -53,6 +53,9 @@ type Config struct {
 	// ColdStarts is how the functions' cold starts are shortened (SnapStart)
 	// and watched (saved Logs Insights queries).
 	ColdStarts ColdStartConfig
+	// Regions says where the layer is published and for which
+	// architectures (config_regions.go).
+	Regions RegionsConfig
 }
 
 // KeyOptions are the build options that are part of the layer and code
@@ -198,10 +201,10 @@ func (s Secret) GoString() string { return s.String() }
 // behaves the same whether or not the CLI filled them in.
 type setting struct {
 	Key  string
-	Type string // string, integer, boolean or array
+	Type string // string, integer, boolean, array or object
 	// Items is the type of an array's items: string or object.
 	Items   string
-	Default any // string, int, bool, []string or []map[string]any
+	Default any // string, int, bool, []string, []map[string]any or map[string]string
 	// Secret says the value must be stored encrypted (`pulumi config set
 	// --secret`); the program refuses a plain one. Pulumi.yaml does not
 	// declare it `secret: true`: the CLI merges a declared default into
@@ -223,6 +226,9 @@ func settings() []setting {
 		{Key: "keepLayerVersions", Type: "boolean", Default: true},
 		{Key: "layerShareAccounts", Type: "array", Items: "string", Default: []string{}},
 		{Key: "layerShareOrganization", Type: "string", Default: ""},
+		{Key: "layerRegions", Type: "array", Items: "string", Default: []string{}},
+		{Key: "layerArchitectures", Type: "array", Items: "string", Default: []string{}},
+		{Key: "artifactsBuckets", Type: "object", Default: map[string]string{}},
 		{Key: "artifactsBucket", Type: "string", Default: ""},
 		{Key: "buildEndpointUrl", Type: "string", Default: ""},
 		{Key: "functionName", Type: "string", Default: ""},
@@ -330,6 +336,7 @@ func loadConfig(ctx *pulumi.Context, root string) (*Config, error) {
 	c.Sharing = readSharingConfig(r)
 	c.Photos = readPhotosConfig(r)
 	c.ColdStarts = readColdStartConfig(r, c.Function.Runtime, layerRuntimes)
+	c.Regions = readRegionsConfig(ctx, r, c.Region, arch, c.Layer)
 	if err := r.err(); err != nil {
 		return nil, err
 	}

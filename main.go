@@ -44,6 +44,10 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 	if err != nil {
 		return nil, err
 	}
+	regions, err := newLayerRegions(ctx, cfg.Regions)
+	if err != nil {
+		return nil, err
+	}
 	layer, err := NewLayer(ctx, cfg.Layer.Name, &LayerArgs{
 		LockPath:     cfg.Layer.LockPath,
 		Select:       cfg.Layer.Select,
@@ -55,6 +59,9 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 		Endpoint:     cfg.BuildEndpoint,
 		KeepVersions: cfg.Layer.KeepVersions,
 		Share:        cfg.Sharing.Grants(),
+		// Several regions and architectures (layer.go, regions.go).
+		Architectures: cfg.Regions.Architectures,
+		Regions:       regions,
 	})
 	if err != nil {
 		return nil, err
@@ -135,6 +142,9 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 		"layerS3Uri":            layer.S3Uri,
 		"layerUnzippedBytes":    layer.UnzippedBytes,
 		"layerSharedWith":       layer.SharedWith,
+		"layerArns":             layer.RegionArns,
+		"layerVersions":         layer.RegionVersionNumbers,
+		"layerS3Uris":           layer.ArchS3Uris,
 		"functionName":          fn.Name,
 		"functionArn":           fn.Arn,
 		"functionVersion":       fn.Version,

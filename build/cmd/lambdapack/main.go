@@ -12,6 +12,7 @@
 //	lambdapack layer --lock FILE --runtime ... --arch ... --out FILE.zip [lock flags] [source and cache flags] [--upload s3://BUCKET/KEY] [--timeout 10m]
 //	lambdapack function --src DIR [--lock FILE] --runtime python3.X --arch ... --out FILE.zip [lock flags]
 //	                 [--exclude PAT]... [--include PAT]... [--with-layer-unzipped BYTES]... [source and cache flags] [--upload s3://BUCKET/KEY] [--timeout 10m]
+//	lambdapack copy  --build-key KEY --from s3://BUCKET/KEY [--from-region REGION] --to s3://BUCKET/KEY [--timeout 10m]
 //	lambdapack test  --zip FILE --python INTERPRETER --import MODULE [--import MODULE]... [--expect-bytecode[=false]]
 //	lambdapack verify --function NAME [--qualifier live] --expect-layer ARN [--invoke] [--sbom s3://BUCKET/KEY.cdx.json] [--timeout 10m]
 //	lambdapack coldstarts --function NAME [--since 24h] [--json] [--timeout 10m]
@@ -89,6 +90,7 @@ func commands() []command {
 		{"check", "say whether wheel filenames fit a Lambda target, and why not", runCheck},
 		{"layer", "build the layer zip of a lock for a target", runLayer},
 		{"function", "build the function package: a source folder and its locked dependencies", runFunction},
+		{"copy", "copy a stored artifact to another bucket or region inside S3 (nothing built or downloaded)", runCopy},
 		{"test", "import modules from a layer zip with a real interpreter, as Lambda lays it out", runTest},
 		{"verify", "check a deployed function against the stack's layer (and its self-test)", runVerify},
 		{"coldstarts", "count a function's cold starts per version, with init and restore percentiles, from its logs", runColdstarts},
