@@ -63,10 +63,12 @@ type graphNode struct {
 }
 
 // recordGraph renders what m recorded as JSON nodes sorted by URN. The
-// layer key and the code key are replaced by <layerKey> and <codeKey>:
-// they follow the lock and app/, whose content other changes may change
-// without touching the graph's shape, and tests elsewhere check them.
-func recordGraph(t *testing.T, m *mocks, layerKey, codeKey string) []byte {
+// layer key (and its 12-hex prefix in the description), the code key and
+// the versions of the layer's pins are replaced by <layerKey>, <codeKey>
+// and <version>: they follow the lock and app/, whose content other
+// changes may change without touching the graph's shape, and tests
+// elsewhere check them.
+func recordGraph(t *testing.T, m *mocks, layerKey, codeKey string, pins []string) []byte {
 	t.Helper()
 	nodes := make([]graphNode, 0, len(m.resources))
 	for _, r := range m.resources {
@@ -86,7 +88,12 @@ func recordGraph(t *testing.T, m *mocks, layerKey, codeKey string) []byte {
 		t.Fatal(err)
 	}
 	data = bytes.ReplaceAll(data, []byte(layerKey), []byte("<layerKey>"))
+	data = bytes.ReplaceAll(data, []byte(layerKey[:12]), []byte("<layerKey>"))
 	data = bytes.ReplaceAll(data, []byte(codeKey), []byte("<codeKey>"))
+	for _, pin := range pins {
+		name, _, _ := strings.Cut(pin, "==")
+		data = bytes.ReplaceAll(data, []byte(pin), []byte(name+"==<version>"))
+	}
 	return append(data, '\n')
 }
 
@@ -98,7 +105,11 @@ func prodGraph(t *testing.T, cfg map[string]string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return recordGraph(t, mustRun(t, run{config: cfg}), key, prodCodeKey(t, "."))
+	l, err := lock.ReadFile("locks/image-processing.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recordGraph(t, mustRun(t, run{config: cfg}), key, prodCodeKey(t, "."), pins(l, prodTarget(t)))
 }
 
 // prodConfig is the prod stack's config with set (keys without the

@@ -480,7 +480,7 @@ func TestRegionsConfigRefused(t *testing.T) {
 		{"a bucket for a region not listed", map[string]string{"layerRegions": `["us-east-1","eu-west-1"]`, "artifactsBuckets": `{"eu-central-1":"galerly-x"}`},
 			[]string{"names eu-central-1, which is not among the extra regions"}},
 		{"a bad bucket name", map[string]string{"layerRegions": `["us-east-1","eu-west-1"]`, "artifactsBuckets": `{"eu-west-1":"Galerly_X"}`},
-			[]string{"eu-west-1: Galerly_X is not an S3 bucket name"}},
+			[]string{`eu-west-1: "Galerly_X" is not an S3 bucket name`}},
 		{"one bucket for two regions", map[string]string{"layerRegions": `["us-east-1","eu-west-1","eu-north-1"]`, "artifactsBuckets": `{"eu-west-1":"galerly-x","eu-north-1":"galerly-x"}`},
 			[]string{"both name galerly-x"}},
 		{"buckets not a map", map[string]string{"layerRegions": `["us-east-1","eu-west-1"]`, "artifactsBuckets": `galerly-x`},
