@@ -107,7 +107,9 @@ func TestAppPackedWithoutTests(t *testing.T) {
 		}
 		copyShipped(t, f, filepath.Join(dir, filepath.FromSlash(f.Path)))
 	}
-	for _, want := range []string{"api.py", "handlers/selftest.py", "handlers/images.py", "utils/request.py"} {
+	// The self-test's samples ship: the smoke test decodes them on Lambda.
+	for _, want := range []string{"api.py", "handlers/selftest.py", "handlers/images.py", "utils/request.py",
+		"imaging/raw.py", "samples/sample.dng", "samples/sample.heic", "samples/sample.jpg"} {
 		if !slices.Contains(shipped, want) {
 			t.Errorf("%s does not ship; shipped: %v", want, shipped)
 		}
@@ -222,4 +224,81 @@ func TestAppImagesWithRealPillow(t *testing.T) {
 	if n := len(real.FindAll(out, -1)); n < 4 {
 		t.Errorf("%d real-Pillow tests passed, want all 4 to run (none skipped):\n%s", n, out)
 	}
+}
+
+// realDecoderTests are the app's test classes that decode with real
+// libraries (Debian's LibRaw through tests/libraw_ctypes, Pillow, numpy,
+// tifffile, libheif's tools) and talk to S3 on moto_server; each skips
+// itself where something is missing, so this test checks none did.
+var realDecoderTests = []string{"tests.test_raw", "tests.test_samples", "tests.test_photos"}
+
+var (
+	realDecoderClassRE = regexp.MustCompile(`(?m)^test_\w+ \(tests\.test_(?:raw|samples|photos)\.(\w+)\.\w+\) \.\.\. (ok|skipped.*|FAIL|ERROR)$`)
+	// The classes that must run here, and how many tests each has at least.
+	realDecoderClasses = map[string]int{
+		"SyntheticDNGTest": 5, "RealCR2Test": 3, "CrashTest": 1, "SamplesTest": 5,
+		"RequestTest": 1, "MotoTest": 4, "RealCR2ThroughS3Test": 1,
+	}
+)
+
+// Camera RAW thumbnails, the self-test's samples and the "s3" input, on
+// real decoders: /usr/bin/python3 with Debian's Pillow, numpy, tifffile
+// and boto3, LibRaw (libraw20, libraw-dev, libraw-bin), libheif's tools
+// and the real Canon CR2 of rawtran-doc (.ci/run installs them), with S3
+// on a moto_server of its own.
+func TestAppRealDecoders(t *testing.T) {
+	probe := exec.Command(realPillowPython, "-B", "-s", "-c",
+		"import importlib.util, tests.realimaging as r\n"+
+			"lacks = r.missing() + ([] if importlib.util.find_spec('boto3') else ['python module boto3'])\n"+
+			"print('\\n'.join(lacks))")
+	probe.Dir = "app"
+	out, err := probe.Output()
+	if err != nil {
+		testenv.SkipOrFail(t, "%s cannot run the app's test helpers: %v\n%s", realPillowPython, err, stderrOf(err))
+	}
+	if lacks := strings.TrimSpace(string(out)); lacks != "" {
+		testenv.SkipOrFail(t, "the real-decoder tests need (see .ci/run): %s", strings.ReplaceAll(lacks, "\n", ", "))
+	}
+	moto := testenv.StartMoto(t)
+
+	args := append([]string{"-B", "-s", "-m", "unittest", "-v"}, realDecoderTests...)
+	cmd := exec.Command(realPillowPython, args...)
+	cmd.Dir = "app"
+	cmd.Env = append(botocoreEnv(moto.Env()), "GALERLY_TEST_S3_ENDPOINT="+moto.Endpoint, "PYTHONDONTWRITEBYTECODE=1",
+		"PYTHONPATH=", "LOG_LEVEL=", "AWS_LAMBDA_LOG_LEVEL=", "PHOTOS_BUCKET=", "AWS_LAMBDA_INITIALIZATION_TYPE=")
+	out, err = cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s -m unittest %s: %v\n%s", realPillowPython, strings.Join(realDecoderTests, " "), err, out)
+	}
+	passed := map[string]int{}
+	for _, m := range realDecoderClassRE.FindAllSubmatch(out, -1) {
+		if string(m[2]) != "ok" {
+			t.Errorf("%s: %s", m[1], m[2])
+			continue
+		}
+		passed[string(m[1])]++
+	}
+	for class, least := range realDecoderClasses {
+		if passed[class] < least {
+			t.Errorf("%s: %d tests passed, want at least %d (none skipped):\n%s", class, passed[class], least, out)
+		}
+	}
+}
+
+// botocoreEnv is this process's environment without any AWS_ variable,
+// plus the set ones of awsEnv: an older botocore (Debian's 1.29) takes an
+// empty AWS_PROFILE for a profile named "" instead of none.
+func botocoreEnv(awsEnv []string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	for _, kv := range awsEnv {
+		if !strings.HasSuffix(kv, "=") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }

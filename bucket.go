@@ -1,6 +1,9 @@
 package main
 
 import (
+	"slices"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -18,12 +21,45 @@ func artifactsBucket(ctx *pulumi.Context, cfg *Config) (pulumi.StringOutput, err
 	if cfg.ArtifactsBucket != "" {
 		return pulumi.String(cfg.ArtifactsBucket).ToStringOutput(), nil
 	}
-	const name = "artifacts"
-	bucket, err := s3.NewBucketV2(ctx, name, &s3.BucketV2Args{})
+	return newPrivateBucket(ctx, "artifacts", false)
+}
+
+// regionArtifactsBucket returns the name of an extra region's artifacts
+// bucket, which that region's layer versions are published from (Lambda
+// reads a layer's zip only from a bucket in the layer's region): existing,
+// the one artifactsBuckets names, or one the stack creates there through
+// the region's provider, as private and encrypted as the home region's.
+// An existing bucket in another region fails the copy and the layer
+// version at `up`, each with AWS's message.
+//
+// A created one holds only copies of the home bucket's zips, and Lambda
+// keeps its own copy of each published version's, so it is disposable:
+// removing the region from layerRegions deletes it with its objects,
+// where a bucket left non-empty would fail that update.
+func regionArtifactsBucket(ctx *pulumi.Context, region, existing string, p *aws.Provider) (pulumi.StringOutput, error) {
+	if existing != "" {
+		return pulumi.String(existing).ToStringOutput(), nil
+	}
+	return newPrivateBucket(ctx, "artifacts-"+region, true, pulumi.Provider(p))
+}
+
+// newPrivateBucket declares a bucket named name with every public access
+// path blocked, ACLs disabled and encryption at rest by default, and
+// returns its name once all of that is in place. disposable lets the
+// bucket be deleted with the objects in it (forceDestroy). opts apply to
+// the bucket and its settings alike (an extra region's provider); the
+// home region's bucket is neither, which keeps its resources exactly as
+// they were.
+func newPrivateBucket(ctx *pulumi.Context, name string, disposable bool, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	args := &s3.BucketV2Args{}
+	if disposable {
+		args.ForceDestroy = pulumi.Bool(true)
+	}
+	bucket, err := s3.NewBucketV2(ctx, name, args, opts...)
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}
-	parent := pulumi.Parent(bucket)
+	children := append(slices.Clone(opts), pulumi.Parent(bucket))
 	sse, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, name, &s3.BucketServerSideEncryptionConfigurationV2Args{
 		Bucket: bucket.ID(),
 		Rules: s3.BucketServerSideEncryptionConfigurationV2RuleArray{
@@ -33,7 +69,7 @@ func artifactsBucket(ctx *pulumi.Context, cfg *Config) (pulumi.StringOutput, err
 				},
 			},
 		},
-	}, parent)
+	}, children...)
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}
@@ -43,7 +79,7 @@ func artifactsBucket(ctx *pulumi.Context, cfg *Config) (pulumi.StringOutput, err
 		BlockPublicPolicy:     pulumi.Bool(true),
 		IgnorePublicAcls:      pulumi.Bool(true),
 		RestrictPublicBuckets: pulumi.Bool(true),
-	}, parent)
+	}, children...)
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}
@@ -52,7 +88,7 @@ func artifactsBucket(ctx *pulumi.Context, cfg *Config) (pulumi.StringOutput, err
 		Rule: &s3.BucketOwnershipControlsRuleArgs{
 			ObjectOwnership: pulumi.String("BucketOwnerEnforced"),
 		},
-	}, parent)
+	}, children...)
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}

@@ -48,6 +48,14 @@ type Config struct {
 	Function FunctionConfig
 	// Sharing says who besides this account may use the layer's versions.
 	Sharing SharingConfig
+	// Photos is the bucket the functions may read original photos from.
+	Photos PhotosConfig
+	// ColdStarts is how the functions' cold starts are shortened (SnapStart)
+	// and watched (saved Logs Insights queries).
+	ColdStarts ColdStartConfig
+	// Regions says where the layer is published and for which
+	// architectures (config_regions.go).
+	Regions RegionsConfig
 }
 
 // KeyOptions are the build options that are part of the layer and code
@@ -193,10 +201,10 @@ func (s Secret) GoString() string { return s.String() }
 // behaves the same whether or not the CLI filled them in.
 type setting struct {
 	Key  string
-	Type string // string, integer, boolean or array
+	Type string // string, integer, boolean, array or object
 	// Items is the type of an array's items: string or object.
 	Items   string
-	Default any // string, int, bool, []string or []map[string]any
+	Default any // string, int, bool, []string, []map[string]any or map[string]string
 	// Secret says the value must be stored encrypted (`pulumi config set
 	// --secret`); the program refuses a plain one. Pulumi.yaml does not
 	// declare it `secret: true`: the CLI merges a declared default into
@@ -218,6 +226,9 @@ func settings() []setting {
 		{Key: "keepLayerVersions", Type: "boolean", Default: true},
 		{Key: "layerShareAccounts", Type: "array", Items: "string", Default: []string{}},
 		{Key: "layerShareOrganization", Type: "string", Default: ""},
+		{Key: "layerRegions", Type: "array", Items: "string", Default: []string{}},
+		{Key: "layerArchitectures", Type: "array", Items: "string", Default: []string{}},
+		{Key: "artifactsBuckets", Type: "object", Default: map[string]string{}},
 		{Key: "artifactsBucket", Type: "string", Default: ""},
 		{Key: "buildEndpointUrl", Type: "string", Default: ""},
 		{Key: "functionName", Type: "string", Default: ""},
@@ -235,6 +246,9 @@ func settings() []setting {
 		{Key: "functionPolicyArns", Type: "array", Items: "string", Default: []string{}},
 		{Key: "extraFunctions", Type: "array", Items: "object", Default: []map[string]any{}},
 		{Key: "stripeSecretKey", Type: "string", Default: "", Secret: true},
+		{Key: "photosBucket", Type: "string", Default: ""},
+		{Key: "snapStart", Type: "boolean", Default: false},
+		{Key: "logQueries", Type: "boolean", Default: true},
 	}
 }
 
@@ -260,9 +274,6 @@ var (
 	// function's IAM role is auto-named after it with Pulumi's 8-character
 	// suffix, and IAM allows role names of 64.
 	functionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,56}$`)
-	// S3 bucket names, as far as a typo is concerned; S3 itself has the
-	// last word on the rest (reserved prefixes, IP-address forms).
-	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	// The lock path goes into a shell command line; keeping it to these
 	// characters means it needs no quoting.
 	safePath = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
@@ -299,8 +310,10 @@ func loadConfig(ctx *pulumi.Context, root string) (*Config, error) {
 		BuildEndpoint:   r.str("buildEndpointUrl"),
 		Bytecode:        r.boolean("bytecode"),
 	}
-	if c.ArtifactsBucket != "" && (!bucketName.MatchString(c.ArtifactsBucket) || strings.Contains(c.ArtifactsBucket, "..")) {
-		r.fail("artifactsBucket", "%q is not an S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens)", c.ArtifactsBucket)
+	if c.ArtifactsBucket != "" {
+		if err := checkBucketName(c.ArtifactsBucket); err != nil {
+			r.failErr("artifactsBucket", err)
+		}
 	}
 	if err := checkEndpoint(c.BuildEndpoint); err != nil {
 		r.failErr("buildEndpointUrl", err)
@@ -321,6 +334,9 @@ func loadConfig(ctx *pulumi.Context, root string) (*Config, error) {
 		options:       c.KeyOptions(),
 	})
 	c.Sharing = readSharingConfig(r)
+	c.Photos = readPhotosConfig(r)
+	c.ColdStarts = readColdStartConfig(r, c.Function.Runtime, layerRuntimes)
+	c.Regions = readRegionsConfig(ctx, r, c.Region, arch, c.Layer)
 	if err := r.err(); err != nil {
 		return nil, err
 	}
@@ -541,7 +557,9 @@ func readLock(root, rel string, sel lock.Selection) (*lock.Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read lock %s: %w", rel, causeOnly(err))
 	}
-	return lock.ParseSelected(rel, data, sel)
+	// In the project, so the files it includes (-r, -c) are read too:
+	// the preview reads all the build will.
+	return lock.ParseInProject(root, rel, data, sel)
 }
 
 // checkRelPath checks a path from config that goes into a build command:

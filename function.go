@@ -26,6 +26,10 @@ const liveAlias = "live"
 // stack's layer's unzipped size (see NewFunction).
 const layerSizeVar = "LAYER_UNZIPPED_BYTES"
 
+// snapStartApplyOn is the one value Lambda's SnapStart.ApplyOn takes
+// besides None: a snapshot of each published version.
+const snapStartApplyOn = "PublishedVersions"
+
 // lambdaTrustPolicy lets the Lambda service assume a function's role.
 const lambdaTrustPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
 
@@ -43,15 +47,22 @@ type Function struct {
 	// functions/NAME/CODEKEY.zip.
 	S3Key string
 
-	// The component's children: the execution role, the log group, the
-	// build step, the function, its smoke test (nil when off) and the live
-	// alias.
-	Role      *iam.Role
-	LogGroup  *cloudwatch.LogGroup
-	Build     *local.Command
-	Function  *lambda.Function
-	SmokeTest *lambda.Invocation
-	Alias     *lambda.Alias
+	// The component's children: the execution role, its photos policy
+	// (nil without one), the log group, its saved queries (none when off),
+	// the build step, the function, its smoke test (nil when off) and the
+	// live alias.
+	Role         *iam.Role
+	PhotosPolicy *iam.RolePolicy
+	LogGroup     *cloudwatch.LogGroup
+	LogQueries   []*cloudwatch.QueryDefinition
+	Build        *local.Command
+	Function     *lambda.Function
+	SmokeTest    *lambda.Invocation
+	Alias        *lambda.Alias
+
+	// LogQueryNames are the names of the saved Logs Insights queries over
+	// the function's log group; nil when they are off.
+	LogQueryNames []string
 
 	// Name is the function's name.
 	Name pulumi.StringOutput
@@ -103,6 +114,9 @@ type FunctionArgs struct {
 
 	// PolicyArns are attached to the role beside basic execution.
 	PolicyArns []string
+	// PhotosPolicy, when set, is an inline policy document the role gets:
+	// reading the photos bucket (PhotosConfig.ReadPolicy).
+	PhotosPolicy string
 	// Partition is the AWS partition, for the basic execution policy ARN.
 	Partition string
 
@@ -116,6 +130,12 @@ type FunctionArgs struct {
 	// SmokeTest invokes each new version with the self-test request
 	// before the live alias moves to it.
 	SmokeTest bool
+	// SnapStart turns on SnapStart for published versions. The config
+	// reader has checked it against the runtime and the layer.
+	SnapStart bool
+	// LogQueries saves the cold-start and restore queries over the log
+	// group.
+	LogQueries bool
 }
 
 // NewFunction declares the function named name (the Lambda function name).
@@ -155,6 +175,17 @@ func NewFunction(ctx *pulumi.Context, name string, args *FunctionArgs, opts ...p
 		}
 		ready = append(ready, att)
 	}
+	if args.PhotosPolicy != "" {
+		pol, err := iam.NewRolePolicy(ctx, name+"-photos-read", &iam.RolePolicyArgs{
+			Role:   role.Name,
+			Policy: pulumi.String(args.PhotosPolicy),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		f.PhotosPolicy = pol
+		ready = append(ready, pol)
+	}
 
 	// Declared before the function so Lambda does not create it first,
 	// without a retention.
@@ -168,6 +199,12 @@ func NewFunction(ctx *pulumi.Context, name string, args *FunctionArgs, opts ...p
 	}
 	f.LogGroup = logs
 	ready = append(ready, logs)
+	if args.LogQueries {
+		if f.LogQueries, err = newLogQueries(ctx, name, logs, parent); err != nil {
+			return nil, err
+		}
+		f.LogQueryNames = logQueryNames(name)
+	}
 
 	// The layer's size reaches the build through its environment, not its
 	// command line: when a new layer is being built its size is unknown at
@@ -201,6 +238,14 @@ func NewFunction(ctx *pulumi.Context, name string, args *FunctionArgs, opts ...p
 	}
 	if len(args.Environment) > 0 {
 		fnArgs.Environment = &lambda.FunctionEnvironmentArgs{Variables: args.Environment}
+	}
+	// Set only when on: a function without SnapStart keeps the inputs it
+	// had before the key existed, so its stack sees no change. Turning it
+	// on or off changes snapStart, which the provider publishes as a new
+	// version (publish is true), so the smoke test and the live alias
+	// follow.
+	if args.SnapStart {
+		fnArgs.SnapStart = &lambda.FunctionSnapStartArgs{ApplyOn: pulumi.String(snapStartApplyOn)}
 	}
 	fn, err := lambda.NewFunction(ctx, name, fnArgs, parent, pulumi.DependsOn(ready))
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -35,6 +36,9 @@ func functionResources(name string, smokeTest bool, policySlugs ...string) []str
 		typeCommand + "::" + name + "-build",
 		typeFunction + "::" + name,
 		typeAlias + "::" + name + "-live",
+		// The saved Logs Insights queries (logQueries defaults to true).
+		typeQuery + "::" + name + "-cold-starts",
+		typeQuery + "::" + name + "-restores",
 	}
 	if smokeTest {
 		out = append(out, typeInvoke+"::"+name+"-smoke-test")
@@ -474,4 +478,28 @@ func TestSecretIsNotPrinted(t *testing.T) {
 			t.Errorf("Sprintf(%q, config) prints the key", format)
 		}
 	}
+}
+
+// The prod stack sets neither photosBucket nor snapStart, so its function
+// keeps exactly the inputs it had before those keys existed: adding them
+// to the program changes nothing the provider would update or replace.
+// (The saved log queries are new resources beside it.)
+func TestProdFunctionTakesNoNewInputs(t *testing.T) {
+	m := mustRun(t, run{config: stackConfig(t, "prod")})
+	fn := m.find(t, typeFunction, apiName)
+	want := []string{"architectures", "handler", "layers", "memorySize", "name", "publish", "role", "runtime", "s3Bucket", "s3Key", "timeout"}
+	if got := slices.Sorted(maps.Keys(fn.Inputs)); !slices.Equal(got, toKeys(want)) {
+		t.Errorf("function inputs %v, want exactly %v", got, want)
+	}
+	if n := len(m.ofType(typeRolePol)); n != 0 {
+		t.Errorf("%d inline role policies, want none without photosBucket", n)
+	}
+}
+
+func toKeys(names []string) []resource.PropertyKey {
+	out := make([]resource.PropertyKey, len(names))
+	for i, n := range names {
+		out[i] = resource.PropertyKey(n)
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -68,6 +69,60 @@ type Layer struct {
 	// LayerGrant.Who gives them, each once its permission exists; empty
 	// when the layer is not shared.
 	SharedWith pulumi.StringArrayOutput
+
+	// The fields above are the layer of the stack's region built for the
+	// function's architecture (LayerArgs.Target), the one the function
+	// uses. Those below cover every architecture and region.
+
+	// Builds are the layer built for each architecture, in
+	// LayerArgs.Architectures's order; the function's is Key, Packages,
+	// S3Key and Build above.
+	Builds []*LayerBuild
+	// Published are the layer versions of every region (the stack's
+	// first, then LayerArgs.Regions's order) and architecture (Builds's
+	// order); Version above is the stack region's for the function's
+	// architecture.
+	Published []*LayerPublication
+	// RegionArns maps each region to each architecture to the versioned
+	// ARN published there: the layerArns output.
+	RegionArns pulumi.StringMapMapOutput
+	// RegionVersionNumbers is RegionArns's shape with the version
+	// numbers, which differ between regions: the layerVersions output.
+	RegionVersionNumbers pulumi.StringMapMapOutput
+	// ArchS3Uris maps each architecture to each region to the zip a
+	// version was published from: the layerS3Uris output.
+	ArchS3Uris pulumi.StringMapMapOutput
+}
+
+// LayerBuild is the layer built for one architecture: once, whatever the
+// number of regions, into the stack region's bucket.
+type LayerBuild struct {
+	Arch target.Arch
+	// Key is the layer key for the runtimes, this architecture and the
+	// build options; Packages are its pins, sorted.
+	Key      string
+	Packages []string
+	// S3Key is layers/NAME/KEY.zip, in every region's bucket.
+	S3Key string
+	Step  *local.Command
+}
+
+// LayerPublication is the layer version of one architecture in one region.
+type LayerPublication struct {
+	// Region is the region's name; "" for the stack's own region when
+	// aws:region is unset (the provider then takes it from the
+	// environment, and the version's ARN names it).
+	Region string
+	Arch   target.Arch
+	// Copy puts the build's zip into the region's bucket; nil in the
+	// stack's region, which the build uploads to.
+	Copy        *local.Command
+	Version     *lambda.LayerVersion
+	Permissions []*lambda.LayerVersionPermission
+	// S3Uri is the zip the version was published from.
+	S3Uri pulumi.StringOutput
+	// SharedWith is Layer.SharedWith for this version.
+	SharedWith pulumi.StringArrayOutput
 }
 
 // LayerArgs says what a Layer is built from, where it goes and who may use
@@ -95,8 +150,17 @@ type LayerArgs struct {
 	// when a new one replaces it, and on `pulumi destroy`: the provider's
 	// skipDestroy. Without it a replaced version is deleted.
 	KeepVersions bool
-	// Share lists the principals each version is shared with.
+	// Share lists the principals each version is shared with, in every
+	// region.
 	Share []LayerGrant
+	// Architectures are the architectures the layer is built for, each
+	// once, Target.Arch (the function's) among them; nil is Target.Arch
+	// alone. The version for Target.Arch is the Lambda layer named name;
+	// another architecture's is name-ARCH (name-arm64, name-x86_64).
+	Architectures []target.Arch
+	// Regions are the regions the layer is published in besides Region,
+	// each through its own provider from its own bucket.
+	Regions []LayerRegion
 }
 
 // LayerGrant is one principal a layer version is shared with: an account,
@@ -142,42 +206,165 @@ func (g LayerGrant) StatementID() string {
 	return "account-" + g.Principal
 }
 
-// NewLayer declares the layer named name (the Lambda layer name).
+// NewLayer declares the layer named name (the Lambda layer name): a build
+// per architecture, and a layer version per region and architecture.
+//
+// The stack's region and the function's architecture keep the names they
+// had before layers were built for several (NAME-build, NAME,
+// NAME-share-*), under the default provider: a stack that asks for one
+// region and one architecture declares what it always did. Another
+// architecture's resources take its Lambda layer name (NAME-arm64-build,
+// NAME-arm64); an extra region's add the region (NAME-eu-west-1,
+// NAME-arm64-eu-west-1, each with -copy and -share-* beside it).
 func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs, opts ...pulumi.ResourceOption) (*Layer, error) {
-	l := &Layer{
-		Key:      lock.Key(args.Lock, args.Target, args.Options),
-		Packages: pins(args.Lock, args.Target),
-	}
-	l.S3Key = "layers/" + name + "/" + l.Key + ".zip"
+	l := &Layer{}
 	if err := ctx.RegisterComponentResource(layerType, name, l, opts...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(l)
-
-	// The triggers name the key and every pin, so a changed lock replaces
-	// the build step and the preview lists the pins that differ.
-	triggers := pulumi.Array{pulumi.String(l.Key)}
-	for _, p := range l.Packages {
-		triggers = append(triggers, pulumi.String(p))
+	home := args.Target.Arch
+	archs := args.Architectures
+	if len(archs) == 0 {
+		archs = []target.Arch{home}
 	}
-	build, err := newBuildStep(ctx, name+"-build", triggers, layerBuildCommand(args, l.Key, l.S3Key),
-		buildEnvironment(args.Region, args.Endpoint), parent)
+	if !slices.Contains(archs, home) {
+		return nil, fmt.Errorf("layer %s: the function's architecture %s is not among the layer's %v", name, home, archs)
+	}
+
+	// One build per architecture, whatever the number of regions: the
+	// extra regions copy its zip from the stack region's bucket.
+	for _, arch := range archs {
+		t := args.Target
+		t.Arch = arch
+		b := &LayerBuild{Arch: arch, Key: lock.Key(args.Lock, t, args.Options), Packages: pins(args.Lock, t)}
+		b.S3Key = "layers/" + name + "/" + b.Key + ".zip"
+		// The triggers name the key and every pin, so a changed lock
+		// replaces the build step and the preview lists the pins that
+		// differ, once per architecture.
+		triggers := pulumi.Array{pulumi.String(b.Key)}
+		for _, p := range b.Packages {
+			triggers = append(triggers, pulumi.String(p))
+		}
+		step, err := newBuildStep(ctx, layerNameFor(name, arch, home)+"-build", triggers, layerBuildCommand(args, t, b.Key, b.S3Key),
+			buildEnvironment(args.Region, args.Endpoint), parent)
+		if err != nil {
+			return nil, err
+		}
+		b.Step = step
+		l.Builds = append(l.Builds, b)
+	}
+
+	for _, b := range l.Builds {
+		p, err := publishLayer(ctx, name, args, b, publication{funcArch: home, parent: parent, region: args.Region, homeRegion: true,
+			bucket: args.Bucket, after: b.Step})
+		if err != nil {
+			return nil, err
+		}
+		l.Published = append(l.Published, p)
+	}
+	for _, region := range args.Regions {
+		for _, b := range l.Builds {
+			base := publicationName(name, b.Arch, home, region.Name, false)
+			copyStep, err := newCopyStep(ctx, base+"-copy", args, b, region, parent)
+			if err != nil {
+				return nil, err
+			}
+			p, err := publishLayer(ctx, name, args, b, publication{funcArch: home, parent: parent, region: region.Name,
+				bucket: region.Bucket, provider: region.Provider, after: copyStep})
+			if err != nil {
+				return nil, err
+			}
+			p.Copy = copyStep
+			l.Published = append(l.Published, p)
+		}
+	}
+
+	// The function's: its architecture, in the stack's region.
+	built, used := l.Builds[slices.Index(archs, home)], l.Published[slices.Index(archs, home)]
+	l.Key, l.Packages, l.S3Key, l.Build = built.Key, built.Packages, built.S3Key, built.Step
+	l.Version, l.Permissions = used.Version, used.Permissions
+	l.Arn = used.Version.Arn
+	l.LayerArn = used.Version.LayerArn
+	l.VersionNumber = used.Version.Version
+	l.S3Uri = used.S3Uri
+	l.SharedWith = used.SharedWith
+	l.UnzippedBytes = builtSize(built.Step, "layer build step", built.Key)
+	l.RegionArns, l.RegionVersionNumbers, l.ArchS3Uris = layerMaps(l.Published, used.Version.Arn)
+
+	err := ctx.RegisterResourceOutputs(l, pulumi.Map{
+		"key":           pulumi.String(l.Key),
+		"packages":      pulumi.ToStringArray(l.Packages),
+		"s3Uri":         l.S3Uri,
+		"arn":           l.Arn,
+		"layerArn":      l.LayerArn,
+		"version":       l.VersionNumber,
+		"unzippedBytes": l.UnzippedBytes,
+		"sharedWith":    l.SharedWith,
+		"arns":          l.RegionArns,
+		"versions":      l.RegionVersionNumbers,
+		"s3Uris":        l.ArchS3Uris,
+	})
 	if err != nil {
 		return nil, err
 	}
-	l.Build = build
+	return l, nil
+}
 
+// layerNameFor is the Lambda layer name of the layer built for arch: name
+// for the function's architecture home, name-ARCH for the other.
+func layerNameFor(name string, arch, home target.Arch) string {
+	if arch == home {
+		return name
+	}
+	return name + "-" + string(arch)
+}
+
+// publicationName is the base name of the resources that publish the
+// layer built for arch in region: the Lambda layer name, and in an extra
+// region the region after it. Pulumi names are per stack, and one Lambda
+// layer name is published in every region.
+func publicationName(name string, arch, home target.Arch, region string, homeRegion bool) string {
+	n := layerNameFor(name, arch, home)
+	if !homeRegion {
+		n += "-" + region
+	}
+	return n
+}
+
+// publication says where a build is published.
+type publication struct {
+	funcArch target.Arch // the function's architecture, for names
+	parent   pulumi.ResourceOption
+	region   string
+	// homeRegion is the stack's region, under the default provider.
+	homeRegion bool
+	bucket     pulumi.StringInput
+	// provider is the region's; nil in the stack's region.
+	provider *aws.Provider
+	// after is what puts the zip into bucket: the build, or a copy.
+	after pulumi.Resource
+}
+
+// publishLayer declares the layer version of build b in the region of at,
+// and its permissions.
+func publishLayer(ctx *pulumi.Context, name string, args *LayerArgs, b *LayerBuild, at publication) (*LayerPublication, error) {
+	base := publicationName(name, b.Arch, at.funcArch, at.region, at.homeRegion)
+	layerName := layerNameFor(name, b.Arch, at.funcArch)
+	opts := []pulumi.ResourceOption{at.parent}
+	if at.provider != nil {
+		opts = append(opts, pulumi.Provider(at.provider))
+	}
 	runtimes := make([]string, len(args.Target.Runtimes))
 	for i, r := range args.Target.Runtimes {
 		runtimes[i] = r.String()
 	}
 	versionArgs := &lambda.LayerVersionArgs{
-		LayerName:               pulumi.String(name),
-		S3Bucket:                args.Bucket,
-		S3Key:                   pulumi.String(l.S3Key),
-		Description:             pulumi.String(layerDescription(l.Packages, l.Key)),
+		LayerName:               pulumi.String(layerName),
+		S3Bucket:                at.bucket,
+		S3Key:                   pulumi.String(b.S3Key),
+		Description:             pulumi.String(layerDescription(b.Packages, b.Key)),
 		CompatibleRuntimes:      pulumi.ToStringArray(runtimes),
-		CompatibleArchitectures: pulumi.StringArray{pulumi.String(string(args.Target.Arch))},
+		CompatibleArchitectures: pulumi.StringArray{pulumi.String(string(b.Arch))},
 	}
 	// Every input of a LayerVersion forces a new version (pulumi-aws has
 	// no update for it), and Pulumi creates the replacement before it
@@ -188,11 +375,11 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs, opts ...pulumi.
 	if args.KeepVersions {
 		versionArgs.SkipDestroy = pulumi.Bool(true)
 	}
-	version, err := lambda.NewLayerVersion(ctx, name, versionArgs, parent, pulumi.DependsOn([]pulumi.Resource{build}))
+	version, err := lambda.NewLayerVersion(ctx, base, versionArgs, append(opts, pulumi.DependsOn([]pulumi.Resource{at.after}))...)
 	if err != nil {
 		return nil, err
 	}
-	l.Version = version
+	p := &LayerPublication{Region: at.region, Arch: b.Arch, Version: version, S3Uri: pulumi.Sprintf("s3://%s/%s", at.bucket, b.S3Key)}
 
 	// One permission per principal, on the version's number: a new version
 	// changes the number, which replaces each permission (the provider
@@ -200,17 +387,21 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs, opts ...pulumi.
 	// known yet at preview). The new version's permission is created
 	// before the old one's is removed, without a clash: they are
 	// statements of two different versions' policies.
+	where := layerName
+	if !at.homeRegion {
+		where += " in " + at.region
+	}
 	number := version.Version.ApplyT(func(v string) (int, error) {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return 0, fmt.Errorf("layer %s: Lambda's version %q is not a number: %w", name, v, err)
+			return 0, fmt.Errorf("layer %s: Lambda's version %q is not a number: %w", where, v, err)
 		}
 		return n, nil
 	}).(pulumi.IntOutput)
 	shared := pulumi.StringArray{}
 	for _, g := range args.Share {
 		permArgs := &lambda.LayerVersionPermissionArgs{
-			LayerName:     pulumi.String(name),
+			LayerName:     pulumi.String(layerName),
 			VersionNumber: number,
 			Action:        pulumi.String(layerUseAction),
 			Principal:     pulumi.String(g.Principal),
@@ -224,38 +415,82 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs, opts ...pulumi.
 		if args.KeepVersions {
 			permArgs.SkipDestroy = pulumi.Bool(true)
 		}
-		perm, err := lambda.NewLayerVersionPermission(ctx, name+"-share-"+g.StatementID(), permArgs,
-			parent, pulumi.ReplaceOnChanges([]string{"versionNumber"}))
+		perm, err := lambda.NewLayerVersionPermission(ctx, base+"-share-"+g.StatementID(), permArgs,
+			append(opts, pulumi.ReplaceOnChanges([]string{"versionNumber"}))...)
 		if err != nil {
 			return nil, err
 		}
-		l.Permissions = append(l.Permissions, perm)
+		p.Permissions = append(p.Permissions, perm)
 		// Resolved once the permission exists, to the principal it grants.
 		who := g.Who()
 		shared = append(shared, perm.ID().ApplyT(func(pulumi.ID) string { return who }).(pulumi.StringOutput))
 	}
-	l.SharedWith = shared.ToStringArrayOutput()
+	p.SharedWith = shared.ToStringArrayOutput()
+	return p, nil
+}
 
-	l.Arn = version.Arn
-	l.LayerArn = version.LayerArn
-	l.VersionNumber = version.Version
-	l.S3Uri = pulumi.Sprintf("s3://%s/%s", args.Bucket, l.S3Key)
-	l.UnzippedBytes = builtSize(build, "layer build step", l.Key)
+// newCopyStep declares the step that copies build b's zip from the stack
+// region's bucket to region's, inside S3 (`lambdapack copy`): nothing is
+// built again, and nothing is downloaded. Like a build step it runs when
+// its triggers change: the key, and where the copy goes. An object already
+// there with the same bytes is reused, by the same proof as an upload's.
+func newCopyStep(ctx *pulumi.Context, name string, args *LayerArgs, b *LayerBuild, region LayerRegion, parent pulumi.ResourceOption) (*local.Command, error) {
+	c := newBuildCommand("copy")
+	c.flag("build-key", b.Key)
+	create := pulumi.Sprintf("%s --from s3://%s/%s --from-region %s --to s3://%s/%s",
+		c.b.String(), args.Bucket, b.S3Key, args.Region, region.Bucket, b.S3Key)
+	triggers := pulumi.Array{pulumi.String(b.Key), pulumi.String(region.Name), pulumi.Sprintf("s3://%s/%s", region.Bucket, b.S3Key)}
+	return newBuildStep(ctx, name, triggers, create, buildEnvironment(region.Name, args.Endpoint),
+		parent, pulumi.DependsOn([]pulumi.Resource{b.Step}))
+}
 
-	err = ctx.RegisterResourceOutputs(l, pulumi.Map{
-		"key":           pulumi.String(l.Key),
-		"packages":      pulumi.ToStringArray(l.Packages),
-		"s3Uri":         l.S3Uri,
-		"arn":           l.Arn,
-		"layerArn":      l.LayerArn,
-		"version":       l.VersionNumber,
-		"unzippedBytes": l.UnzippedBytes,
-		"sharedWith":    l.SharedWith,
-	})
-	if err != nil {
-		return nil, err
+// layerMaps are the layerArns, layerVersions and layerS3Uris outputs of
+// the published versions. homeArn is the version the function uses: when
+// aws:region is unset, the stack region's name is taken from its ARN.
+func layerMaps(published []*LayerPublication, homeArn pulumi.StringOutput) (arns, versions, uris pulumi.StringMapMapOutput) {
+	var parts []any
+	for _, p := range published {
+		parts = append(parts, p.Version.Arn, p.Version.Version, p.S3Uri)
 	}
-	return l, nil
+	all := pulumi.All(append(parts, homeArn)...)
+	toMap := func(pick func(v []any, i int) (outer, inner, value string)) pulumi.StringMapMapOutput {
+		return all.ApplyT(func(v []any) map[string]map[string]string {
+			out := map[string]map[string]string{}
+			for i := range published {
+				outer, inner, value := pick(v, i)
+				if out[outer] == nil {
+					out[outer] = map[string]string{}
+				}
+				out[outer][inner] = value
+			}
+			return out
+		}).(pulumi.StringMapMapOutput)
+	}
+	region := func(v []any, i int) string {
+		if r := published[i].Region; r != "" {
+			return r
+		}
+		return arnRegion(v[len(v)-1].(string))
+	}
+	arns = toMap(func(v []any, i int) (string, string, string) {
+		return region(v, i), string(published[i].Arch), v[3*i].(string)
+	})
+	versions = toMap(func(v []any, i int) (string, string, string) {
+		return region(v, i), string(published[i].Arch), v[3*i+1].(string)
+	})
+	uris = toMap(func(v []any, i int) (string, string, string) {
+		return string(published[i].Arch), region(v, i), v[3*i+2].(string)
+	})
+	return arns, versions, uris
+}
+
+// arnRegion is the region field of an ARN (arn:PARTITION:SERVICE:REGION:...).
+func arnRegion(arn string) string {
+	parts := strings.SplitN(arn, ":", 5)
+	if len(parts) < 5 {
+		return ""
+	}
+	return parts[3]
 }
 
 // layerBuildCommand is the shell command that builds the layer and uploads
@@ -264,27 +499,21 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs, opts ...pulumi.
 //	mkdir -p .lambdapack && go run ./build/cmd/lambdapack layer --lock locks/x.txt
 //	  --runtime python3.11 --runtime python3.12 --arch x86_64 [--no-bytecode]
 //	  --out .lambdapack/layer-KEY.zip --upload s3://BUCKET/layers/NAME/KEY.zip
-func layerBuildCommand(args *LayerArgs, key, s3Key string) pulumi.StringOutput {
+func layerBuildCommand(args *LayerArgs, t target.Target, key, s3Key string) pulumi.StringOutput {
 	c := newBuildCommand("layer")
 	c.lockFlags(args.LockPath, args.Select)
-	for _, r := range args.Target.Runtimes {
+	for _, r := range t.Runtimes {
 		c.flag("runtime", r.String())
 	}
-	c.flag("arch", string(args.Target.Arch))
+	c.flag("arch", string(t.Arch))
 	c.options(args.Options)
 	return c.upload(".lambdapack/layer-"+key+".zip", args.Bucket, s3Key)
 }
 
 // pins returns "name==version" for each requirement of l that applies to
-// t, sorted by name.
-func pins(l *lock.Lock, t target.Target) []string {
-	var out []string
-	for _, a := range l.For(t) {
-		out = append(out, a.Name+"=="+a.Version)
-	}
-	slices.Sort(out)
-	return out
-}
+// t, sorted, with the runtimes after a package that has a line per
+// runtime (lock.Pins).
+func pins(l *lock.Lock, t target.Target) []string { return lock.Pins(l, t) }
 
 // layerDescription names the pinned versions and the start of the key,
 // within Lambda's 256 characters. When the pins do not all fit, it keeps

@@ -342,6 +342,9 @@ func TestNoMachineSpecificInputs(t *testing.T) {
 	full[project+":layerShareAccounts"] = `["111122223333","*"]`
 	full[project+":layerShareOrganization"] = "o-a1b2c3d4e5"
 	full[project+":bytecode"] = "false"
+	full[project+":photosBucket"] = "galerly-photos-prod"
+	full[project+":functionRuntime"] = "python3.12"
+	full[project+":snapStart"] = "true"
 	for name, cfg := range map[string]map[string]string{"prod": stackConfig(t, "prod"), "with every option": full} {
 		t.Run(name, func(t *testing.T) { checkNoMachineSpecificInputs(t, facts, cfg, root) })
 	}
@@ -368,14 +371,18 @@ func checkNoMachineSpecificInputs(t *testing.T, facts machineFacts, cfg map[stri
 
 // withoutAWSConstants removes from an input the fixed strings of AWS's own
 // formats that look like what the check looks for but are the same on
-// every machine: the IAM policy language version (a date) in a trust
-// policy, and the /aws/lambda/ prefix of a function's log group (a path).
+// every machine: the IAM policy language version (a date) in a trust or
+// role policy, the /aws/lambda/ prefix of a function's log group (a
+// path), and the saved Logs Insights queries, the program's constants
+// (their patterns read dates and hold slashes).
 func withoutAWSConstants(typ, path, s string) string {
 	switch {
-	case typ == typeRole && path == "assumeRolePolicy":
+	case (typ == typeRole && path == "assumeRolePolicy") || (typ == typeRolePol && path == "policy"):
 		return strings.ReplaceAll(s, `"Version":"2012-10-17"`, "")
-	case typ == typeLogGroup && path == "name":
+	case (typ == typeLogGroup && path == "name") || (typ == typeQuery && path == "logGroupNames[0]"):
 		return strings.TrimPrefix(s, "/aws/lambda/")
+	case typ == typeQuery && path == "queryString" && (s == coldStartQuery || s == restoreQuery):
+		return ""
 	}
 	return s
 }

@@ -133,6 +133,62 @@ func TestProdLockFitsProdRuntimes(t *testing.T) {
 	}
 }
 
+// The layer lock holds a compiled wheel of every package for python3.11
+// (Amazon Linux 2, glibc 2.26: the function's runtime) and python3.12 on
+// both Lambda architectures, whatever the prod stack builds today: moving
+// the stack to arm64, or a pin to a release that ships only
+// manylinux_2_28 wheels (as rawpy >= 0.26 and pillow-heif >= 1.1 do), is
+// caught here rather than by a failed build.
+func TestProdLockHasCompiledWheelsForBothArchitectures(t *testing.T) {
+	const path = "locks/image-processing.txt"
+	for _, tg := range layerLockTargets(t) {
+		t.Run(tg.String(), func(t *testing.T) {
+			want := lockPins(t, path, tg)
+			picked, refused := selectLock(t, path, tg)
+			for name, err := range refused {
+				t.Errorf("%s: %v", name, err)
+			}
+			if len(picked) != len(want) {
+				t.Errorf("selected %d packages, want all of %v", len(picked), want)
+			}
+			cp := tg.Runtimes[0].CPTag()
+			machine := tg.Arch.Machine()
+			for name, sel := range picked {
+				if sel.Shared == nil {
+					t.Errorf("%s: %s; want one wheel for the one runtime", name, sel.Why)
+					continue
+				}
+				w := *sel.Shared
+				if !slices.Contains(w.Python, cp) || !slices.Contains(w.ABI, cp) {
+					t.Errorf("%s: %s is not a %s-%s wheel", name, w.Raw, cp, cp)
+				}
+				if !slices.ContainsFunc(w.Platform, func(p string) bool {
+					return strings.HasPrefix(p, "manylinux") && strings.HasSuffix(p, "_"+machine)
+				}) {
+					t.Errorf("%s: %s is not a manylinux %s wheel", name, w.Raw, machine)
+				}
+			}
+		})
+	}
+}
+
+// layerLockTargets are the single-runtime targets the layer lock must
+// serve: python3.11 and python3.12 on x86_64 and on arm64.
+func layerLockTargets(t *testing.T) []target.Target {
+	t.Helper()
+	var out []target.Target
+	for _, arch := range []string{"x86_64", "arm64"} {
+		for _, rt := range []string{"python3.11", "python3.12"} {
+			tg, err := target.New([]string{rt}, arch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, tg)
+		}
+	}
+	return out
+}
+
 // The manylinux_2_28 wheel set is a real case Lambda's python3.11 (Amazon
 // Linux 2, glibc 2.26) cannot run: it is refused, for the glibc, while
 // python3.12 (glibc 2.34) takes it.
@@ -213,4 +269,114 @@ func lockPins(t *testing.T, path string, tg target.Target) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// sourceRow is one row of locks/SOURCES.md's table: a shipped wheel and
+// the public lock its digest was copied from.
+type sourceRow struct {
+	line                 int
+	pkg, version, file   string
+	prefix, repo, commit string
+	path                 string
+}
+
+// sourceRows reads the table rows of locks/SOURCES.md.
+func sourceRows(t *testing.T) []sourceRow {
+	t.Helper()
+	data, err := os.ReadFile("locks/SOURCES.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []sourceRow
+	for i, line := range strings.Split(string(data), "\n") {
+		cols := strings.Split(line, "|")
+		if len(cols) != 8 || strings.TrimSpace(cols[1]) == "package" || strings.HasPrefix(strings.TrimSpace(cols[1]), "---") {
+			continue
+		}
+		for j := range cols {
+			cols[j] = strings.TrimSpace(cols[j])
+		}
+		// The source is spelled OWNER/REPO@COMMIT:PATH.
+		repo, rest, ok1 := strings.Cut(cols[5], "@")
+		commit, path, ok2 := strings.Cut(rest, ":")
+		if !ok1 || !ok2 {
+			t.Fatalf("locks/SOURCES.md:%d: source %q, want OWNER/REPO@COMMIT:PATH", i+1, cols[5])
+		}
+		out = append(out, sourceRow{
+			line: i + 1, pkg: cols[1], version: cols[2], file: cols[3],
+			prefix: strings.Trim(cols[4], "`"), repo: repo, commit: commit, path: path,
+		})
+	}
+	if len(out) == 0 {
+		t.Fatal("locks/SOURCES.md has no table rows")
+	}
+	return out
+}
+
+// Every wheel the layer ships is documented in locks/SOURCES.md with its
+// digest and the public lock it came from, and the table agrees with the
+// lock (the digest is one the pin lists; the source is the one the
+// lock's "# from" comment names): editing the lock without its
+// provenance, or the provenance without the lock, fails here.
+func TestLockSourcesMatchLock(t *testing.T) {
+	const path = "locks/image-processing.txt"
+	l, err := lock.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	files := realFiles(t)
+	digestOf := map[string]string{}
+	for h, name := range files {
+		digestOf[name] = h
+	}
+	rows := sourceRows(t)
+	documented := map[string]bool{}
+	for _, row := range rows {
+		documented[row.file] = true
+		i := slices.IndexFunc(l.Requirements, func(r lock.Requirement) bool {
+			return r.Name == row.pkg && r.Version == row.version
+		})
+		if i < 0 {
+			t.Errorf("locks/SOURCES.md:%d: %s==%s is not pinned in %s", row.line, row.pkg, row.version, path)
+			continue
+		}
+		req := l.Requirements[i]
+		h, ok := digestOf[row.file]
+		switch {
+		case !ok:
+			t.Errorf("locks/SOURCES.md:%d: %s is not in testdata/files.tsv", row.line, row.file)
+		case len(row.prefix) < 12 || !strings.HasPrefix(h, row.prefix):
+			t.Errorf("locks/SOURCES.md:%d: %s: digest prefix %q, testdata/files.tsv has %s", row.line, row.file, row.prefix, h)
+		case !slices.Contains(req.Hashes, h):
+			t.Errorf("locks/SOURCES.md:%d: %s (sha256 %s) is not among %s==%s's hashes", row.line, row.file, h, req.Name, req.Version)
+		}
+		// The lock names its source as "# from OWNER/REPO/PATH@COMMIT",
+		// commit abbreviated, on the line above the requirement.
+		if req.Line < 2 {
+			t.Errorf("%s:%d: %s has no source comment above it", path, req.Line, req.Name)
+			continue
+		}
+		comment := strings.TrimSpace(lines[req.Line-2])
+		src, commit, ok := strings.Cut(strings.TrimPrefix(comment, "# from "), "@")
+		if !ok || !strings.HasPrefix(comment, "# from ") || src != row.repo+"/"+row.path ||
+			len(commit) < 12 || !strings.HasPrefix(row.commit, commit) && !strings.HasPrefix(commit, row.commit) {
+			t.Errorf("locks/SOURCES.md:%d: source %s@%s:%s, but %s:%d says %q", row.line, row.repo, row.commit, row.path, path, req.Line-1, comment)
+		}
+	}
+
+	// Each wheel a build ships, for either runtime on either architecture,
+	// has its row.
+	for _, tg := range layerLockTargets(t) {
+		picked, _ := selectLock(t, path, tg)
+		for name, sel := range picked {
+			if sel.Shared != nil && !documented[sel.Shared.Raw] {
+				t.Errorf("%s ships %s for %s, which locks/SOURCES.md does not list", name, sel.Shared.Raw, tg)
+			}
+		}
+	}
 }

@@ -44,6 +44,10 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 	if err != nil {
 		return nil, err
 	}
+	regions, err := newLayerRegions(ctx, cfg.Regions)
+	if err != nil {
+		return nil, err
+	}
 	layer, err := NewLayer(ctx, cfg.Layer.Name, &LayerArgs{
 		LockPath:     cfg.Layer.LockPath,
 		Select:       cfg.Layer.Select,
@@ -55,6 +59,9 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 		Endpoint:     cfg.BuildEndpoint,
 		KeepVersions: cfg.Layer.KeepVersions,
 		Share:        cfg.Sharing.Grants(),
+		// Several regions and architectures (layer.go, regions.go).
+		Architectures: cfg.Regions.Architectures,
+		Regions:       regions,
 	})
 	if err != nil {
 		return nil, err
@@ -73,8 +80,12 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 	if f.StripeSecretKey != "" {
 		env["STRIPE_SECRET_KEY"] = pulumi.ToSecret(pulumi.String(string(f.StripeSecretKey))).(pulumi.StringOutput)
 	}
-	// Every function shares the code, the layer, the environment and the
-	// policies; each has its own handler, size, role, logs and alias.
+	for k, v := range cfg.Photos.Environment() {
+		env[k] = pulumi.String(v)
+	}
+	// Every function shares the code, the layer, the environment, the
+	// policies, SnapStart and the saved queries; each has its own handler,
+	// size, role, logs and alias.
 	args := func(handler string, memory, timeout int) *FunctionArgs {
 		return &FunctionArgs{
 			Source:             f.Source,
@@ -92,11 +103,14 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 			Layers:             layers,
 			LayerUnzippedBytes: layer.UnzippedBytes,
 			PolicyArns:         f.PolicyArns,
+			PhotosPolicy:       cfg.Photos.ReadPolicy(partition(cfg.Region)),
 			Partition:          partition(cfg.Region),
 			Bucket:             bucket,
 			Region:             cfg.Region,
 			Endpoint:           cfg.BuildEndpoint,
 			SmokeTest:          f.SmokeTest,
+			SnapStart:          cfg.ColdStarts.SnapStart,
+			LogQueries:         cfg.ColdStarts.LogQueries,
 		}
 	}
 	fn, err := NewFunction(ctx, f.Name, args(f.Handler, f.MemorySize, f.Timeout))
@@ -104,12 +118,19 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 		return nil, err
 	}
 	extraAliases := pulumi.StringMap{}
+	queries := pulumi.StringArrayMap{}
+	if fn.LogQueryNames != nil {
+		queries[f.Name] = pulumi.ToStringArray(fn.LogQueryNames)
+	}
 	for _, e := range f.Extra {
 		x, err := NewFunction(ctx, e.Name, args(e.Handler, e.MemorySize, e.Timeout))
 		if err != nil {
 			return nil, err
 		}
 		extraAliases[e.Name] = x.LiveAliasArn
+		if x.LogQueryNames != nil {
+			queries[e.Name] = pulumi.ToStringArray(x.LogQueryNames)
+		}
 	}
 
 	return map[string]pulumi.Input{
@@ -121,6 +142,9 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 		"layerS3Uri":            layer.S3Uri,
 		"layerUnzippedBytes":    layer.UnzippedBytes,
 		"layerSharedWith":       layer.SharedWith,
+		"layerArns":             layer.RegionArns,
+		"layerVersions":         layer.RegionVersionNumbers,
+		"layerS3Uris":           layer.ArchS3Uris,
 		"functionName":          fn.Name,
 		"functionArn":           fn.Arn,
 		"functionVersion":       fn.Version,
@@ -129,5 +153,6 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 		"functionS3Uri":         pulumi.Sprintf("s3://%s/%s", bucket, fn.S3Key),
 		"functionUnzippedBytes": fn.UnzippedBytes,
 		"extraLiveAliasArns":    extraAliases,
+		"logQueryNames":         queries,
 	}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -44,11 +45,18 @@ const (
 	typeFunction  = "aws:lambda/function:Function"
 	typeInvoke    = "aws:lambda/invocation:Invocation"
 	typeAlias     = "aws:lambda/alias:Alias"
+	typeQuery     = "aws:cloudwatch/queryDefinition:QueryDefinition"
+	typeRolePol   = "aws:iam/rolePolicy:RolePolicy"
+	// typeAWSProvider is an explicit aws provider's type.
+	typeAWSProvider = "pulumi:providers:aws"
 
 	// What the mocked AWS names things.
-	mockBucket  = "artifacts-4f1c2b9"
+	mockBucket  = "artifacts" + mockBucketSuffix
 	mockAccount = "123456789012"
-	mockUnzip   = 187_654_321
+	// mockBucketSuffix is what the mocked auto-naming adds to a bucket's
+	// resource name.
+	mockBucketSuffix = "-4f1c2b9"
+	mockUnzip        = 187_654_321
 	// mockVersion is the version the mocked Lambda publishes.
 	mockVersion = "7"
 	// selfTestOK is what the app's self-test answers when the layer works.
@@ -133,7 +141,11 @@ func projectRoot(t testing.TB) string {
 // registered is one resource the program registered.
 type registered struct {
 	Type, Name string
-	Inputs     resource.PropertyMap
+	// URN is the resource's URN as the engine computes it (aliases
+	// aside), and Provider the provider reference it was registered
+	// with ("URN::ID"; "" for the default provider of a component).
+	URN, Provider string
+	Inputs        resource.PropertyMap
 	// Unknown lists the inputs the program sent as not yet known; an
 	// unknown inside an object is named by its path, "environment.X".
 	Unknown []string
@@ -147,6 +159,9 @@ type registered struct {
 	DeleteBeforeReplace bool
 	ReplaceOnChanges    []string
 	RetainOnDelete      bool
+	// IgnoreChanges lists the inputs whose changes the engine would not
+	// act on.
+	IgnoreChanges []string
 }
 
 // dependsOn reports whether r lists the resource typ::name in dependsOn.
@@ -176,6 +191,12 @@ type mocks struct {
 	// layerVersion is the version number the mocked Lambda publishes; "1"
 	// if "".
 	layerVersion string
+	// stack is the stack's name, for URNs.
+	stack string
+	// regionVersions, when set, is the version number the mocked Lambda
+	// publishes in a region (layerVersion's elsewhere): versions differ
+	// between regions.
+	regionVersions map[string]string
 
 	mu        sync.Mutex
 	resources []registered
@@ -184,16 +205,19 @@ type mocks struct {
 func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	rpc := args.RegisterRPC
 	r := registered{
-		Type:    args.TypeToken,
-		Name:    args.Name,
-		Inputs:  args.Inputs,
-		Parent:  rpc.GetParent(),
-		Deps:    rpc.GetDependencies(),
-		PropDep: map[string][]string{},
+		Type:     args.TypeToken,
+		Name:     args.Name,
+		URN:      m.urn(rpc.GetParent(), args.TypeToken, args.Name),
+		Provider: args.Provider,
+		Inputs:   args.Inputs,
+		Parent:   rpc.GetParent(),
+		Deps:     rpc.GetDependencies(),
+		PropDep:  map[string][]string{},
 
 		DeleteBeforeReplace: rpc.GetDeleteBeforeReplace(),
 		ReplaceOnChanges:    rpc.GetReplaceOnChanges(),
 		RetainOnDelete:      rpc.GetRetainOnDelete(),
+		IgnoreChanges:       rpc.GetIgnoreChanges(),
 	}
 	for k, v := range rpc.GetPropertyDependencies() {
 		r.PropDep[k] = v.GetUrns()
@@ -207,18 +231,23 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	m.mu.Unlock()
 
 	state := args.Inputs.Copy()
-	if m.preview {
+	if m.preview && args.TypeToken != typeAWSProvider {
 		return "", state, nil
 	}
 	switch args.TypeToken {
+	case typeAWSProvider:
+		return args.Name + "-id", state, nil
 	case typeBucket:
-		state["bucket"] = resource.NewProperty(mockBucket)
-		state["arn"] = resource.NewProperty("arn:aws:s3:::" + mockBucket)
-		return mockBucket, state, nil
+		// What auto-naming would pick: "artifacts" is mockBucket.
+		name := args.Name + mockBucketSuffix
+		state["bucket"] = resource.NewProperty(name)
+		state["arn"] = resource.NewProperty("arn:aws:s3:::" + name)
+		return name, state, nil
 	case typeLayerVer:
 		name := args.Inputs["layerName"].StringValue()
-		version := cmp.Or(m.layerVersion, "1")
-		layerArn := fmt.Sprintf("arn:aws:lambda:us-east-1:%s:layer:%s", mockAccount, name)
+		region := m.providerRegion(args.Provider)
+		version := cmp.Or(m.regionVersions[region], m.layerVersion, "1")
+		layerArn := fmt.Sprintf("arn:aws:lambda:%s:%s:layer:%s", region, mockAccount, name)
 		state["layerArn"] = resource.NewProperty(layerArn)
 		state["arn"] = resource.NewProperty(layerArn + ":" + version)
 		state["version"] = resource.NewProperty(version)
@@ -262,6 +291,33 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		return arn, state, nil
 	}
 	return args.Name + "-id", state, nil
+}
+
+// providerRegion is the region of the provider ref ("URN::ID") a
+// resource was registered with: an explicit provider's region input, or
+// the stack's us-east-1 for the default provider.
+func (m *mocks) providerRegion(ref string) string {
+	if i := strings.LastIndex(ref, "::"); i > 0 {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for _, r := range m.resources {
+			if r.URN == ref[:i] && r.Type == typeAWSProvider {
+				return r.Inputs["region"].StringValue()
+			}
+		}
+	}
+	return "us-east-1"
+}
+
+// urn is the URN the engine gives a resource of type typ named name under
+// parent in the stack run, as the mock monitor computes it: the parent's
+// type qualifies the type unless the parent is the stack.
+func (m *mocks) urn(parent, typ, name string) string {
+	parentType := tokens.Type("")
+	if p := resource.URN(parent); p != "" && p.QualifiedType() != resource.RootStackType {
+		parentType = p.QualifiedType()
+	}
+	return string(resource.NewURN(tokens.QName(m.stack), tokens.PackageName(project), parentType, tokens.Type(typ), name))
 }
 
 // unknownPaths lists the paths under v, named path, that hold the unknown
@@ -327,6 +383,9 @@ type run struct {
 	smoke   func(function string) string
 	// layerVersion is the version number the mocked Lambda publishes.
 	layerVersion string
+	// regionVersions is the version number it publishes in a region,
+	// when not layerVersion.
+	regionVersions map[string]string
 	// body replaces program, to capture what it exports.
 	body pulumi.RunFunc
 }
@@ -334,7 +393,8 @@ type run struct {
 // runProgram runs the program with mocks and returns them and its error.
 func runProgram(t testing.TB, r run) (*mocks, error) {
 	t.Helper()
-	m := &mocks{preview: r.preview, report: r.report, smoke: r.smoke, layerVersion: r.layerVersion}
+	stack := cmp.Or(r.stack, "prod")
+	m := &mocks{preview: r.preview, report: r.report, smoke: r.smoke, layerVersion: r.layerVersion, stack: stack, regionVersions: r.regionVersions}
 	root := r.root
 	if root == "" {
 		root = projectRoot(t)
@@ -343,7 +403,7 @@ func runProgram(t testing.TB, r run) (*mocks, error) {
 	if body == nil {
 		body = program
 	}
-	err := pulumi.RunErr(body, pulumi.WithMocks(project, cmp.Or(r.stack, "prod"), m), func(info *pulumi.RunInfo) {
+	err := pulumi.RunErr(body, pulumi.WithMocks(project, stack, m), func(info *pulumi.RunInfo) {
 		info.Config = r.config
 		info.ConfigSecretKeys = secretKeys(r)
 		info.RootDirectory = root
@@ -628,6 +688,9 @@ func TestProgramOutputs(t *testing.T) {
 		"layerS3Uri":            "s3://" + mockBucket + "/layers/galerly-image-processing/" + key + ".zip",
 		"layerUnzippedBytes":    mockUnzip,
 		"layerSharedWith":       []any{},
+		"layerArns":             map[string]any{"us-east-1": map[string]any{"x86_64": layerArn + ":1"}},
+		"layerVersions":         map[string]any{"us-east-1": map[string]any{"x86_64": "1"}},
+		"layerS3Uris":           map[string]any{"x86_64": map[string]any{"us-east-1": "s3://" + mockBucket + "/layers/galerly-image-processing/" + key + ".zip"}},
 		"functionName":          "galerly-api-prod",
 		"functionArn":           functionArn("galerly-api-prod"),
 		"functionVersion":       mockVersion,
@@ -636,6 +699,9 @@ func TestProgramOutputs(t *testing.T) {
 		"functionS3Uri":         "s3://" + mockBucket + "/functions/galerly-api-prod/" + prodCodeKey(t, ".") + ".zip",
 		"functionUnzippedBytes": mockUnzip,
 		"extraLiveAliasArns":    map[string]any{},
+		"logQueryNames": map[string]any{
+			"galerly-api-prod": []any{"galerly-api-prod/cold-starts-by-version", "galerly-api-prod/snapstart-restores-by-version"},
+		},
 	}
 	for name, w := range want {
 		got, ok := out[name]

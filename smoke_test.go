@@ -29,6 +29,17 @@ func TestCheckSelfTest(t *testing.T) {
 		{"not ok without a package", `{"ok": false}`, []string{"without naming a package"}, nil},
 		{"ok but a codec is off", `{"ok": true, "packages": {"rawpy": "0.24.0"}, "raw": false, "heic": true}`,
 			[]string{"import but RAW decoding (raw: false) is unavailable"}, nil},
+		// The self-test decodes a RAW, a HEIC and a JPEG sample: a sample
+		// that fails turns its codec and ok off (issue 15).
+		{"a RAW sample that does not decode",
+			`{"ok": false, "packages": {"PIL": "11.0.0", "rawpy": "0.27.0", "pillow_heif": "1.1.0", "numpy": "2.1.3"}, "raw": false, "heic": true,` +
+				` "decode": {"raw": {"ok": false, "ms": 4.2, "via": null}, "heic": {"ok": true, "ms": 9.8, "via": "pillow_heif"}, "jpeg": {"ok": true, "ms": 1.1, "via": "PIL"}}}`,
+			[]string{"import but RAW decoding (the sample did not decode: the report gives no error) is unavailable"}, []string{"without naming a package"}},
+		{"a HEIC sample that does not decode",
+			`{"ok": false, "packages": {"pillow_heif": "1.1.0"}, "raw": true, "heic": false, "decode": {"heic": {"ok": false}}}`,
+			[]string{"import but HEIC decoding (the sample did not decode: the report gives no error) is unavailable"}, nil},
+		{"decode results that all passed", `{"ok": true, "packages": {"rawpy": "0.27.0"}, "raw": true, "heic": true,` +
+			` "decode": {"raw": {"ok": true, "ms": 12.3, "via": "preview"}, "heic": {"ok": true, "ms": 9.8}, "jpeg": {"ok": true, "ms": 1.1}}}`, nil, nil},
 		{"a handler that does not run the self-test", `{"ok": null, "error": "unsupported direct invocation (keys: test)"}`,
 			[]string{"does not run the self-test", "unsupported direct invocation"}, nil},
 		{"an answer without ok", `{"statusCode": 200, "body": "{}"}`, []string{`no "ok"`, `{"test":"imports"}`}, nil},

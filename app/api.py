@@ -22,7 +22,9 @@ business: clients cannot turn a real request into a diagnostic.
 
 Only the stdlib is imported at cold start; each route's module is imported
 when first used, and PIL, rawpy, pillow_heif and numpy only inside the
-handlers that need them.
+handlers that need them. The one exception is a SnapStart init
+(AWS_LAMBDA_INITIALIZATION_TYPE "snap-start"), where loading this module
+primes the image stack for the snapshot (utils/snapstart.py).
 """
 
 from __future__ import annotations
@@ -33,11 +35,16 @@ import sys
 import time
 from typing import Any, Callable
 
+from utils import snapstart
 from utils.logs import get_logger
 from utils.request import Request, from_event, is_api_event
 from utils.responses import HTTPError, MethodNotAllowed, NotFound, error_response, json_response
 
 log = get_logger("api")
+
+# Lambda runs this as the handler module loads: the init phase, which a
+# SnapStart snapshot keeps. A no-op unless the init is "snap-start".
+snapstart.init()
 
 # path -> method -> "module:function". Strings, so a route's module (and
 # whatever it imports) loads only when a request needs it.

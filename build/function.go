@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/galerly/galerly-lambda/build/index"
 	"github.com/galerly/galerly-lambda/build/lock"
 	"github.com/galerly/galerly-lambda/build/pack"
+	"github.com/galerly/galerly-lambda/build/sbom"
 	"github.com/galerly/galerly-lambda/build/source"
 	"github.com/galerly/galerly-lambda/build/target"
 )
@@ -61,6 +63,9 @@ type FunctionOptions struct {
 	// Log receives warnings (secrets in the source folder) and notes;
 	// nothing if nil.
 	Log io.Writer
+
+	// SBOM says how the package's SBOM is written.
+	SBOM SBOMOptions
 }
 
 // Inputs are the files and folders the build reads.
@@ -165,6 +170,9 @@ func prepareFunction(opts FunctionOptions) (*source.Tree, error) {
 	if err := CheckOutNotInput(opts.Out, opts.Inputs()); err != nil {
 		return nil, err
 	}
+	if err := CheckSBOMOut(opts.SBOM, opts.Out, opts.Inputs()); err != nil {
+		return nil, err
+	}
 	return source.Walk(opts.Src, opts.Filter)
 }
 
@@ -205,6 +213,9 @@ func Function(ctx context.Context, opts FunctionOptions) (*Result, error) {
 		return nil, err
 	}
 	sweepBesideOut(opts.Out)
+	if opts.SBOM.Path != "" {
+		sweepBesideOut(opts.SBOM.Path)
+	}
 	for _, w := range tree.Warnings {
 		log("warning: %s", w)
 	}
@@ -229,6 +240,9 @@ func Function(ctx context.Context, opts FunctionOptions) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := useLockSources(&opts.Sources, l, opts.Out, opts.Inputs(), log); err != nil {
+			return nil, err
+		}
 		lockKey = lock.Key(l, t, opts.KeyOptions())
 		if len(l.For(t)) == 0 {
 			log("note: lock %s: no requirement applies to %s; the package holds the code alone", l.File, t)
@@ -237,6 +251,10 @@ func Function(ctx context.Context, opts FunctionOptions) (*Result, error) {
 		}
 	}
 	key := CodeKeyOf(tree, lockKey, t, opts.KeyOptions())
+	wheels, pkgs, err := describe(ctx, c, placed, log)
+	if err != nil {
+		return nil, err
+	}
 
 	var (
 		bundles []bundleFile
@@ -276,7 +294,22 @@ func Function(ctx context.Context, opts FunctionOptions) (*Result, error) {
 	for _, p := range placed {
 		res.Packages = append(res.Packages, Package{Name: p.Name, Version: p.Version, Wheel: p.Wheel, SHA256: p.SHA256, Path: ""})
 	}
+	code := &sbom.Code{Name: codeName(opts.Src), Key: key, Files: len(tree.Files)}
+	if err := finishSBOM(res, opts.SBOM, "function", opts.Out, t, wheels, pkgs, code); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// codeName names the function's code in its SBOM: the source folder's
+// name as given ("app" for --src app or ./app/), never a path, which
+// would differ between machines.
+func codeName(src string) string {
+	name := filepath.Base(filepath.Clean(src))
+	if name == "." || name == ".." || name == string(filepath.Separator) {
+		return "function code"
+	}
+	return name
 }
 
 // functionBytecode compiles the bytecode of the function's code and of its

@@ -20,6 +20,7 @@ import (
 	"github.com/galerly/galerly-lambda/build/bytecode"
 	"github.com/galerly/galerly-lambda/build/cache"
 	"github.com/galerly/galerly-lambda/build/index"
+	"github.com/galerly/galerly-lambda/build/license"
 	"github.com/galerly/galerly-lambda/build/lock"
 	"github.com/galerly/galerly-lambda/build/target"
 )
@@ -65,6 +66,9 @@ type LayerOptions struct {
 	// Log receives notes a person may want to read (what was left out of
 	// a wheel, why a wheel was chosen); nothing if nil.
 	Log io.Writer
+
+	// SBOM says how the layer's SBOM is written.
+	SBOM SBOMOptions
 }
 
 // Inputs are the files and folders the build reads.
@@ -91,6 +95,17 @@ type Result struct {
 	// Bytecode says, per runtime, which interpreter compiled the bytecode
 	// and how many sources it compiled; absent with NoBytecode.
 	Bytecode []BytecodeReport `json:"bytecode,omitempty"`
+	// Licenses is the AND of the packages' declared licenses, as SPDX
+	// (license.Summary); "" for a function package with no dependencies.
+	Licenses string `json:"licenses"`
+	// LicenseConcerns are the packages that carry more than they declare
+	// (or declare copyleft terms), each with why.
+	LicenseConcerns []license.Concern `json:"licenseConcerns"`
+	// SBOM says where the SBOM was written or stored; absent when it was
+	// neither.
+	SBOM *SBOMReport `json:"sbom,omitempty"`
+
+	sbomDoc []byte // the CycloneDX 1.6 document (SBOMDocument)
 }
 
 // Package is one wheel that went into an artifact.
@@ -121,7 +136,13 @@ func Layer(ctx context.Context, opts LayerOptions) (*Result, error) {
 	if err := CheckOutNotInput(opts.Out, opts.Inputs()); err != nil {
 		return nil, err
 	}
+	if err := CheckSBOMOut(opts.SBOM, opts.Out, opts.Inputs()); err != nil {
+		return nil, err
+	}
 	sweepBesideOut(opts.Out)
+	if opts.SBOM.Path != "" {
+		sweepBesideOut(opts.SBOM.Path)
+	}
 	max := opts.MaxUnzipped
 	if max == 0 {
 		max = MaxUnzipped
@@ -131,6 +152,9 @@ func Layer(ctx context.Context, opts LayerOptions) (*Result, error) {
 	}
 	l, err := readLock(opts.Lock, opts.Select, opts.Target, logTo(opts.Log))
 	if err != nil {
+		return nil, err
+	}
+	if err := useLockSources(&opts.Sources, l, opts.Out, opts.Inputs(), logTo(opts.Log)); err != nil {
 		return nil, err
 	}
 	key := lock.Key(l, opts.Target, opts.KeyOptions())
@@ -155,6 +179,10 @@ func Layer(ctx context.Context, opts LayerOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	wheels, pkgs, err := describe(ctx, c, placed, r.log)
+	if err != nil {
+		return nil, err
+	}
 	var (
 		bundles []bundleFile
 		reports []BytecodeReport
@@ -170,6 +198,9 @@ func Layer(ctx context.Context, opts LayerOptions) (*Result, error) {
 	}
 	res.Key = key
 	res.Bytecode = reports
+	if err := finishSBOM(res, opts.SBOM, "layer", opts.Out, opts.Target, wheels, pkgs, nil); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 

@@ -36,6 +36,7 @@ func CheckOut(out string) error {
 // serve its own previous output next time).
 type Inputs struct {
 	Lock      string   // the lock file; "" for none
+	Includes  []string // the files the lock includes (-r, -c)
 	FindLinks []string // find-links folders: paths or file:// URLs (others are ignored)
 	Src       string   // a function's source folder; "" for a layer
 	Cache     string   // the cache folder; "" for cache.DefaultDir()
@@ -64,6 +65,13 @@ func CheckOutNotInput(out string, in Inputs) error {
 		}
 		if same {
 			return fmt.Errorf("output %s is the lock %s: the build would overwrite the file it is built from; write the zip elsewhere", out, in.Lock)
+		}
+	}
+	for _, inc := range in.Includes {
+		if a, err := os.Stat(out); err == nil {
+			if b, err := os.Stat(inc); err == nil && os.SameFile(a, b) {
+				return fmt.Errorf("output %s is %s, which the lock includes: the build would overwrite a file it is built from; write the zip elsewhere", out, inc)
+			}
 		}
 	}
 	folders := []struct{ path, what, why string }{

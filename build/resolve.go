@@ -1,6 +1,7 @@
 package build
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -30,7 +32,10 @@ type placement struct {
 	Wheel   string `json:"wheel"`
 	SHA256  string `json:"sha256"`
 	Path    string `json:"path"` // "python/", or a runtime's site-packages with a trailing slash
-	file    string // the verified cache file, set once fetched
+	// URL is where the wheel is published (distributionURL), for the SBOM;
+	// "" for a wheel from a local folder.
+	URL  string `json:"url,omitempty"`
+	file string // the verified cache file, set once fetched
 }
 
 // resolver turns the lock's requirements into placed, cached wheels.
@@ -48,8 +53,10 @@ type resolver struct {
 // recordName is the cache record holding the resolution of one key. With
 // it and the wheels in the cache, a warm build makes no network request:
 // the key fixes the lock and the target, and the lock fixes every file
-// that may be chosen, so the choice never goes stale.
-func (r *resolver) recordName() string { return "layer-" + r.key + ".json" }
+// that may be chosen, so the choice never goes stale. Its name changes
+// with what a placement records ("v2": the URL the SBOM names), so a warm
+// build never describes the artifact differently from a cold one.
+func (r *resolver) recordName() string { return "layer-" + r.key + ".v2.json" }
 
 // resolve returns every wheel placement, with each wheel verified in the
 // cache (its sha256, then its archive: checkWheels), from the cache alone
@@ -178,9 +185,11 @@ func checkRecord(placed []placement, l *lock.Lock, t target.Target) error {
 	if err != nil {
 		return err
 	}
-	byName := make(map[string]lock.Applied, len(applied))
+	// A package may have several lines, each for some runtimes (a
+	// universal lock's numpy for python3.11 and for python3.12).
+	byName := make(map[string][]lock.Applied, len(applied))
 	for _, a := range applied {
-		byName[a.Name] = a
+		byName[a.Name] = append(byName[a.Name], a)
 	}
 	type slot struct {
 		name string
@@ -188,14 +197,9 @@ func checkRecord(placed []placement, l *lock.Lock, t target.Target) error {
 	}
 	covered := map[slot]bool{}
 	for _, p := range placed {
-		req, ok := byName[p.Name]
-		switch {
-		case !ok:
-			return fmt.Errorf("it places %s, which the lock does not pin for %s", clip.String(p.Name), t)
-		case p.Version != req.Version:
-			return fmt.Errorf("it places %s %s, the lock pins %s", p.Name, clip.String(p.Version), req.Version)
-		case !slices.Contains(req.Hashes, p.SHA256):
-			return fmt.Errorf("it places %s with sha256 %s, which the lock does not name for %s==%s", clip.String(p.Wheel), clip.String(p.SHA256), p.Name, req.Version)
+		req, runtimes, err := recordedLine(p, byName[p.Name], t)
+		if err != nil {
+			return err
 		}
 		fn, err := wheel.ParseFilename(p.Wheel)
 		if err != nil {
@@ -203,10 +207,6 @@ func checkRecord(placed []placement, l *lock.Lock, t target.Target) error {
 		}
 		if fn.Name != req.Name || !fn.IsVersion(req.Version) {
 			return fmt.Errorf("it places %s for %s==%s", clip.String(p.Wheel), p.Name, req.Version)
-		}
-		runtimes, err := runtimesReading(p.Path, req, t)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.Wheel, err)
 		}
 		for _, rt := range runtimes {
 			if fit := fn.Fit(rt, t.Arch); !fit.OK {
@@ -227,6 +227,37 @@ func checkRecord(placed []placement, l *lock.Lock, t target.Target) error {
 		}
 	}
 	return nil
+}
+
+// recordedLine returns the line of the lock, among a package's lines that
+// apply to t, that the recorded placement p installs: the one with its
+// version and sha256 whose runtimes read p's folder, and those runtimes.
+func recordedLine(p placement, lines []lock.Applied, t target.Target) (lock.Applied, []target.Runtime, error) {
+	if len(lines) == 0 {
+		return lock.Applied{}, nil, fmt.Errorf("it places %s, which the lock does not pin for %s", clip.String(p.Name), t)
+	}
+	var versions []string
+	var named []lock.Applied
+	for _, a := range lines {
+		versions = append(versions, a.Version)
+		if p.Version == a.Version && slices.Contains(a.Hashes, p.SHA256) {
+			named = append(named, a)
+		}
+	}
+	switch {
+	case !slices.Contains(versions, p.Version):
+		return lock.Applied{}, nil, fmt.Errorf("it places %s %s, the lock pins %s", p.Name, clip.String(p.Version), strings.Join(slices.Compact(versions), " or "))
+	case len(named) == 0:
+		return lock.Applied{}, nil, fmt.Errorf("it places %s with sha256 %s, which the lock does not name for %s==%s", clip.String(p.Wheel), clip.String(p.SHA256), p.Name, p.Version)
+	}
+	var err error
+	for _, a := range named {
+		var runtimes []target.Runtime
+		if runtimes, err = runtimesReading(p.Path, a, t); err == nil {
+			return a, runtimes, nil
+		}
+	}
+	return lock.Applied{}, nil, fmt.Errorf("%s: %w", p.Wheel, err)
 }
 
 // runtimesReading returns the runtimes of req that import from path, the
@@ -268,7 +299,7 @@ type choice struct {
 // where names a requirement in messages the way the lock parser does,
 // FILE:LINE, followed by the pin.
 func (r *resolver) where(req lock.Applied) string {
-	return fmt.Sprintf("%s:%d: %s==%s", r.lock.File, req.Line, req.Spelled, req.Version)
+	return fmt.Sprintf("%s:%d: %s==%s", cmp.Or(req.File, r.lock.File), req.Line, req.Spelled, req.Version)
 }
 
 // choose lists the files of one requirement, keeps those whose sha256 the
@@ -355,12 +386,13 @@ func (r *resolver) choose(ctx context.Context, req lock.Applied) (choice, error)
 	sel, err := wheel.Select(req.Name, req.Version, append(names, misfits...), reqTarget)
 	if err != nil {
 		// Select names the package and version itself.
-		return choice{}, fmt.Errorf("%s:%d: %w", r.lock.File, req.Line, err)
+		return choice{}, fmt.Errorf("%s:%d: %w", cmp.Or(req.File, r.lock.File), req.Line, err)
 	}
 	c := choice{why: sel.Why}
 	add := func(fn wheel.Filename, path string) {
 		f := byName[fn.Raw]
-		c.placed = append(c.placed, placement{Name: req.Name, Version: req.Version, Wheel: fn.Raw, SHA256: f.SHA256, Path: path, file: cached[f.SHA256]})
+		c.placed = append(c.placed, placement{Name: req.Name, Version: req.Version, Wheel: fn.Raw, SHA256: f.SHA256, Path: path,
+			URL: distributionURL(req, f), file: cached[f.SHA256]})
 		c.files = append(c.files, f)
 		if f.Yanked {
 			c.notes = append(c.notes, fmt.Sprintf("%s is yanked on %s; it is used because the lock pins it exactly", fn.Raw, f.Source))
@@ -505,4 +537,31 @@ func (r *resolver) fetch(ctx context.Context, placed []placement, files []index.
 		placed[i].file = paths[placed[i].SHA256]
 	}
 	return nil
+}
+
+// distributionURL is where the SBOM says f is published: the url a
+// pylock.toml gives for the file, else the index's http(s) URL; "" for a
+// file from a local folder, whose path says nothing to anyone else.
+// Credentials, the query and the fragment (#sha256=...) are left out:
+// the SBOM is shared, and a query can hold a token.
+func distributionURL(req lock.Applied, f index.File) string {
+	for _, w := range req.Wheels {
+		if w.SHA256 == f.SHA256 {
+			if u := publicURL(w.URL); u != "" {
+				return u
+			}
+		}
+	}
+	return publicURL(f.URL)
+}
+
+// publicURL is raw without userinfo, query and fragment, when it is an
+// http(s) URL; "" otherwise.
+func publicURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return u.String()
 }

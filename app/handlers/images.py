@@ -1,23 +1,42 @@
 """POST /images/thumbnail: a small preview of an uploaded photo.
 
-Input, either:
+Input, one of:
 
-- JSON ``{"image": "<base64 JPEG, PNG, WebP or HEIC>", "size": 256}``
-  (a ``data:image/...;base64,`` prefix is accepted), or
-- the image itself as the body with an ``image/*`` Content-Type (API
-  Gateway base64-encodes it), and ``?size=256``.
+- JSON ``{"image": "<base64 JPEG, PNG, WebP, HEIC or camera RAW>", "size": 256}``
+  (a ``data:image/...;base64,`` prefix is accepted);
+- the image itself as the body with an ``image/*`` or
+  ``application/octet-stream`` Content-Type (API Gateway base64-encodes
+  it), and ``?size=256``;
+- JSON ``{"s3": {"bucket": "<PHOTOS_BUCKET>", "key": "<key>"}, "size": 256}``:
+  the original is read from the function's photos bucket (utils/photos.py),
+  for originals larger than a request may carry (Lambda's 6 MB).
 
 "size" is the longest side of the thumbnail in pixels, 16 to 2048 (default
 256); the aspect ratio is kept and an image is never enlarged. The photo's
-EXIF orientation is applied, so a portrait shot stays upright.
+orientation is applied, so a portrait shot stays upright.
+
+JPEG, PNG, WebP and HEIC are decoded by Pillow in this process. Anything
+Pillow does not recognise as one of those is tried as a camera RAW (DNG,
+CR2, CR3, NEF, ARW, RAF, ORF, RW2, PEF, ...) with rawpy, in a child process
+with memory and time limits (imaging/raw.py).
 
 Output 200: ``{"contentType": "image/jpeg", "width": w, "height": h,
-"source": {"format": "PNG", "width": W, "height": H}, "image": "<base64>"}``.
-The thumbnail is a JPEG, or a PNG when the source has transparency.
-Bad input (no image, bad base64, not an image of those formats, truncated,
-too many pixels, bad size) is a 400 that says which.
+"source": {"format": "PNG", "width": W, "height": H}, "image": "<base64>"}``;
+a RAW's source is ``{"format": "RAW", "width": W, "height": H, "raw":
+{"make": "Canon", "model": "Canon EOS 30D", "via": "preview"}}`` (make and
+model null where the file does not say; "via" is "preview" when the
+camera's embedded preview was large enough, else "demosaic"). The source's
+width and height are as stored, before orientation. The thumbnail is a
+JPEG, or a PNG when the source has transparency.
 
-PIL is imported when the first thumbnail is made, not when the module loads.
+Bad input (no image, bad base64, not an image of those formats, truncated
+or damaged, too many pixels, bad size, a bucket other than the photos
+bucket, an object over its size cap) is a 400 that says which; an object
+that is not there a 404. A RAW whose decoder crashed or hit its memory or
+time limit is a 422 that says which, and the next request is served as usual.
+
+PIL is imported when the first thumbnail is made, rawpy when the first
+upload is not one of Pillow's formats, boto3 for the first "s3" request.
 """
 
 from __future__ import annotations
@@ -27,6 +46,9 @@ import binascii
 import io
 from typing import Any
 
+from imaging import raw
+from imaging.encode import encode
+from utils import photos
 from utils.logs import get_logger
 from utils.request import Request
 from utils.responses import BadRequest, HTTPError, json_response
@@ -66,9 +88,10 @@ def thumbnail(request: Request) -> dict:
                 )
             img.thumbnail((size, size))
             thumb = ImageOps.exif_transpose(img)
-            content_type, encoded = _encode(thumb)
+            content_type, encoded = encode(thumb)
     except UnidentifiedImageError:
-        raise BadRequest(f"image is not a {', '.join(formats)} file") from None
+        # Not one of Pillow's formats: perhaps a camera RAW.
+        return _raw_thumbnail(data, size, formats, request)
     except Image.DecompressionBombError as err:
         raise BadRequest(f"image has too many pixels: {err}") from None
     except (OSError, SyntaxError, ValueError) as err:
@@ -79,12 +102,37 @@ def thumbnail(request: Request) -> dict:
         "thumbnail %s %dx%d -> %s %dx%d",
         source["format"], source["width"], source["height"], content_type, thumb.width, thumb.height,
     )
+    return _answer(content_type, thumb.width, thumb.height, source, encoded)
+
+
+def _raw_thumbnail(data: bytes, size: int, formats: list[str], request: Request) -> dict:
+    try:
+        meta, encoded = raw.decode(data, size, max_preview_pixels=MAX_PIXELS, deadline=request.deadline)
+    except ImportError as err:
+        log.warning("RAW uploads disabled: rawpy does not import: %s", err)
+        raise BadRequest(f"image is not a {', '.join(formats)} file") from None
+    except raw.RawFailure as err:
+        if err.kind == "unsupported":
+            raise BadRequest(f"image is not a {', '.join(formats)} or camera RAW file") from None
+        if err.status >= 422:
+            log.error("RAW decode failed (%s): %s", err.kind, err.message)
+        raise HTTPError(err.status, err.message) from None
+    source = meta["source"]
+    log.info(
+        "thumbnail RAW %dx%d (%s %s, via %s) -> %s %dx%d",
+        source["width"], source["height"], source["raw"]["make"], source["raw"]["model"], source["raw"]["via"],
+        meta["contentType"], meta["width"], meta["height"],
+    )
+    return _answer(meta["contentType"], meta["width"], meta["height"], source, encoded)
+
+
+def _answer(content_type: str, width: int, height: int, source: dict, encoded: bytes) -> dict:
     return json_response(
         200,
         {
             "contentType": content_type,
-            "width": thumb.width,
-            "height": thumb.height,
+            "width": width,
+            "height": height,
             "source": source,
             "image": base64.b64encode(encoded).decode("ascii"),
         },
@@ -99,8 +147,13 @@ def _read_input(request: Request) -> tuple[bytes, int]:
         body = request.json()
         if not isinstance(body, dict):
             raise BadRequest('request body must be a JSON object like {"image": "<base64>", "size": 256}')
-        data = _decode_image_field(body.get("image"))
         size = _parse_size(body.get("size"), "size")
+        if "s3" in body:
+            if "image" in body:
+                raise BadRequest('request body has both "image" and "s3"; send one')
+            # The photos bucket's cap, not a request's, bounds these bytes.
+            return photos.read(body["s3"]), size
+        data = _decode_image_field(body.get("image"))
     if not data:
         raise BadRequest("image is empty")
     if len(data) > MAX_IMAGE_BYTES:
@@ -137,18 +190,6 @@ def _parse_size(value: Any, what: str) -> int:
     if not MIN_SIZE <= value <= MAX_SIZE:
         raise BadRequest(f"{what} must be between {MIN_SIZE} and {MAX_SIZE}, not {value}")
     return value
-
-
-def _encode(img: Any) -> tuple[str, bytes]:
-    has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
-    out = io.BytesIO()
-    if has_alpha:
-        img.save(out, format="PNG", optimize=True)
-        return "image/png", out.getvalue()
-    if img.mode not in ("RGB", "L"):
-        img = img.convert("RGB")
-    img.save(out, format="JPEG", quality=85, optimize=True)
-    return "image/jpeg", out.getvalue()
 
 
 def _register_heif() -> bool:

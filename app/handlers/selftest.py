@@ -1,6 +1,7 @@
-"""The self-test: proves the image layer is attached and every package in it
-imports, so a deploy can be gated on it (the Pulumi smoke test invokes each
-new function version with it before the "live" alias moves).
+"""The self-test: proves the image layer is attached, every package in it
+imports, and its decoders decode, so a deploy can be gated on it (the
+Pulumi smoke test invokes each new function version with it before the
+"live" alias moves).
 
 Requests that run it:
 
@@ -15,7 +16,11 @@ Result of the direct form, returned as is::
      "packages": {"PIL": "11.0.0", "rawpy": "0.24.0",
                   "pillow_heif": "0.20.0", "numpy": "2.1.3"},
      "raw": true, "heic": true, "python": "3.11.7",
-     "imports": {"PIL": {"ms": 41.2, "compiled": 0, "bytecode": true}, ...}}
+     "imports": {"PIL": {"ms": 41.2, "compiled": 0, "bytecode": true}, ...},
+     "decode": {"raw": {"ok": true, "ms": 12.3, "via": "demosaic"},
+                "heic": {"ok": true, "ms": 3.1, "via": "pillow_heif"},
+                "jpeg": {"ok": true, "ms": 0.4, "via": "PIL"}},
+     "initializationType": "on-demand", "primed": []}
 
 and when any package fails to import (a missing layer, a wheel built for
 another Python or glibc, a missing shared library), or imports but lacks
@@ -27,14 +32,29 @@ its RAW or HEIC support::
      "raw": false, "heic": true, "python": "3.11.7"}
 
 "packages" maps each import name to its ``__version__``. "raw" is true when
-rawpy imported and reports the LibRaw it was built with
-(``rawpy.libraw_version``); "heic" is true when pillow_heif imported,
-registered its HEIF opener with PIL (``Image.OPEN["HEIF"]``) and reports a
-libheif version with at least one decoder. "ok" is true only when every
-package imported and both are true; "errors" (present only when not ok)
-names each package at fault: "<Type>: <message>" of its import, or
-"RAW support disabled: <why>" / "HEIC support disabled: <why>".
-"python" is the interpreter's version.
+rawpy imported, reports the LibRaw it was built with
+(``rawpy.libraw_version``) and decoded the RAW sample; "heic" is true when
+pillow_heif imported, registered its HEIF opener with PIL
+(``Image.OPEN["HEIF"]``), reports a libheif version with at least one
+decoder and decoded the HEIC sample. "ok" is true only when every package
+imported, both are true and the JPEG sample decoded; "errors" (present only
+when not ok) names each package at fault: "<Type>: <message>" of its
+import, "RAW support disabled: <why>" / "HEIC support disabled: <why>"
+(why includes "the sample did not decode: ..."), or for PIL "JPEG decoding
+failed: <why>". "python" is the interpreter's version.
+
+"decode" has one entry per sample the function ships (imaging/samples.py):
+{"ok", "ms" (wall time of the decode, one decimal), "via"}, and "error"
+when not ok, where "ms" and "via" are null. The RAW sample is decoded by
+the thumbnail route's own RAW path, in a child process; its "via" is
+"preview" or "demosaic" (the sample's preview is too small for the size
+asked, so "demosaic", after the preview was extracted). HEIC's "via" is
+"pillow_heif", JPEG's "PIL".
+
+"initializationType" is AWS_LAMBDA_INITIALIZATION_TYPE ("on-demand",
+"provisioned-concurrency", "snap-start"; null off Lambda), and "primed"
+the packages init imported for the snapshot, in order (utils/snapstart.py;
+[] unless "snap-start").
 
 "imports" says where the first import of each package that imported went,
 so a slow cold start can be read off it: "ms" is how long the import took
@@ -46,8 +66,10 @@ without usable bytecode is compiled again at every cold start. Packages
 are imported dependencies first (numpy before rawpy, PIL before
 pillow_heif), so each figure is the package's own. The figures are those
 of the package's first import in this process: a warm container reports
-what its first self-test measured. A package some request imported before
-any self-test did was not measured: its three values are null.
+what its first self-test measured; after a SnapStart init, those are the
+figures of the imports priming did before the snapshot. A package some
+request imported before any self-test did was not measured: its three
+values are null.
 
 The API forms wrap the same result::
 
@@ -58,8 +80,10 @@ The API forms wrap the same result::
 Each package gets one log line: "<name> imported successfully (version
 X) in 41.2 ms from bytecode" (or "..., 130 modules compiled from source"),
 or "<name> import failed: <Type>: <message>" (with the traceback unless the
-package is simply absent); then one line each for RAW and HEIC support and
-a summary.
+package is simply absent); then for RAW and HEIC a support line and a
+format line, "RAW format support: ENABLED (sample decoded in 12.3 ms via
+demosaic)" or "... DISABLED (<why>)", "JPEG decoding: OK (...)" or
+"FAILED (<why>)", and a summary.
 
 Measuring costs nothing until the self-test runs: the compile counter is
 put in place only around its imports, and this module adds only
@@ -76,6 +100,8 @@ import sys
 import time
 from typing import Any
 
+from imaging import samples
+from utils import snapstart
 from utils.logs import get_logger
 
 log = get_logger("selftest")
@@ -113,7 +139,7 @@ def run() -> dict:
     for name in IMPORT_ORDER:
         module_name = module_names[name]
         try:
-            imports[name] = _import(module_name)
+            imports[name] = import_measured(module_name)
             # The top-level module holds __version__ (PIL, not PIL.Image).
             module = sys.modules[name]
         except Exception as err:  # noqa: BLE001 - any failure is a result, not a crash
@@ -134,29 +160,50 @@ def run() -> dict:
     image = sys.modules.get("PIL.Image") if "PIL" in modules else None
     raw, raw_detail = _raw_support(modules.get("rawpy"))
     heic, heic_detail = _heic_support(modules.get("pillow_heif"), image)
-    for label, package, enabled, detail in (
-        ("RAW", "rawpy", raw, raw_detail),
-        ("HEIC", "pillow_heif", heic, heic_detail),
+    decode = samples.decode_all()
+    support = {}
+    for label, package, enabled, detail, sample in (
+        ("RAW", "rawpy", raw, raw_detail, decode["raw"]),
+        ("HEIC", "pillow_heif", heic, heic_detail, decode["heic"]),
     ):
         if enabled:
             log.info("%s support enabled: %s", label, detail)
-            continue
-        log.error("%s support disabled: %s", label, detail)
+            if not sample["ok"]:
+                enabled, detail = False, f"the sample did not decode: {sample['error']}"
+        else:
+            log.error("%s support disabled: %s", label, detail)
+        _log_decode(f"{label} format support", "ENABLED" if enabled else "DISABLED", sample, detail)
+        support[label] = enabled
         # A package that imported but cannot do its job fails the test
         # too, named like an import failure so the result says what to fix.
-        if package in packages:
+        if not enabled and package in packages:
             errors[package] = f"{label} support disabled: {detail}"
+    raw, heic = support["RAW"], support["HEIC"]
+    jpeg = decode["jpeg"]
+    _log_decode("JPEG decoding", "OK" if jpeg["ok"] else "FAILED", jpeg, jpeg.get("error", ""))
+    if not jpeg["ok"] and "PIL" in packages:
+        errors["PIL"] = f"JPEG decoding failed: {jpeg['error']}"
 
     ok = not errors
     result: dict[str, Any] = {"ok": ok}
     if errors:
         result["errors"] = errors
     result.update(packages=packages, raw=raw, heic=heic, python=platform.python_version(), imports=imports)
+    result.update(decode=decode, initializationType=snapstart.initialization_type(), primed=list(snapstart.primed))
     if ok:
         log.info("self-test ok: %s", ", ".join(f"{k} {v}" for k, v in packages.items()))
     else:
         log.error("self-test failed: errors=%s raw=%s heic=%s", sorted(errors), raw, heic)
     return result
+
+
+def _log_decode(what: str, verdict: str, sample: dict, detail: str) -> None:
+    """One line per sample, as the function's CloudWatch lines read:
+    "RAW format support: ENABLED (sample decoded in 12.3 ms via demosaic)"."""
+    if sample["ok"]:
+        log.info("%s: %s (sample decoded in %s ms via %s)", what, verdict, sample["ms"], sample["via"])
+    else:
+        log.error("%s: %s (%s)", what, verdict, detail)
 
 
 def api_result(result: dict) -> dict:
@@ -177,7 +224,7 @@ def _describe(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
 
-def _import(module_name: str) -> dict:
+def import_measured(module_name: str) -> dict:
     """Import module_name and return the figures of its first import in
     this process; see the module doc. Raises what the import raises."""
     loaded = sys.modules.get(module_name)

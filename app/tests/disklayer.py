@@ -16,6 +16,9 @@ ships: PEP 552 unchecked-hash, at __pycache__/NAME.<cache tag>.pyc, with
 the run-time path /opt/python/... as its code's filename, compiled by this
 interpreter (so run it with the one that will import it).
 
+PIL.Image and rawpy decode the self-test's samples through the in-memory
+fakes (tests/fakes.py), fetched only when first used.
+
     python -m tests.disklayer DIR [--bytecode]   (from app/) writes it to DIR
 """
 
@@ -31,11 +34,20 @@ from tests.fakes import VERSIONS
 # self-test's import order (dependencies first).
 COMPILED_WITHOUT_BYTECODE = {"numpy": 2, "PIL": 2, "pillow_heif": 2, "rawpy": 1}
 
+# What the self-test's sample decodes use (PIL.Image.open, rawpy.imread, ...)
+# comes from the in-memory fakes, looked up on first use (PEP 562), so an
+# import compiles only the files listed above and the figures stay exact.
+_DECODING = (
+    "def __getattr__(name):\n"
+    "    from tests.fakes import decoding\n"
+    "    return getattr(decoding().modules()[__name__], name)\n"
+)
+
 SOURCES = {
     "numpy/__init__.py": f"from numpy import core\n__version__ = {VERSIONS['numpy']!r}\n",
     "numpy/core.py": "ndarray = list\n",
     "PIL/__init__.py": f"__version__ = {VERSIONS['PIL']!r}\n",
-    "PIL/Image.py": "OPEN = {'PNG': None, 'JPEG': None}\n",
+    "PIL/Image.py": "OPEN = {'PNG': None, 'JPEG': None}\n" + _DECODING,
     "pillow_heif/__init__.py": (
         f"from PIL import Image\nfrom pillow_heif._lib import libheif_version, libheif_info\n"
         f"__version__ = {VERSIONS['pillow_heif']!r}\n"
@@ -47,7 +59,7 @@ SOURCES = {
     ),
     "rawpy/__init__.py": (
         f"import numpy\n__version__ = {VERSIONS['rawpy']!r}\n"
-        "libraw_version = (0, 21, 3)\nflags = {'LCMS': True}\n"
+        "libraw_version = (0, 21, 3)\nflags = {'LCMS': True}\n" + _DECODING
     ),
 }
 

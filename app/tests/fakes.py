@@ -7,13 +7,23 @@ under test imports them itself, the first time it needs them. It can make
 any of them fail to import with a given exception, as a broken layer would. The fake
 PIL follows Pillow where the function relies on it: Image.open tries only
 the formats it is given and raises KeyError for one not registered (as
-Pillow does), reads the real header of a PNG made by png() below, never
+Pillow does), reads the real header of a PNG made by png() below (and the
+size of a real JPEG or HEIC, such as the function's samples), never
 enlarges in thumbnail(), and refuses to write an image with alpha as JPEG.
+
+No fake decodes pixels: getpixel() answers with the samples' scene (top
+third red, the rest blue, as tests/rawgen.py draws it) for any image, so the
+self-test's logic runs here; real decoding is tested on Debian's Pillow and
+LibRaw (tests/test_raw.py, tests/test_samples.py). The fake rawpy treats any
+TIFF as a RAW like the shipped sample (64x48, flip 0, no usable preview):
+postprocess() gives a 32x24 "array" that Image.fromarray() accepts; any
+other bytes are LibRawFileUnsupportedError, as LibRaw says of them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import importlib.abc
 import importlib.util
 import struct
@@ -69,8 +79,22 @@ class FakeImage:
 
     def load(self):
         # Pillow decodes lazily: a truncated file passes open() and fails here.
-        if b"IEND" not in self._data:
+        truncated = {"PNG": b"IEND" not in self._data, "JPEG": not self._data.endswith(b"\xff\xd9")}
+        if truncated.get(self.format):
             raise OSError("image file is truncated")
+
+    def draft(self, mode, size):
+        return None
+
+    def getpixel(self, xy):
+        # The samples' scene (see the module doc): top third red.
+        return SCENE_RED if xy[1] < self.height / 3 else SCENE_BLUE
+
+    def transpose(self, method):
+        turned = method in (Transpose.ROTATE_90, Transpose.ROTATE_270, Transpose.TRANSPOSE, Transpose.TRANSVERSE)
+        size = (self.height, self.width) if turned else self.size
+        self.transposed = method
+        return FakeImage(self.format, size, self.mode, self.info, self._data)
 
     def thumbnail(self, box):
         self.load()
@@ -90,6 +114,63 @@ class FakeImage:
         if format == "JPEG" and self.mode not in ("RGB", "L", "CMYK"):
             raise OSError(f"cannot write mode {self.mode} as JPEG")
         fp.write(f"{format} {self.width}x{self.height} {self.mode}".encode())
+
+
+SCENE_RED = (230, 30, 30)
+SCENE_BLUE = (30, 60, 220)
+
+
+class Transpose(enum.IntEnum):
+    """PIL.Image.Transpose's members and values."""
+
+    FLIP_LEFT_RIGHT = 0
+    FLIP_TOP_BOTTOM = 1
+    ROTATE_90 = 2
+    ROTATE_180 = 3
+    ROTATE_270 = 4
+    TRANSPOSE = 5
+    TRANSVERSE = 6
+
+
+class FakeArray:
+    """What the fake rawpy's postprocess() returns: an array's shape and size."""
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+        self.ndim = len(self.shape)
+        self.size = self.shape[0] * self.shape[1] * self.shape[2]
+
+    def squeeze(self, axis):
+        return FakeArray(self.shape[:2] + (1,))
+
+
+def _jpeg_open(data: bytes) -> FakeImage:
+    """A real JPEG's size from its SOF segment, or what FakeImage.save
+    wrote ("JPEG 32x24 RGB"); SyntaxError when it has neither."""
+    if data.startswith(b"JPEG "):
+        size, mode = data[5:].decode().split()
+        width, height = map(int, size.split("x"))
+        return FakeImage("JPEG", (width, height), mode, data=data + b"\xff\xd9")
+    pos = 2
+    while pos + 9 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height, width = struct.unpack(">HH", data[pos + 5:pos + 9])
+            return FakeImage("JPEG", (width, height), "RGB", data=data)
+        pos += 2 + length
+    raise SyntaxError("the fake PIL found no JPEG frame header")
+
+
+def _heif_open(data: bytes) -> FakeImage:
+    """A real HEIC's size from its last ispe box (the primary image's in
+    what heif-enc writes; the first is its coded 64x64 tile); SyntaxError
+    when it has none."""
+    at = data.rfind(b"ispe")
+    if at < 0 or len(data) < at + 16:
+        raise SyntaxError("the fake PIL found no HEIF image size")
+    width, height = struct.unpack(">II", data[at + 8:at + 16])
+    return FakeImage("HEIF", (width, height), "RGB", data=data)
 
 
 def _png_accept(prefix: bytes) -> bool:
@@ -128,7 +209,7 @@ class FakeLayer:
         self.Image = types.ModuleType("PIL.Image")
         self.Image.OPEN = {
             "PNG": (_png_open, _png_accept),
-            "JPEG": (_unreadable("JPEG"), lambda p: p[:3] == b"\xff\xd8\xff"),
+            "JPEG": (_jpeg_open, lambda p: p[:3] == b"\xff\xd8\xff" or p[:5] == b"JPEG "),
             "WEBP": (_unreadable("WEBP"), lambda p: p[:4] == b"RIFF" and p[8:12] == b"WEBP"),
         }
         self.Image.DecompressionBombError = DecompressionBombError
@@ -149,6 +230,8 @@ class FakeLayer:
             raise UnidentifiedImageError(f"cannot identify image file {fp!r}")
 
         self.Image.open = open_
+        self.Image.Transpose = Transpose
+        self.Image.fromarray = lambda array: FakeImage(None, (array.shape[1], array.shape[0]), "RGB")
         self.ImageOps = types.ModuleType("PIL.ImageOps")
         self.ImageOps.exif_transpose = lambda image, **kw: image.copy()
         self.PIL.Image = self.Image
@@ -158,6 +241,7 @@ class FakeLayer:
         self.rawpy.__version__ = VERSIONS["rawpy"]
         self.rawpy.libraw_version = (0, 21, 3)
         self.rawpy.flags = {"DEMOSAIC_PACK_GPL2": False, "LCMS": True, "OPENMP": True}
+        _fake_rawpy_api(self.rawpy)
 
         self.pillow_heif = types.ModuleType("pillow_heif")
         self.pillow_heif.__version__ = VERSIONS["pillow_heif"]
@@ -173,7 +257,7 @@ class FakeLayer:
         def register_heif_opener(**options):
             # As pillow_heif: registers with the PIL.Image it imported.
             self.Image.OPEN["HEIF"] = (
-                _unreadable("HEIF"),
+                _heif_open,
                 lambda p: p[4:8] == b"ftyp" and p[8:12] in (b"heic", b"heix", b"mif1"),
             )
 
@@ -191,6 +275,57 @@ class FakeLayer:
             "pillow_heif": self.pillow_heif,
             "numpy": self.numpy,
         }
+
+
+def _fake_rawpy_api(rawpy: types.ModuleType) -> None:
+    """The part of rawpy's API the function uses; see the module doc."""
+
+    class LibRawError(Exception):
+        pass
+
+    class LibRawFatalError(LibRawError):
+        pass
+
+    class LibRawNonFatalError(LibRawError):
+        pass
+
+    errors = {"LibRawError": LibRawError, "LibRawFatalError": LibRawFatalError,
+              "LibRawNonFatalError": LibRawNonFatalError}
+    for name in ("LibRawFileUnsupportedError", "LibRawNoThumbnailError", "LibRawUnsupportedThumbnailError"):
+        errors[name] = type(name, (LibRawNonFatalError,), {})
+    for name in ("LibRawUnsufficientMemoryError", "LibRawDataError", "LibRawIOError", "LibRawTooBigError",
+                 "LibRawMemPoolOverflowError"):
+        errors[name] = type(name, (LibRawFatalError,), {})
+    vars(rawpy).update(errors)
+
+    class ThumbFormat(enum.Enum):
+        JPEG = 1
+        BITMAP = 2
+
+    sizes = types.SimpleNamespace(raw_width=64, raw_height=48, width=64, height=48, flip=0)
+
+    class RawPy:
+        def __init__(self, data: bytes):
+            if data[:4] not in (b"II*\x00", b"MM\x00*"):
+                raise errors["LibRawFileUnsupportedError"]("Unsupported file format or not RAW file")
+            self.sizes = sizes
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+        def extract_thumb(self):
+            raise errors["LibRawNoThumbnailError"]("No thumbnail in file")
+
+        def postprocess(self, **params):
+            rawpy.postprocessed.append(params)
+            return FakeArray((sizes.height // 2, sizes.width // 2, 3))
+
+    rawpy.ThumbFormat = ThumbFormat
+    rawpy.postprocessed = []
+    rawpy.imread = lambda fileobj, shot_select=0: RawPy(fileobj.read())
 
 
 class _FakeImports(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -214,6 +349,20 @@ class _FakeImports(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module):
         if module.__name__ in self.errors:
             raise self.errors[module.__name__]
+
+
+_decoding: list[FakeLayer] = []
+
+
+def decoding() -> FakeLayer:
+    """One FakeLayer, with the HEIF opener registered, whose decoding
+    (Image.open, Image.fromarray, rawpy.imread, ...) tests/disklayer.py's
+    packages lend."""
+    if not _decoding:
+        layer = FakeLayer()
+        layer.pillow_heif.register_heif_opener()
+        _decoding.append(layer)
+    return _decoding[0]
 
 
 @contextlib.contextmanager

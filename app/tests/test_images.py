@@ -78,9 +78,10 @@ class ThumbnailTest(unittest.TestCase):
             "image not a string": ({"image": 12}, '"image" must be a base64 string, not int'),
             "bad base64": ({"image": "abc$"}, '"image" is not valid base64: '),
             "empty image": ({"image": ""}, "image is empty"),
-            "not an image": ({"image": b64(b"hello, world")}, "image is not a JPEG, PNG, WEBP, HEIF file"),
+            "not an image": ({"image": b64(b"hello, world")},
+                             "image is not a JPEG, PNG, WEBP, HEIF or camera RAW file"),
             "a JPEG the decoder cannot read": ({"image": b64(b"\xff\xd8\xff\xe0junk")},
-                                               "image is not a JPEG, PNG, WEBP, HEIF file"),
+                                               "image is not a JPEG, PNG, WEBP, HEIF or camera RAW file"),
             "truncated": ({"image": b64(png(50, 50, truncated=True))},
                           "image could not be decoded: image file is truncated"),
             "too many pixels": ({"image": b64(huge)},
@@ -112,10 +113,27 @@ class ThumbnailTest(unittest.TestCase):
         with fake_layer(fail={"pillow_heif": ImportError("libheif.so.1: cannot open shared object file")}) as layer:
             status, body = self.call(thumbnail_event({"image": b64(b"\x00\x00\x00\x18ftypheic....")}))
             self.assertEqual(status, 400)
-            self.assertEqual(body["error"], "image is not a JPEG, PNG, WEBP file")
+            self.assertEqual(body["error"], "image is not a JPEG, PNG, WEBP or camera RAW file")
             status, _ = self.call(thumbnail_event({"image": b64(png(20, 20))}))
             self.assertEqual(status, 200)
         self.assertEqual(layer.opened_formats[-1], ["JPEG", "PNG", "WEBP"])
+
+    def test_without_rawpy_raw_is_not_offered(self):
+        with fake_layer(fail={"rawpy": ImportError("libraw_r.so.23: cannot open shared object file")}):
+            status, body = self.call(thumbnail_event({"image": b64(b"II*\x00 a TIFF-based RAW")}))
+        self.assertEqual((status, body), (400, {"error": "image is not a JPEG, PNG, WEBP, HEIF file"}))
+
+    def test_a_raw_is_demosaiced_in_a_child_with_the_documented_parameters(self):
+        # The fake rawpy's file has no usable preview (see tests/fakes.py);
+        # the real decoders' cases are in tests/test_raw.py.
+        with fake_layer() as layer:
+            status, body = self.call(thumbnail_event({"image": b64(b"II*\x00 a TIFF-based RAW"), "size": 16}))
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["source"], {"format": "RAW", "width": 64, "height": 48,
+                                          "raw": {"make": None, "model": None, "via": "demosaic"}})
+        self.assertEqual((body["contentType"], body["width"], body["height"]), ("image/jpeg", 16, 12))
+        # The child demosaiced; the parent's fake saw nothing of it.
+        self.assertEqual(layer.rawpy.postprocessed, [])
 
     def test_with_pillow_heif_heic_is_offered(self):
         with fake_layer() as layer:

@@ -37,9 +37,20 @@ class Milliseconds:
 FAKE_IMPORT = {"ms": Milliseconds(), "compiled": 0, "bytecode": True}
 
 
+# The samples decode through the fakes: the RAW one by a demosaic (the fake
+# rawpy's file has no usable preview), each in a measured time.
+DECODED = {
+    "raw": {"ok": True, "ms": Milliseconds(), "via": "demosaic"},
+    "heic": {"ok": True, "ms": Milliseconds(), "via": "pillow_heif"},
+    "jpeg": {"ok": True, "ms": Milliseconds(), "via": "PIL"},
+}
+FIELDS = ["ok", "packages", "raw", "heic", "python", "imports", "decode", "initializationType", "primed"]
+
+
 def expected_success() -> dict:
     return {"ok": True, "packages": dict(VERSIONS), "raw": True, "heic": True, "python": platform.python_version(),
-            "imports": {name: FAKE_IMPORT for name in VERSIONS}}
+            "imports": {name: FAKE_IMPORT for name in VERSIONS}, "decode": DECODED,
+            "initializationType": None, "primed": []}
 
 
 class DirectFormTest(unittest.TestCase):
@@ -47,8 +58,8 @@ class DirectFormTest(unittest.TestCase):
         with fake_layer():
             result = api.handler({"test": "imports"}, None)
         self.assertEqual(result, expected_success())
-        # "imports" came last, so the fields that were there keep their place.
-        self.assertEqual(list(result), ["ok", "packages", "raw", "heic", "python", "imports"])
+        # New fields come last, so the fields that were there keep their place.
+        self.assertEqual(list(result), FIELDS)
         self.assertEqual(list(result["packages"]), ["PIL", "rawpy", "pillow_heif", "numpy"])
         self.assertEqual(list(result["imports"]), ["PIL", "rawpy", "pillow_heif", "numpy"])
         # The smoke test reads the result as JSON.
@@ -78,7 +89,8 @@ class DirectFormTest(unittest.TestCase):
             ("pillow_heif", ImportError("libheif.so.1: cannot open shared object file"), "pillow_heif", True, False),
             ("numpy", OSError("libopenblas64_p-r0.3.27.so: cannot open shared object file"), "numpy", True, True),
             # PIL imports but its compiled core does not (a wheel for another glibc).
-            ("PIL.Image", ImportError("/lib64/libc.so.6: version `GLIBC_2.34' not found"), "PIL", True, False),
+            # Without PIL no RAW sample becomes a thumbnail either.
+            ("PIL.Image", ImportError("/lib64/libc.so.6: version `GLIBC_2.34' not found"), "PIL", False, False),
         ]
         for module, err, name, raw, heic in cases:
             with self.subTest(module=module), fake_layer(fail={module: err}):
@@ -87,7 +99,7 @@ class DirectFormTest(unittest.TestCase):
                 want = f"{type(err).__name__}: {err}"
                 self.assertIs(result["ok"], False)
                 self.assertEqual(result["errors"][name], want)
-                self.assertEqual(list(result), ["ok", "errors", "packages", "raw", "heic", "python", "imports"])
+                self.assertEqual(list(result), FIELDS[:1] + ["errors"] + FIELDS[1:])
                 self.assertNotIn(name, result["packages"])
                 self.assertEqual(
                     result["packages"], {k: v for k, v in VERSIONS.items() if k != name}

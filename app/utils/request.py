@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,9 @@ class Request:
     body: bytes = b""
     """Decoded from base64 when API Gateway encoded it."""
     request_id: str = ""
+    deadline: float | None = None
+    """When the invocation times out, on time.monotonic()'s clock; None
+    when the context does not say (a local run)."""
     # json()'s outcome, parsed once: the router peeks at the body for "test"
     # and the route reads it again, and an upload can be megabytes.
     _parsed: tuple[Any, BadRequest | None] | None = field(default=None, init=False, repr=False, compare=False)
@@ -124,7 +128,18 @@ def from_event(event: dict, context: Any = None) -> Request:
         query=query,
         body=_body_bytes(event),
         request_id=request_id,
+        deadline=_deadline(context),
     )
+
+
+def _deadline(context: Any) -> float | None:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    try:
+        return time.monotonic() + float(remaining()) / 1000
+    except (TypeError, ValueError):
+        return None
 
 
 def _split_route_key(route_key: Any) -> tuple[str, str]:

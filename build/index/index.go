@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/galerly/galerly-lambda/build/internal/clip"
+	"github.com/galerly/galerly-lambda/build/internal/redact"
 )
 
 // DefaultIndexURL is the index used when Sources.IndexURL is empty.
@@ -177,36 +178,11 @@ func parseEndpoint(kind, raw string) (endpoint, error) {
 	return e, nil
 }
 
-// redactRaw hides the userinfo of a URL that may not parse. It errs on
-// the side of hiding: everything up to the last '@' before any query goes,
-// since a password may itself hold '/' or ':'.
-func redactRaw(raw string) string {
-	scheme, rest, hasScheme := strings.Cut(raw, "://")
-	if !hasScheme {
-		scheme, rest = "", raw
-	}
-	end := strings.IndexAny(rest, "?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	if i := strings.LastIndex(rest[:end], "@"); i >= 0 {
-		rest = "xxxxx@" + rest[i+1:]
-	}
-	if hasScheme {
-		return scheme + "://" + rest
-	}
-	return rest
-}
+// redactRaw hides the userinfo of a URL that may not parse (redact.Raw).
+func redactRaw(raw string) string { return redact.Raw(raw) }
 
-// redactURL returns a URL string without userinfo.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return redactRaw(raw)
-	}
-	u.User = nil
-	return u.String()
-}
+// redactURL returns a URL string without userinfo (redact.URL).
+func redactURL(raw string) string { return redact.URL(raw) }
 
 // normalize is the PEP 503 normalized form of a project name: lowercase,
 // runs of '-', '_' and '.' replaced by one '-'.

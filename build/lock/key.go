@@ -42,21 +42,31 @@ type Applied struct {
 }
 
 // For returns the requirements that apply to t, each with the runtimes of
-// t it applies to, in the lock's order (by name). A requirement whose
-// marker is false for every runtime of t is left out.
+// t it applies to, in the lock's order (by name; a package's lines in file
+// order). A requirement whose marker is false for every runtime of t is
+// left out. A lock Check refused for t gives no meaningful answer (an
+// undecided marker counts as false here).
 func (l *Lock) For(t target.Target) []Applied {
 	t = t.Canonical()
 	var out []Applied
 	for _, req := range l.Requirements {
-		var on []target.Runtime
+		// One Applied per set of digests: a constraint (-c) may narrow
+		// them on some runtimes only. Without constraints there is one.
+		var groups []Applied
 		for _, r := range t.Runtimes {
-			if req.Marker.Eval(r, t.Arch) {
-				on = append(on, r)
+			if ok, err := req.Marker.Eval(r, t.Arch); !ok || err != nil {
+				continue
 			}
+			hashes := l.hashesOn(req, r, t.Arch)
+			i := slices.IndexFunc(groups, func(a Applied) bool { return slices.Equal(a.Hashes, hashes) })
+			if i < 0 {
+				a := Applied{Requirement: req}
+				a.Hashes = hashes
+				groups, i = append(groups, a), len(groups)
+			}
+			groups[i].Runtimes = append(groups[i].Runtimes, r)
 		}
-		if len(on) > 0 {
-			out = append(out, Applied{Requirement: req, Runtimes: on})
-		}
+		out = append(out, groups...)
 	}
 	return out
 }

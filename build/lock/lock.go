@@ -8,10 +8,11 @@
 //
 // The accepted format is deliberately narrow. Every requirement must be an
 // exact pin, name==version, with at least one --hash=sha256: digest;
-// anything whose meaning depends on something outside the file (ranges,
-// URLs, paths, VCS checkouts, editables, includes, index options) is
-// refused with the file and line at fault, because the key could not
-// describe it.
+// anything whose meaning the key could not describe (ranges, URLs, paths,
+// VCS checkouts, editables) is refused with the file and line at fault.
+// What pip reads besides requirements is read as pip reads it: -r and -c
+// includes (inside the project folder), and index options, which say
+// where to look for files and so are not part of the key.
 package lock
 
 import (
@@ -50,6 +51,9 @@ type Requirement struct {
 	Hashes  []string // lowercase hex sha256 digests, sorted, without duplicates
 	Marker  *Marker  // the environment marker after ';', nil when there is none
 	Line    int      // first physical line of the requirement
+	// File is the file the requirement is in, as messages name it: the
+	// lock, or a file it includes (-r).
+	File string
 	// Wheels are the wheel files a pylock.toml lists for the package, with
 	// where to get each; nil for a requirements file, whose files are
 	// found on an index by their sha256.
@@ -62,15 +66,26 @@ type Requirement struct {
 // Lock is a parsed lock file.
 type Lock struct {
 	File string // the name the lock was read under, for messages
-	// Requirements are sorted by Name. A requirements file names each
-	// package once; a pylock.toml may list a package in several entries
-	// whose markers never apply together (Check refuses two at once).
+	// Requirements are sorted by Name, a package's lines or entries in
+	// file order. A package may be listed several times under markers
+	// that never apply together (Check refuses two at once), as uv pip
+	// compile --universal and PEP 751 locks do.
 	Requirements []Requirement
 	// Notes are remarks a person may want to read (keys of a newer
 	// pylock.toml format this code ignores); the builder logs them.
 	Notes []string
+	// Index holds the index options of a requirements file and its
+	// includes (--index-url, --extra-index-url, --find-links, --no-index):
+	// where to look for the files, which the build uses where its command
+	// line gives none. They are not part of the key.
+	Index IndexOptions
+	// Includes are the files the lock includes (-r, -c), as read from
+	// disk, in the order read.
+	Includes []string
 
 	pylock *pylockChecks // what Check evaluates; nil for a requirements file
+	// constraints are the -c lines of a requirements file, by package.
+	constraints map[string][]Requirement
 }
 
 // ReadFile reads and parses the lock file at path, in the format its name
@@ -84,36 +99,50 @@ func ReadFile(path string) (*Lock, error) { return ReadFileSelected(path, Select
 // problem found is returned as an *Error naming name and the line.
 func Parse(name string, data []byte) (*Lock, error) { return ParseSelected(name, data, Selection{}) }
 
-// parseRequirements parses a pip requirements file.
-func parseRequirements(name string, data []byte) (*Lock, error) {
+// readRequirementsFile parses one requirements file of r's lock: the lock
+// itself, or a file it includes, named name in messages and read from
+// path ("" when there is no file system). constraint says it is a -c
+// file, whose requirement lines constrain rather than add.
+func (r *includer) readRequirementsFile(name, path string, data []byte, constraint bool) error {
 	if isUTF16(data) {
-		return nil, &Error{File: name, Line: 1,
+		return &Error{File: name, Line: 1,
 			Err: errors.New("the lock is UTF-16; save it as UTF-8 (pip-compile and uv write UTF-8)")}
 	}
 	if line, col, ok := findNUL(data); ok {
-		return nil, &Error{File: name, Line: line,
+		return &Error{File: name, Line: line,
 			Err: fmt.Errorf("NUL byte at line %d column %d: a lock is text, and this file is damaged or not a lock", line, col)}
 	}
-	l := &Lock{File: name}
-	seen := make(map[string]int) // normalized name -> line
 	for _, ll := range logicalLines(string(data)) {
-		req, err := parseLine(name, ll.text)
+		if opts, isOption, err := parseOptionLine(ll.text); isOption {
+			if err == nil {
+				err = r.options(name, path, ll.line, opts)
+			}
+			if err != nil {
+				return &Error{File: name, Line: ll.line, Err: err}
+			}
+			continue
+		}
+		parse := parseLine
+		if constraint {
+			parse = parseConstraintLine
+		}
+		req, err := parse(name, ll.text)
 		if err != nil {
-			return nil, &Error{File: name, Line: ll.line, Err: err}
+			return &Error{File: name, Line: ll.line, Err: err}
 		}
 		if req == nil {
 			continue
 		}
-		if first, dup := seen[req.Name]; dup {
-			return nil, &Error{File: name, Line: ll.line,
-				Err: fmt.Errorf("%s is listed twice, on lines %d and %d: a lock pins each package once", req.Spelled, first, ll.line)}
-		}
-		seen[req.Name] = ll.line
-		req.Line = ll.line
-		l.Requirements = append(l.Requirements, *req)
+		req.Line, req.File = ll.line, name
+		r.add(*req, constraint)
 	}
-	slices.SortFunc(l.Requirements, func(a, b Requirement) int { return cmp.Compare(a.Name, b.Name) })
-	return l, nil
+	return nil
+}
+
+// sortRequirements sorts requirements by name, keeping a package's lines
+// in the order they were read.
+func sortRequirements(reqs []Requirement) {
+	slices.SortStableFunc(reqs, func(a, b Requirement) int { return cmp.Compare(a.Name, b.Name) })
 }
 
 // utf16Sample is how much of the start of a file isUTF16 looks at:
@@ -223,27 +252,33 @@ func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'
 }
 
-// parseLine parses one logical line. It returns nil, nil for a line that
-// holds no requirement (blank, or an option that is harmless here).
+// parseLine parses one logical line that is not an option line. It
+// returns nil, nil for a blank line.
 func parseLine(file, text string) (*Requirement, error) {
+	req, err := parsePinned(text)
+	if req == nil || err != nil {
+		return nil, err
+	}
+	if len(req.Hashes) == 0 {
+		return nil, fmt.Errorf("%s==%s has no --hash=sha256: every requirement needs the digests of its files (pip-compile --generate-hashes, uv pip compile --generate-hashes)", req.Spelled, clip.String(req.Version))
+	}
+	return req, nil
+}
+
+// parsePinned parses NAME==VERSION[; MARKER] and its --hash options, if
+// any; nil, nil for a blank line.
+func parsePinned(text string) (*Requirement, error) {
 	text = strings.TrimSpace(text)
 	if text == "" {
 		return nil, nil
-	}
-	if text[0] == '-' {
-		return nil, checkOptionLine(file, text)
 	}
 	reqText, optText := splitOptions(text)
 	req, err := parseRequirement(reqText)
 	if err != nil {
 		return nil, err
 	}
-	req.Hashes, err = parseHashes(optText)
-	if err != nil {
+	if req.Hashes, err = parseHashes(optText); err != nil {
 		return nil, err
-	}
-	if len(req.Hashes) == 0 {
-		return nil, fmt.Errorf("%s==%s has no --hash=sha256: every requirement needs the digests of its files (pip-compile --generate-hashes, uv pip compile --generate-hashes)", req.Spelled, clip.String(req.Version))
 	}
 	return req, nil
 }
@@ -320,51 +355,68 @@ func isHexDigit(r rune) bool {
 	return '0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F'
 }
 
-// checkOptionLine handles a line of pip options. Options that only say
-// what lambdapack does anyway are accepted; options that would change
-// what gets installed, or where from, are refused, because the key is
-// computed from this file alone and must describe the whole build.
-func checkOptionLine(file, text string) error {
+// option is one option of an option line: its name as written (-r,
+// --index-url) and its value, "" for a flag.
+type option struct{ name, value string }
+
+// parseOptionLine parses a line of pip options (one that starts with
+// '-'); isOption is false for any other line. Options that only say what
+// lambdapack does anyway are dropped; includes and index options are
+// returned, for the reader to follow; options that would change what gets
+// installed are refused.
+func parseOptionLine(text string) (opts []option, isOption bool, err error) {
+	text = strings.TrimSpace(text)
+	if !strings.HasPrefix(text, "-") {
+		return nil, false, nil
+	}
 	fields := strings.Fields(text)
 	for i := 0; i < len(fields); i++ {
 		f := fields[i]
 		if !strings.HasPrefix(f, "-") {
-			return fmt.Errorf("unexpected %s: a lock line is NAME==VERSION --hash=sha256:HEX", clip.Quote(f))
+			return nil, true, fmt.Errorf("unexpected %s: a lock line is NAME==VERSION --hash=sha256:HEX", clip.Quote(f))
 		}
 		name, val, hasVal := strings.Cut(f, "=")
 		if !strings.HasPrefix(f, "--") && len(f) > 2 {
 			// Short options may carry their value attached: -rbase.txt.
 			name, val, hasVal = f[:2], f[2:], true
 		}
-		value := func() string {
+		value := func() (string, error) {
 			if hasVal {
-				return val
+				return val, nil
 			}
 			if i+1 < len(fields) {
 				i++
-				return fields[i]
+				return fields[i], nil
 			}
-			return "FILE"
+			return "", fmt.Errorf("%s needs a value", name)
 		}
 		switch name {
-		case "-r", "--requirement", "-c", "--constraint":
-			v := clip.String(value())
-			return fmt.Errorf("%s %s: includes are not supported: inline %s into %s", name, v, v, file)
+		case "-r", "--requirement", "-c", "--constraint",
+			"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host":
+			v, err := value()
+			if err != nil {
+				return nil, true, err
+			}
+			opts = append(opts, option{name, v})
+		case "--no-index":
+			opts = append(opts, option{name: name})
 		case "-e", "--editable":
-			return fmt.Errorf("%s %s: editable requirements are not supported: a layer is built only from pinned wheels (NAME==VERSION --hash=sha256:HEX)", name, clip.String(value()))
-		case "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--no-index", "--trusted-host":
-			return fmt.Errorf("%s: index options are not read from the lock: put them on the lambdapack command line (--index-url, --extra-index-url, --find-links, --no-index) and regenerate the lock without them (--no-emit-index-url, --no-emit-find-links)", name)
+			v, err := value()
+			if err != nil {
+				v = "PATH"
+			}
+			return nil, true, fmt.Errorf("%s %s: editable requirements are not supported: a layer is built only from pinned wheels (NAME==VERSION --hash=sha256:HEX)", name, clip.String(v))
 		case "--no-binary":
-			return fmt.Errorf("--no-binary: lambdapack installs wheels only and never builds from source")
+			return nil, true, fmt.Errorf("--no-binary: lambdapack installs wheels only and never builds from source")
 		case "--hash":
-			return fmt.Errorf("--hash with no requirement before it: is the backslash missing at the end of the line above?")
+			return nil, true, fmt.Errorf("--hash with no requirement before it: is the backslash missing at the end of the line above?")
 		case "--require-hashes", "--pre", "--prefer-binary":
 			// What lambdapack does regardless (pins are exact, hashes required).
 		case "--only-binary":
 			value() // lambdapack uses only wheels anyway
 		default:
-			return fmt.Errorf("option %s is not supported in a lock", clip.String(name))
+			return nil, true, fmt.Errorf("option %s is not supported in a lock", clip.String(name))
 		}
 	}
-	return nil
+	return opts, true, nil
 }

@@ -264,28 +264,29 @@ func TestParseRefuses(t *testing.T) {
 		{"non-hex digest", "numpy==2.1.3 --hash=sha256:" + strings.Repeat("z", 64), 1, "a sha256 digest is 64 hex digits"},
 		{"digest without algorithm", "numpy==2.1.3 --hash=" + h(1), 1, "want --hash=sha256:HEX"},
 		{"--hash without value", "numpy==2.1.3 --hash", 1, "--hash needs a value"},
-		{"duplicate", "# x\nPillow==11.0.0" + hash + "\n\n\npillow==11.0.0" + hash, 5, "pillow is listed twice, on lines 2 and 5"},
-		{"duplicate after normalization", "pillow_heif==0.20.0" + hash + "\nPillow.HEIF==0.20.0" + hash, 2, "Pillow.HEIF is listed twice, on lines 1 and 2"},
 		{"name starts with underscore", "_numpy==1.0" + hash, 1, `invalid package name "_numpy"`},
 		{"name ends with separator", "numpy_==1.0" + hash, 1, `invalid package name "numpy_"`},
 		{"non-ASCII name", "nümpy==1.0" + hash, 1, `invalid package name "nümpy"`},
 		{"no name", "==1.0" + hash, 1, "expected a package name"},
 		{"invalid extra", "requests[so cks]==2.32.5" + hash, 1, `invalid extra "so cks"`},
 		{"unclosed extras", "requests[socks==2.32.5" + hash, 1, "no closing ]"},
-		{"include", "six==1.17.0" + hash + "\n-r base.txt\n", 2, "includes are not supported: inline base.txt into req.txt"},
-		{"include attached", "-rbase.txt\n", 1, "includes are not supported: inline base.txt into req.txt"},
-		{"include long form", "--requirement=base.txt\n", 1, "includes are not supported: inline base.txt into req.txt"},
-		{"include without a file", "-r\n", 1, "includes are not supported: inline FILE into req.txt"},
-		{"constraint", "-c constraints.txt\n", 1, "includes are not supported: inline constraints.txt into req.txt"},
-		{"constraint long form", "--constraint constraints.txt\n", 1, "includes are not supported"},
-		{"index url", "--index-url https://pypi.example/simple\n", 1, "put them on the lambdapack command line"},
-		{"short index url", "-i https://pypi.example/simple\n", 1, "put them on the lambdapack command line"},
-		{"extra index url", "--extra-index-url=https://pypi.example/simple\n", 1, "put them on the lambdapack command line"},
-		{"find links", "--find-links ./wheels\n", 1, "put them on the lambdapack command line"},
-		{"short find links", "-f ./wheels\n", 1, "put them on the lambdapack command line"},
-		{"trusted host", "--trusted-host pypi.example\n", 1, "put them on the lambdapack command line"},
-		{"no index", "--no-index\n", 1, "put them on the lambdapack command line"},
-		{"index option after an accepted one", "--require-hashes --index-url https://x/simple\n", 1, "put them on the lambdapack command line"},
+		// Parse has only the bytes: an include needs the lock's path
+		// (TestIncludes reads them).
+		{"include", "six==1.17.0" + hash + "\n-r base.txt\n", 2, "-r base.txt: includes are read from the file system, and this lock was given as text"},
+		{"include attached", "-rbase.txt\n", 1, "-r base.txt: includes are read from the file system"},
+		{"include long form", "--requirement=base.txt\n", 1, "--requirement base.txt: includes are read from the file system"},
+		{"include without a file", "-r\n", 1, "-r needs a value"},
+		{"constraint", "-c constraints.txt\n", 1, "-c constraints.txt: includes are read from the file system"},
+		{"constraint long form", "--constraint constraints.txt\n", 1, "includes are read from the file system"},
+		{"include URL", "-r https://example.com/base.txt\n", 1, "includes are read from files in the project folder, not from URLs"},
+		// Index options are read (TestIndexOptions); bad values are not.
+		{"index url not http", "--index-url ftp://pypi.example/simple\n", 1, "--index-url ftp://pypi.example/simple: want an absolute http:// or https:// URL"},
+		{"index url relative", "-i /simple\n", 1, "-i /simple: want an absolute http:// or https:// URL"},
+		{"index url without a value", "--index-url\n", 1, "--index-url needs a value"},
+		{"index url password not echoed", "--extra-index-url=ftp://user:s3cret@pypi.example/simple\n", 1, "--extra-index-url ftp://pypi.example/simple: want"},
+		{"two index urls", "--index-url https://a.example/simple\n-i https://b.example/simple\n", 2, "-i https://b.example/simple: req.txt:1 already gives another index (--index-url https://a.example/simple)"},
+		{"find links with another scheme", "-f s3://bucket/wheels\n", 1, "-f s3://bucket/wheels: want a folder, or an http://, https:// or file:// URL"},
+		{"index option after an accepted one", "--require-hashes --index-url ftp://x/simple\n", 1, "want an absolute http"},
 		{"no binary", "--no-binary :all:\n", 1, "installs wheels only"},
 		{"unknown option", "--use-feature=truststore\n", 1, "option --use-feature is not supported in a lock"},
 		{"stray word after an option", "--require-hashes numpy\n", 1, `unexpected "numpy"`},
@@ -506,6 +507,9 @@ func FuzzParse(f *testing.F) {
 		"numpy @ https://x/y.whl\n",
 		"\r\n#\\\n\\\n",
 		"a==1 --hash sha256:" + h(3) + ` ; python_full_version ~= "3.12.1"`,
+		"a==1 ; python_full_version < '3.12' --hash=sha256:" + h(1) + "\na==2 ; python_full_version >= '3.12' --hash=sha256:" + h(2) + "\n",
+		"a==1 ; python_version <= '3.12' --hash=sha256:" + h(1) + "\na==2 ; python_version >= '3.12' --hash=sha256:" + h(2) + "\n",
+		"--index-url https://u:p@h/simple\n--find-links ./w\n--trusted-host h\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -522,8 +526,8 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		for i, r := range l.Requirements {
-			if i > 0 && l.Requirements[i-1].Name >= r.Name {
-				t.Fatalf("requirements not sorted and unique: %q then %q", l.Requirements[i-1].Name, r.Name)
+			if i > 0 && l.Requirements[i-1].Name > r.Name {
+				t.Fatalf("requirements not sorted: %q then %q", l.Requirements[i-1].Name, r.Name)
 			}
 			if r.Name != NormalizeName(r.Spelled) || !pyname.Valid(r.Spelled) || r.Version == "" || r.Line < 1 {
 				t.Fatalf("bad requirement %+v", r)
@@ -547,6 +551,19 @@ func FuzzParse(f *testing.F) {
 		if Key(l, tgt, Options{}) != Key(l, tgt, Options{}) {
 			t.Fatal("Key is not deterministic")
 		}
+		// A package may be listed more than once, but a lock Check
+		// accepts gives each runtime one line of it.
+		if l.Check(tgt) == nil {
+			seen := map[string]bool{}
+			for _, a := range l.For(tgt) {
+				for _, rt := range a.Runtimes {
+					if seen[a.Name+" "+rt.String()] {
+						t.Fatalf("%s applies twice to %s after Check accepted the lock", a.Name, rt)
+					}
+					seen[a.Name+" "+rt.String()] = true
+				}
+			}
+		}
 	})
 }
 
@@ -567,7 +584,7 @@ func TestLongInputIsClipped(t *testing.T) {
 		{"other hash algorithm", "numpy==1.0 --hash=" + huge + ":abc", "only sha256"},
 		{"unknown option", "numpy==1.0" + hash + " --" + huge, "is not supported on a requirement line"},
 		{"option line", "--" + huge, "is not supported in a lock"},
-		{"include", "-r " + huge, "includes are not supported"},
+		{"include", "-r " + huge, "includes are read from the file system"},
 		{"editable", "-e " + huge, "editable requirements"},
 		{"stray word", "--pre " + huge, "unexpected"},
 		{"URL", "https://x/" + huge, "URLs are not supported"},

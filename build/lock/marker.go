@@ -3,6 +3,7 @@ package lock
 import (
 	"errors"
 	"fmt"
+	"math/big"
 	"strings"
 
 	"github.com/galerly/galerly-lambda/build/internal/clip"
@@ -21,12 +22,15 @@ import (
 // platform_machine x86_64 or aarch64, and no extra.
 //
 // python_full_version (and implementation_version) cannot be known
-// exactly: Lambda applies patch releases on its own schedule. They are
-// modelled as the newest patch release of 3.X, so comparisons with
-// another minor version are exact, and within 3.X a marker is resolved
-// as for a current runtime (python_full_version >= "3.12.1" is true,
-// == "3.12.0" false). Because of that they may only be compared as
-// versions, never as strings.
+// exactly: Lambda moves a runtime to new patch releases on its own
+// schedule, and a key is computed with no interpreter. A comparison with
+// them is decided when it gives one answer for every final 3.X.N release
+// (python_full_version < "3.13" and >= "3.12" are true on python3.12,
+// == "3.12.*" too); one whose answer depends on N
+// (python_full_version < "3.12.4" on python3.12) is undecided, and Eval
+// refuses a marker whose value it leaves open ("and" with a false side,
+// "or" with a true side, still decide it). Because of that they may only
+// be compared as versions, never as strings.
 //
 // Markers whose value depends on the host kernel (platform_release,
 // platform_version) and unknown variables are refused when parsing, so
@@ -71,12 +75,21 @@ func parseMarker(s string, pylock bool) (*Marker, error) {
 
 // Eval reports whether the marker is true on Lambda runtime r on
 // architecture a. A nil marker is always true: a requirement without a
-// marker applies everywhere.
-func (m *Marker) Eval(r target.Runtime, a target.Arch) bool {
+// marker applies everywhere. It fails when the marker's value depends on
+// r's patch release, naming the comparison that leaves it open and how to
+// lock without it; callers add the file and line.
+func (m *Marker) Eval(r target.Runtime, a target.Arch) (bool, error) {
 	if m == nil {
-		return true
+		return true, nil
 	}
-	return m.root.eval(env{minor: r.Minor, machine: a.Machine(), sets: m.sets})
+	t := m.root.eval(env{minor: r.Minor, machine: a.Machine(), sets: m.sets})
+	if t.open != nil {
+		var b strings.Builder
+		t.open.format(&b, false)
+		return false, fmt.Errorf("%s is true on some %s patch releases and false on others; Lambda moves %s to new patch releases on its own schedule and the key is computed with no interpreter, so lambdapack does not guess: lock with a floor at or above the release named (uv pip compile --universal --python-version 3.%d.N), so no line depends on a %s patch release, or build for other runtimes",
+			b.String(), r, r, r.Minor, r)
+	}
+	return t.val, nil
 }
 
 // withSets returns a copy of m evaluated with sets; nil stays nil.
@@ -105,8 +118,18 @@ type env struct {
 	sets    *markerSets // nil: no extras, no dependency groups
 }
 
+// truth is a marker's value in an environment. open is the comparison
+// that leaves it undecided, nil when val is the answer.
+type truth struct {
+	val  bool
+	open *cmpExpr
+}
+
+// decided is a known truth value.
+func decided(v bool) truth { return truth{val: v} }
+
 type expr interface {
-	eval(e env) bool
+	eval(e env) truth
 	// format writes the expression; inAnd says it is an operand of "and",
 	// where an "or" needs parentheses.
 	format(b *strings.Builder, inAnd bool)
@@ -117,11 +140,21 @@ type boolExpr struct {
 	l, r expr
 }
 
-func (x *boolExpr) eval(e env) bool {
-	if x.and {
-		return x.l.eval(e) && x.r.eval(e)
+// eval combines the two sides in Kleene's three-valued logic: a side
+// that decides the result ("and" false, "or" true) decides it even when
+// the other is open.
+func (x *boolExpr) eval(e env) truth {
+	l, r := x.l.eval(e), x.r.eval(e)
+	decisive := !x.and // the value that decides: false for and, true for or
+	switch {
+	case l.open == nil && l.val == decisive, r.open == nil && r.val == decisive:
+		return decided(decisive)
+	case l.open != nil:
+		return l
+	case r.open != nil:
+		return r
 	}
-	return x.l.eval(e) || x.r.eval(e)
+	return decided(!decisive)
 }
 
 func (x *boolExpr) format(b *strings.Builder, inAnd bool) {
@@ -176,54 +209,115 @@ func (x *cmpExpr) format(b *strings.Builder, _ bool) {
 	}
 }
 
-func (x *cmpExpr) eval(e env) bool {
+func (x *cmpExpr) eval(e env) truth {
 	if x.member {
 		in := e.sets.has(x.r.name, x.l.lit)
-		return in == (x.op == "in")
+		return decided(in == (x.op == "in"))
 	}
 	if x.version {
-		return x.compareVersions(x.l.versionIn(e), x.r.versionIn(e))
+		return x.evalVersions(e)
 	}
 	l, r := x.l.stringIn(e), x.r.stringIn(e)
 	switch x.op {
 	case "==", "===":
-		return l == r
+		return decided(l == r)
 	case "!=":
-		return l != r
+		return decided(l != r)
 	case "<":
-		return l < r
+		return decided(l < r)
 	case "<=":
-		return l <= r
+		return decided(l <= r)
 	case ">":
-		return l > r
+		return decided(l > r)
 	case ">=":
-		return l >= r
+		return decided(l >= r)
 	case "in":
-		return strings.Contains(r, l)
+		return decided(strings.Contains(r, l))
 	case "not in":
-		return !strings.Contains(r, l)
+		return decided(!strings.Contains(r, l))
 	}
-	return false // unreachable: newCmp accepts only the operators above
+	return decided(false) // unreachable: newCmp accepts only the operators above
+}
+
+// evalVersions compares as versions. With python_full_version or
+// implementation_version on either side, the comparison is made for each
+// patch release of the runtime where its answer can change (patches), and
+// is decided only when they all agree.
+func (x *cmpExpr) evalVersions(e env) truth {
+	patched := isPatchVar(x.l.name) || isPatchVar(x.r.name)
+	if !patched {
+		return decided(x.compareVersions(x.l.versionIn(e, envVersion{}), x.r.versionIn(e, envVersion{})))
+	}
+	var lit *pep440.Version
+	if x.l.ver != nil {
+		lit = x.l.ver
+	} else if x.r.ver != nil {
+		lit = x.r.ver
+	}
+	first := true
+	var answer bool
+	for _, p := range patches(e.minor, lit) {
+		got := x.compareVersions(x.l.versionIn(e, p), x.r.versionIn(e, p))
+		if !first && got != answer {
+			return truth{open: x}
+		}
+		first, answer = false, got
+	}
+	return decided(answer)
+}
+
+func isPatchVar(name string) bool {
+	return name == "python_full_version" || name == "implementation_version"
+}
+
+// patches returns the releases of 3.minor a comparison with lit needs
+// checking at: its answer is the same for every final 3.minor.N except
+// where N meets lit's own third number, so 3.minor.0, lit's N-1, N and
+// N+1, and the newest release stand for all of them. Lambda runs final
+// releases only.
+func patches(minor int, lit *pep440.Version) []envVersion {
+	release := func(n string) envVersion {
+		v, _ := pep440.Parse(fmt.Sprintf("3.%d.%s", minor, n)) // digits always parse
+		return envVersion{v: v}
+	}
+	ns := []string{"0", "1"}
+	if runtime, _ := pep440.ParsePrefix(fmt.Sprintf("3.%d.*", minor)); lit != nil && lit.HasPrefix(runtime) {
+		n, _ := new(big.Int).SetString(lit.ReleaseAt(2), 10) // decimal digits, from the parser
+		for _, d := range []int64{-1, 0, 1} {
+			if m := new(big.Int).Add(n, big.NewInt(d)); m.Sign() >= 0 {
+				ns = append(ns, m.String())
+			}
+		}
+	}
+	out := make([]envVersion, 0, len(ns)+1)
+	for _, n := range ns {
+		out = append(out, release(n))
+	}
+	newest, _ := pep440.Parse(fmt.Sprintf("3.%d", minor))
+	return append(out, envVersion{v: newest, latest: true})
 }
 
 // envVersion is a version operand's value on a runtime.
 type envVersion struct {
 	v pep440.Version
 	// latest marks the newest release starting with v: it is above every
-	// version whose release starts the same way. It models a Lambda
-	// runtime's python_full_version, whose patch release is not fixed.
+	// version whose release starts the same way. It stands for the patch
+	// releases of a runtime past any a marker names.
 	latest bool
 }
 
-// versionIn returns the operand's value as a version in e.
-func (o operand) versionIn(e env) envVersion {
-	if o.name == "" {
+// versionIn returns the operand's value as a version in e, where the
+// runtime's full version is patch.
+func (o operand) versionIn(e env, patch envVersion) envVersion {
+	switch {
+	case o.name == "":
 		return envVersion{v: *o.ver}
+	case isPatchVar(o.name):
+		return patch
 	}
-	// "3.N" always parses; the error cannot happen.
+	// python_version: "3.N" always parses; the error cannot happen.
 	v, _ := pep440.Parse(fmt.Sprintf("3.%d", e.minor))
-	// python_full_version and implementation_version: the patch is unknown.
-	return envVersion{v: v, latest: o.name != "python_version"}
+	return envVersion{v: v}
 }
 
 // compareVersions applies the comparison to two versions.

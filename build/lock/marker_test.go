@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -40,29 +41,31 @@ func TestMarkerEval(t *testing.T) {
 		{`python_version < "99999999999999999999999!3.12"`, 12, target.X86_64, true},
 		{`python_version > "3.12rc99999999999999999999999"`, 12, target.X86_64, true},
 		{`python_version < "3.12.post99999999999999999999999"`, 12, target.X86_64, true},
-		{`python_full_version > "3.12.99999999999999999999999"`, 12, target.X86_64, true},
+		{`python_full_version > "3.11.99999999999999999999999"`, 12, target.X86_64, true},
 		{`python_full_version < "3.13.dev99999999999999999999999"`, 12, target.X86_64, true},
 		{`python_version === "3.12"`, 12, target.X86_64, true},
 		{`python_version === "3.12.0"`, 12, target.X86_64, false},
 		{`python_version in "3.11 3.12"`, 11, target.X86_64, true},
 		{`python_version in "3.11 3.12"`, 13, target.X86_64, false},
 		{`python_version not in "3.9, 3.10"`, 12, target.X86_64, true},
-		// python_full_version: the newest patch release of the runtime.
-		{`python_full_version >= "3.12.1"`, 12, target.X86_64, true},
-		{`python_full_version < "3.12.4"`, 12, target.X86_64, false},
-		{`python_full_version == "3.12.0"`, 12, target.X86_64, false},
-		{`python_full_version == "3.12"`, 12, target.X86_64, false},
+		// python_full_version: decided when every patch release of the
+		// runtime gives one answer (TestMarkerPatchRelease has the rest).
 		{`python_full_version == "3.12.*"`, 12, target.X86_64, true},
-		{`python_full_version == "3.12.1.*"`, 12, target.X86_64, false},
 		{`python_full_version != "3.11.*"`, 12, target.X86_64, true},
 		{`python_full_version < "3.13"`, 12, target.X86_64, true},
+		{`python_full_version >= "3.12"`, 12, target.X86_64, true},
+		{`python_full_version >= "3.12.0"`, 12, target.X86_64, true},
 		{`python_full_version >= "3.13.0"`, 12, target.X86_64, false},
 		{`python_full_version < '3.11'`, 11, target.X86_64, false},
-		{`python_full_version > "3.11"`, 11, target.X86_64, true},
 		{`python_full_version ~= "3.11.0"`, 11, target.X86_64, true},
 		{`python_full_version ~= "3.11.0"`, 12, target.X86_64, false},
-		{`"3.12.2" < python_full_version`, 12, target.X86_64, true},
+		{`"3.11.9" < python_full_version`, 12, target.X86_64, true},
 		{`implementation_version >= "3.11"`, 11, target.X86_64, true},
+		// What uv pip compile --universal writes to split numpy.
+		{`python_full_version < '3.14'`, 13, target.X86_64, true},
+		{`python_full_version >= '3.14'`, 13, target.X86_64, false},
+		{`python_full_version >= '3.11' and python_full_version < '3.13'`, 12, target.X86_64, true},
+		{`python_full_version >= '3.11' and python_full_version < '3.13'`, 13, target.X86_64, false},
 		// The fixed facts of a Lambda environment.
 		{`platform_machine == "x86_64"`, 12, target.X86_64, true},
 		{`platform_machine == "x86_64"`, 12, target.ARM64, false},
@@ -115,15 +118,77 @@ func TestMarkerEval(t *testing.T) {
 			continue
 		}
 		r := target.Runtime{Minor: tt.rt}
-		if got := m.Eval(r, tt.arch); got != tt.want {
-			t.Errorf("%s on %s/%s = %v, want %v", tt.marker, r, tt.arch, got, tt.want)
+		if got, err := m.Eval(r, tt.arch); got != tt.want || err != nil {
+			t.Errorf("%s on %s/%s = %v, %v; want %v", tt.marker, r, tt.arch, got, err, tt.want)
+		}
+	}
+}
+
+// A Lambda runtime's patch release is not fixed (Lambda updates it) and a
+// key is computed with no interpreter, so a comparison whose answer
+// depends on it is left open, and a marker it leaves open is refused,
+// naming the comparison, the runtime and how to lock without it. "and"
+// with a false side and "or" with a true side are still decided.
+func TestMarkerPatchRelease(t *testing.T) {
+	const open = "open"
+	tests := []struct {
+		marker string
+		rt     int
+		want   string // "true", "false" or open
+	}{
+		{`python_full_version < "3.12.4"`, 12, open},
+		{`python_full_version >= "3.12.4"`, 12, open},
+		{`python_full_version >= "3.12.1"`, 12, open},
+		{`python_full_version == "3.12.0"`, 12, open},
+		{`python_full_version == "3.12"`, 12, open}, // 3.12.0 is 3.12
+		{`python_full_version > "3.12"`, 12, open},
+		{`python_full_version != "3.9.7"`, 9, open},
+		{`python_full_version == "3.12.1.*"`, 12, open},
+		{`python_full_version ~= "3.12.4"`, 12, open},
+		{`python_full_version < "3.12.4rc1"`, 12, open},
+		{`python_full_version > "3.12.4.post1"`, 12, open},
+		{`python_full_version > "3.12.99999999999999999999999"`, 12, open},
+		{`"3.12.2" < python_full_version`, 12, open},
+		{`implementation_version < "3.11.3"`, 11, open},
+		{`python_full_version > python_version`, 12, open},
+		{`python_full_version >= python_version`, 12, "true"},
+		// redis's async-timeout marker: open on 3.11 only.
+		{`python_full_version < "3.11.3"`, 11, open},
+		{`python_full_version < "3.11.3"`, 10, "true"},
+		{`python_full_version < "3.11.3"`, 12, "false"},
+		{`python_full_version < "1!3.12.4"`, 12, "true"},
+		{`python_full_version < "3.12rc1"`, 12, "false"},
+		{`python_full_version < "3.12.0rc1"`, 12, "false"},
+		{`python_full_version < "3.12.4" and python_version < "3.12"`, 12, "false"},
+		{`python_full_version < "3.12.4" or python_version >= "3.12"`, 12, "true"},
+		{`python_full_version < "3.12.4" and python_version >= "3.12"`, 12, open},
+		{`python_full_version < "3.12.4" or sys_platform == "win32"`, 12, open},
+	}
+	for _, tt := range tests {
+		m, err := ParseMarker(tt.marker)
+		if err != nil {
+			t.Fatalf("ParseMarker(%s): %v", tt.marker, err)
+		}
+		r := target.Runtime{Minor: tt.rt}
+		v, err := m.Eval(r, target.X86_64)
+		got := fmt.Sprint(v)
+		if err != nil {
+			got = open
+			for _, want := range []string{r.String() + " patch releases", "does not guess", "--python-version 3." + fmt.Sprint(tt.rt) + ".N", "python_full_version"} {
+				if tt.want == open && !strings.Contains(err.Error(), want) && !strings.Contains(tt.marker, "implementation_version") {
+					t.Errorf("%s on %s: %v, want it to say %q", tt.marker, r, err, want)
+				}
+			}
+		}
+		if got != tt.want {
+			t.Errorf("%s on %s = %s (%v), want %s", tt.marker, r, got, err, tt.want)
 		}
 	}
 }
 
 func TestNilMarkerIsTrue(t *testing.T) {
 	var m *Marker
-	if !m.Eval(target.Runtime{Minor: 12}, target.ARM64) || m.String() != "" {
+	if ok, err := m.Eval(target.Runtime{Minor: 12}, target.ARM64); !ok || err != nil || m.String() != "" {
 		t.Fatal("a requirement without a marker must apply everywhere")
 	}
 }
@@ -194,7 +259,9 @@ func TestMarkerString(t *testing.T) {
 		for _, rt := range target.SupportedRuntimes() {
 			r, _ := target.ParseRuntime(rt)
 			for _, a := range []target.Arch{target.X86_64, target.ARM64} {
-				if m.Eval(r, a) != m2.Eval(r, a) {
+				v1, err1 := m.Eval(r, a)
+				v2, err2 := m2.Eval(r, a)
+				if v1 != v2 || (err1 == nil) != (err2 == nil) {
 					t.Errorf("%s and %s differ on %s/%s", tt.in, m, r, a)
 				}
 			}

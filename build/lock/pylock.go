@@ -124,14 +124,29 @@ func ReadFileSelected(path string, sel Selection) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read lock: %w", err)
 	}
-	return ParseSelected(path, data, sel)
+	return parseSelected(path, data, sel, newFileIncluder(path, ""))
+}
+
+// ParseInProject parses the lock whose contents are data, named name: a
+// slash-separated path relative to the project folder root, which is how
+// messages name it. The files a requirements lock includes are read
+// relative to it and must be inside root. It is how the Pulumi program
+// reads its locks.
+func ParseInProject(root, name string, data []byte, sel Selection) (*Lock, error) {
+	return parseSelected(name, data, sel, newFileIncluder(filepath.Join(root, filepath.FromSlash(name)), root))
 }
 
 // ParseSelected parses a lock's contents as Parse does, installing the
 // extras and dependency groups sel names. A selection other than the
 // default is refused for a requirements file, which has no extras or
-// groups to choose from.
+// groups to choose from. With no file system, a requirements file's
+// includes are refused.
 func ParseSelected(name string, data []byte, sel Selection) (*Lock, error) {
+	return parseSelected(name, data, sel, &includer{})
+}
+
+// parseSelected is ParseSelected with inc to read includes with.
+func parseSelected(name string, data []byte, sel Selection, inc *includer) (*Lock, error) {
 	format, err := formatOf(name)
 	if err != nil {
 		return nil, err
@@ -142,7 +157,7 @@ func ParseSelected(name string, data []byte, sel Selection) (*Lock, error) {
 	if !sel.IsZero() {
 		return nil, fmt.Errorf("lock %s: %s: extras and dependency groups are chosen in a pylock.toml only; a requirements file lists exactly what it installs", name, sel)
 	}
-	return parseRequirements(name, data)
+	return readRequirements(inc, name, inc.lockPath, data)
 }
 
 // pylockChecks is what a pylock.toml says that depends on the target, kept
@@ -197,6 +212,9 @@ func parsePylock(name string, data []byte, sel Selection) (*Lock, error) {
 	data = []byte(strings.TrimPrefix(string(data), "\ufeff"))
 	var doc map[string]any
 	if err := toml.Unmarshal(data, &doc); err != nil {
+		if line, ok := requirementsText(data); ok {
+			return nil, &Error{File: name, Line: line, Err: errors.New(requirementsAsPylock)}
+		}
 		line := 1
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
@@ -518,6 +536,7 @@ func (p *pylockParser) pkg(t map[string]any, where string, sets *markerSets) (*R
 		Version: version,
 		Marker:  e.marker,
 		Line:    e.line,
+		File:    p.file,
 		Index:   index,
 		Wheels:  dedupeWheels(files),
 	}
@@ -550,7 +569,11 @@ func (p *pylockParser) sourceProblem(t map[string]any, where, name, kind string)
 		"directory": "a project's own folder is not a dependency to pack: export without it (uv export --no-emit-project, or --no-emit-workspace) and ship its code as the function's source",
 		"archive":   "lock the package by name and version from an index, so the lock lists its wheels",
 	}[kind]
-	return p.fail(join(where, kind), "%s comes from a %s source%s: lambdapack installs wheels only; %s", name, kind, desc, hint)
+	article := "a"
+	if kind == "archive" {
+		article = "an"
+	}
+	return p.fail(join(where, kind), "%s comes from %s %s source%s: lambdapack installs wheels only; %s", name, article, kind, desc, hint)
 }
 
 // fileFields checks the url, path, size and hashes of an sdist or wheel

@@ -198,7 +198,7 @@ func TestPylockRefuses(t *testing.T) {
 		{"empty wheels", pkg("name = \"a\"\nversion = \"1\"\nwheels = []\n"), Selection{}, "pylock.toml:3: packages[0]: a has no wheels and no source", ""},
 		{"vcs", pkg("name = \"a\"\n[packages.vcs]\ntype = \"git\"\nurl = \"https://g/a\"\ncommit-id = \"abc\"\n"), Selection{}, "pylock.toml:5: packages[0].vcs: a comes from a vcs source https://g/a", "installs wheels only"},
 		{"directory", pkg("name = \"myapp\"\ndirectory = { path = \".\", editable = true }\n"), Selection{}, "pylock.toml:5: packages[0].directory: myapp comes from a directory source .", "--no-emit-project"},
-		{"archive", pkg("name = \"a\"\narchive = { url = \"http://h/a-1-py3-none-any.whl\", hashes = { sha256 = \"" + h(1) + "\" } }\n"), Selection{}, "pylock.toml:5: packages[0].archive: a comes from a archive source http://h/a-1-py3-none-any.whl", ""},
+		{"archive", pkg("name = \"a\"\narchive = { url = \"http://h/a-1-py3-none-any.whl\", hashes = { sha256 = \"" + h(1) + "\" } }\n"), Selection{}, "pylock.toml:5: packages[0].archive: a comes from an archive source http://h/a-1-py3-none-any.whl", ""},
 		{"no version", pkg("name = \"a\"\n" + wheelEntry("a", "1", 1) + "\n"), Selection{}, "pylock.toml:3: packages[0]: a has no version", ""},
 		{"no hashes", pkg("name = \"a\"\nversion = \"1\"\nwheels = [{ url = \"http://h/a-1-py3-none-any.whl\" }]\n"), Selection{}, "pylock.toml:6: packages[0].wheels[0]: a 1: no hashes", ""},
 		{"empty hashes", pkg("name = \"a\"\nversion = \"1\"\nwheels = [{ url = \"http://h/a-1-py3-none-any.whl\", hashes = {} }]\n"), Selection{}, "pylock.toml:6: packages[0].wheels[0].hashes: a 1: no sha256 digest (it has none)", ""},
@@ -418,10 +418,10 @@ func TestMarkerSets(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tt.marker, err)
 		}
-		if got := m.withSets(sets).Eval(rt, target.X86_64); got != tt.want {
-			t.Errorf("%s = %v, want %v", tt.marker, got, tt.want)
+		if got, err := m.withSets(sets).Eval(rt, target.X86_64); got != tt.want || err != nil {
+			t.Errorf("%s = %v, %v; want %v", tt.marker, got, err, tt.want)
 		}
-		if m.Eval(rt, target.X86_64) && strings.Contains(tt.marker, " in ") && !strings.Contains(tt.marker, "not in") {
+		if on, _ := m.Eval(rt, target.X86_64); on && strings.Contains(tt.marker, " in ") && !strings.Contains(tt.marker, "not in") {
 			t.Errorf("%s holds with no extras or groups selected", tt.marker)
 		}
 	}
@@ -442,24 +442,29 @@ func TestMarkerSets(t *testing.T) {
 }
 
 // Requires-Python is evaluated as python_full_version markers: exact
-// between minor versions, and within one as a current patch release.
+// between minor versions, and open (refused) where the runtime's patch
+// release would decide it.
 func TestRequiresPython(t *testing.T) {
 	tests := []struct {
 		spec string
 		rt   int
 		want bool
+		open bool
 	}{
-		{">=3.9", 12, true},
-		{">=3.9, <3.12", 12, false},
-		{">=3.9,<4", 13, true},
-		{"==3.12.*", 12, true},
-		{"==3.12.*", 13, false},
-		{"!=3.11.*", 11, false},
-		{"~=3.11", 13, true},
-		{">=3.12.1", 12, true},
-		{"<3.12.5", 12, false},
-		{">3.11", 11, true}, // 3.11.x for a current x is after 3.11
-		{">=3.12.[X]", 12, false},
+		{">=3.9", 12, true, false},
+		{">=3.9, <3.12", 12, false, false},
+		{">=3.9,<4", 13, true, false},
+		{"==3.12.*", 12, true, false},
+		{"==3.12.*", 13, false, false},
+		{"!=3.11.*", 11, false, false},
+		{"~=3.11", 13, true, false},
+		{">=3.8.1", 9, true, false},
+		{">=3.12.1", 12, false, true},
+		{"<3.12.5", 12, false, true},
+		{">3.11", 11, false, true}, // 3.11.0 is not after 3.11, 3.11.1 is
+		{">=3.9, !=3.9.7", 9, false, true},
+		{">=3.9, !=3.9.7", 10, true, false},
+		{">=3.12.[X]", 12, false, false},
 	}
 	for _, tt := range tests {
 		m, err := requiresPythonMarker(tt.spec)
@@ -469,8 +474,8 @@ func TestRequiresPython(t *testing.T) {
 			}
 			t.Fatalf("%s: %v", tt.spec, err)
 		}
-		if got := m.Eval(target.Runtime{Minor: tt.rt}, target.X86_64); got != tt.want {
-			t.Errorf("%s on 3.%d = %v, want %v", tt.spec, tt.rt, got, tt.want)
+		if got, err := m.Eval(target.Runtime{Minor: tt.rt}, target.X86_64); got != tt.want || (err != nil) != tt.open {
+			t.Errorf("%s on 3.%d = %v, %v; want %v (open: %v)", tt.spec, tt.rt, got, err, tt.want, tt.open)
 		}
 	}
 	for _, bad := range []string{"", " , ", "3.12", "===3.12", ">=", ">= '3.9'", "~=3"} {

@@ -69,13 +69,18 @@ type Artifact struct {
 	SHA256   string // its sha256, hex
 	BuildKey string // the key it was built from (64 hex)
 	Report   []byte // the build's JSON report, as it should be printed on reuse
+	// SBOM is the artifact's SBOM, stored at SBOMLocation(loc) with
+	// content type SBOMType; none if nil.
+	SBOM     []byte
+	SBOMType string
 }
 
-// UploadArtifact stores a.Report at ReportLocation(loc), then the zip at
-// loc (Upload's rules: reused when S3 shows the same bytes, ErrConflict
-// otherwise, never overwritten), with metadata tying the zip to its build
-// key and its report; a different object already at loc is an ErrConflict
-// before anything is written. A different report already stored beside loc (from
+// UploadArtifact stores a.SBOM at SBOMLocation(loc) (UploadSBOM), then
+// a.Report at ReportLocation(loc), then the zip at loc (Upload's rules:
+// reused when S3 shows the same bytes, ErrConflict otherwise, never
+// overwritten), with metadata tying the zip to its build key and its
+// report; a different object already at loc is an ErrConflict before
+// anything is written, and so is a different SBOM beside it. A different report already stored beside loc (from
 // another lambdapack version) is left as it is and noted on log; the zip is
 // then stored without the tie, so it is reused after a build but not found
 // before one.
@@ -106,34 +111,55 @@ func UploadArtifact(ctx context.Context, c *s3.Client, loc Location, a Artifact,
 			return nil, err
 		}
 	}
-	ropts := opts
-	ropts.ContentType = "application/json"
-	ropts.Metadata = map[string]string{MetaBuildKey: a.BuildKey}
-	ropts.Progress = nil
+	if a.SBOM != nil {
+		if _, err := UploadSBOM(ctx, c, loc, a.SBOM, a.SBOMType); err != nil {
+			return nil, err
+		}
+	}
+	tie, err := storeReport(ctx, c, loc, a.Report, a.BuildKey, opts, log)
+	if err != nil {
+		return nil, err
+	}
+	if reused != nil {
+		// Shown once; an object's metadata cannot change anyway.
+		return reused, nil
+	}
 	meta := map[string]string{}
 	for k, v := range opts.Metadata {
 		meta[k] = v
 	}
-	_, err = UploadBytes(ctx, c, rloc, a.Report, ropts)
+	for k, v := range tie {
+		meta[k] = v
+	}
+	opts.Metadata = meta
+	return Upload(ctx, c, loc, a.Path, a.SHA256, opts)
+}
+
+// storeReport stores report, the build report of the artifact built from
+// buildKey that is (or is about to be) at loc, at ReportLocation(loc) by
+// UploadBytes's never-overwrite rules, and returns the metadata that ties
+// the zip to it. A different report already there is left as it is and
+// noted on log, and the tie is empty: the zip is then reused after a build
+// but not found before one.
+func storeReport(ctx context.Context, c *s3.Client, loc Location, report []byte, buildKey string, opts Options, log io.Writer) (map[string]string, error) {
+	rloc := ReportLocation(loc)
+	ropts := opts
+	ropts.ContentType = "application/json"
+	ropts.Metadata = map[string]string{MetaBuildKey: buildKey}
+	ropts.Progress = nil
+	_, err := UploadBytes(ctx, c, rloc, report, ropts)
 	switch {
 	case errors.Is(err, ErrConflict):
 		if log != nil {
 			fmt.Fprintf(log, "note: %s holds another report for this artifact (%v); it is left as it is, "+
 				"and the next run will build before finding %s reusable\n", rloc, err, loc)
 		}
+		return nil, nil
 	case err != nil:
 		return nil, err
-	default:
-		sum := sha256.Sum256(a.Report)
-		meta[MetaBuildKey] = a.BuildKey
-		meta[MetaReportSHA256] = hex.EncodeToString(sum[:])
 	}
-	if reused != nil {
-		// Shown once; an object's metadata cannot change anyway.
-		return reused, nil
-	}
-	opts.Metadata = meta
-	return Upload(ctx, c, loc, a.Path, a.SHA256, opts)
+	sum := sha256.Sum256(report)
+	return map[string]string{MetaBuildKey: buildKey, MetaReportSHA256: hex.EncodeToString(sum[:])}, nil
 }
 
 // Stored is an artifact found in S3 with its report.
@@ -145,6 +171,9 @@ type Stored struct {
 	// SHA256 is the zip's sha256 as S3 shows it (see proof.go).
 	SHA256 string
 	Size   int64 // the zip's size in bytes
+	// ETag is the zip's entity tag as the HEAD gave it: a copy made with
+	// it as a condition copies these very bytes or fails (Copy).
+	ETag string
 }
 
 // Miss says why Find found no artifact to reuse.
@@ -217,7 +246,7 @@ func Find(ctx context.Context, c *s3.Client, loc Location, buildKey string) (*St
 	if p.sha256 != rep.SHA256 {
 		return nil, missed("%s has sha256 %s by %s, not %s as its report says", loc, p.sha256, p.how, rep.SHA256), nil
 	}
-	return &Stored{Report: report, SHA256: p.sha256, Size: ex.Size}, Miss{}, nil
+	return &Stored{Report: report, SHA256: p.sha256, Size: ex.Size, ETag: ex.ETag}, Miss{}, nil
 }
 
 // readReport reads the report at rloc, hashing it as it comes: it must

@@ -46,6 +46,9 @@ type Object struct {
 	// matched the artifact's key before building, so nothing was built
 	// either (see Find).
 	BuildSkipped bool `json:"buildSkipped,omitempty"`
+	// CopiedFrom is the object this one was copied from inside S3
+	// (s3://BUCKET/KEY), when Copy wrote it; "" otherwise.
+	CopiedFrom string `json:"copiedFrom,omitempty"`
 }
 
 // MetaSHA256 is the user-metadata entry (x-amz-meta-sha256) holding a new

@@ -491,7 +491,7 @@ func TestUploadAccessDeniedAndBadCredentials(t *testing.T) {
 	s := startS3(t)
 	ctx := context.Background()
 	bucket := s.bucket(t)
-	readerKey, readerSecret := createUser(t, s.m, "reader",
+	readerKey, readerSecret := s.m.CreateUser(t, "reader",
 		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:ListBucket"],"Resource":"*"}]}`)
 	if err := s.m.EnforceAuth(); err != nil {
 		t.Fatal(err)

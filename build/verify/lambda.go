@@ -91,7 +91,9 @@ func Gather(ctx context.Context, c *lambda.Client, req Request) (Facts, error) {
 			ARN:                     req.Expected,
 			CompatibleRuntimes:      strs(lv.CompatibleRuntimes),
 			CompatibleArchitectures: strs(lv.CompatibleArchitectures),
+			LicenseInfo:             aws.ToString(lv.LicenseInfo),
 		}
+		layerContent(f.ExpectedVersion, lv.Content)
 	}
 
 	pages := lambda.NewListLayerVersionsPaginator(c, &lambda.ListLayerVersionsInput{LayerName: aws.String(layerName)})

@@ -24,8 +24,10 @@ type Invocation struct {
 
 // SelfTest is the function's report: {"ok": true, "packages": {"PIL":
 // "11.0.0", ...}, "raw": true, "heic": true, "python": "3.11.9",
-// "imports": {"PIL": {"ms": 41.2, "compiled": 0, "bytecode": true}, ...}},
-// or {"ok": false, "errors": {"rawpy": "ImportError: ..."}, ...}.
+// "imports": {"PIL": {"ms": 41.2, "compiled": 0, "bytecode": true}, ...},
+// "decode": {"raw": {"ok": true, "ms": 12.3, "via": "preview"}, ...},
+// "initializationType": "snap-start", "primed": ["numpy", ...]}, or
+// {"ok": false, "errors": {"rawpy": "ImportError: ..."}, ...}.
 type SelfTest struct {
 	OK       *bool             `json:"ok"`
 	Packages map[string]string `json:"packages"`
@@ -35,6 +37,16 @@ type SelfTest struct {
 	Python   string            `json:"python"`
 	// Imports is absent from the answer of an app older than it.
 	Imports map[string]ImportFigures `json:"imports"`
+	// Decode is each bundled sample decoded with the layer's libraries,
+	// by format ("raw", "heic", "jpeg"); absent from an older app's answer.
+	Decode map[string]Decode `json:"decode"`
+	// InitializationType is AWS_LAMBDA_INITIALIZATION_TYPE of the
+	// environment that answered ("on-demand", "snap-start",
+	// "provisioned-concurrency"); nil when unset or not reported.
+	InitializationType *string `json:"initializationType"`
+	// Primed are the packages the app imported during init ([] when
+	// none); nil from an app older than it.
+	Primed []string `json:"primed"`
 }
 
 // ImportFigures is the self-test's account of one package's first import
@@ -119,19 +131,29 @@ func ParseSelfTest(payload []byte) (SelfTest, error) {
 }
 
 // Passed is the rule both the deploy's smoke test and verify apply: the
-// report says ok, names no error, and neither RAW nor HEIC decoding is
-// reported off.
+// report says ok, names no error, neither RAW nor HEIC decoding is
+// reported off, and no bundled sample failed to decode.
 func (st SelfTest) Passed() bool {
 	return st.OK != nil && *st.OK && len(st.Errors) == 0 && len(st.CodecsOff()) == 0
 }
 
-// CodecsOff names the decoders the report says are unavailable.
+// CodecsOff names the decoders the report says are unavailable: a sample
+// that did not decode (with the app's error), or RAW or HEIC support
+// reported off.
 func (st SelfTest) CodecsOff() []string {
 	var off []string
-	if st.Raw != nil && !*st.Raw {
+	keys, labels := decodeOrder(st.Decode)
+	failed := map[string]bool{}
+	for i, k := range keys {
+		if d := st.Decode[k]; d.failed() {
+			off = append(off, decodeFailure(labels[i], d))
+			failed[k] = true
+		}
+	}
+	if st.Raw != nil && !*st.Raw && !failed["raw"] {
 		off = append(off, "RAW decoding (raw: false)")
 	}
-	if st.HEIC != nil && !*st.HEIC {
+	if st.HEIC != nil && !*st.HEIC && !failed["heic"] {
 		off = append(off, "HEIC decoding (heic: false)")
 	}
 	return off
@@ -147,8 +169,7 @@ func checkSelfTest(f Facts) Result {
 	inv := *f.SelfTest
 	fn := f.Function
 	r := Result{Check: "self-test", Status: Fail}
-	logs := fmt.Sprintf("aws logs tail /aws/lambda/%s --since 15m", functionName(fn))
-	reproduce := fmt.Sprintf("lambdapack test --zip LAYER.zip --python %s --import MODULE", pythonFor(fn.Runtime))
+	reproduce, logs := selfTestHelp(fn)
 	if inv.FunctionError != "" {
 		var le lambdaError
 		msg := oneLine(string(inv.Payload))
@@ -173,6 +194,11 @@ func checkSelfTest(f Facts) Result {
 		for _, name := range slices.Sorted(maps.Keys(st.Errors)) {
 			errs = append(errs, name+": "+oneLine(st.Errors[name]))
 		}
+		if off := st.CodecsOff(); len(errs) == 0 && len(off) > 0 {
+			r.Detail = fmt.Sprintf("on python %s: %s failed", orDash(st.Python), strings.Join(off, " and "))
+			r.Fix = codecFix(reproduce, logs)
+			return r
+		}
 		if len(errs) == 0 {
 			errs = []string{"the report names no package"}
 		}
@@ -182,7 +208,7 @@ func checkSelfTest(f Facts) Result {
 	}
 	if off := st.CodecsOff(); len(off) > 0 {
 		r.Detail = fmt.Sprintf("imports worked but %s is unavailable", strings.Join(off, " and "))
-		r.Fix = "the layer's rawpy or pillow-heif wheel lacks its codec: reproduce with " + reproduce + " and read the logs: " + logs
+		r.Fix = codecFix(reproduce, logs)
 		return r
 	}
 	var pkgs, compiled []string
@@ -253,6 +279,19 @@ func importFix(errs []string, reproduce, logs string) string {
 	default:
 		return fmt.Sprintf("reproduce with %s, and read the logs: %s", reproduce, logs)
 	}
+}
+
+// selfTestHelp is how a person reproduces a self-test failure locally and
+// where they read the function's own account of it.
+func selfTestHelp(fn Function) (reproduce, logs string) {
+	reproduce = fmt.Sprintf("lambdapack test --zip LAYER.zip --python %s --import MODULE", pythonFor(fn.Runtime))
+	logs = fmt.Sprintf("aws logs tail /aws/lambda/%s --since 15m", functionName(fn))
+	return reproduce, logs
+}
+
+// codecFix is the fix when the packages import but a decoder does not work.
+func codecFix(reproduce, logs string) string {
+	return "the layer's rawpy, pillow-heif or Pillow wheel lacks a working codec: reproduce with " + reproduce + " and read the logs: " + logs
 }
 
 // functionName is the function's bare name, for its log group.

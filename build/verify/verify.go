@@ -91,6 +91,11 @@ type LayerVersion struct {
 	ARN                     LayerARN
 	CompatibleRuntimes      []string
 	CompatibleArchitectures []string
+	LicenseInfo             string // as published; "" for none
+	CodeSHA256              string // of its zip, hex; "" if not given
+	// S3Object is the s3://BUCKET/KEY it was published from, when Lambda
+	// says (ResolvedS3Object); "" otherwise.
+	S3Object string
 }
 
 // Facts is everything the checks read.
@@ -126,6 +131,7 @@ func Check(f Facts) []Result {
 	}
 	if f.SelfTest != nil {
 		rs = append(rs, checkSelfTest(f))
+		rs = append(rs, selfTestDetails(f)...)
 	}
 	return rs
 }

@@ -1,14 +1,21 @@
 // Command consumer is an example of another Pulumi program using the
 // image-processing layer that the galerly-lambda stack publishes. It reads
-// that stack's layerArn and layerPackages through a StackReference (the
-// stack's name comes from this stack's config, layerStack), checks that
-// the layer holds the packages its code imports, and attaches the layer to
-// a function of its own. A new layer version reaches this function on its
-// next `pulumi up`: the reference then gives the new ARN.
+// that stack's layerArns and layerPackages through a StackReference (the
+// stack's name comes from this stack's config, layerStack), picks the
+// version published in its own region (aws:region) for its architecture,
+// checks that the layer holds the packages its code imports, and attaches
+// the layer to a function of its own. A new layer version reaches this
+// function on its next `pulumi up`: the reference then gives the new ARN.
+//
+// A layer can only be attached in its own region, and its version numbers
+// differ between regions, so the ARN is always read from layerArns for
+// this region, never made from another region's.
 //
 //	cd examples/consumer
 //	pulumi stack init dev
 //	pulumi config set layerStack organization/galerly-lambda/prod
+//	pulumi config set aws:region eu-west-1     # one of the stack's layerRegions
+//	pulumi config set architecture arm64       # one of its layerArchitectures (default x86_64)
 //	pulumi up
 //
 // It needs read access to the galerly-lambda stack's state (the same
@@ -50,6 +57,11 @@ type settings struct {
 	LayerStack   string
 	FunctionName string
 	Runtime      string
+	// Region is this stack's aws:region, where the function runs; ""
+	// when unset (then the producer's own region is assumed).
+	Region string
+	// Architecture is the function's, x86_64 or arm64.
+	Architecture string
 	// RequiredPackages are distribution names the layer must pin.
 	RequiredPackages []string
 }
@@ -59,7 +71,15 @@ func readSettings(ctx *pulumi.Context) (*settings, error) {
 	s := &settings{
 		FunctionName:     cfg.Get("functionName"),
 		Runtime:          cfg.Get("runtime"),
+		Region:           config.New(ctx, "aws").Get("region"),
+		Architecture:     cfg.Get("architecture"),
 		RequiredPackages: []string{"pillow"},
+	}
+	if s.Architecture == "" {
+		s.Architecture = "x86_64"
+	}
+	if s.Architecture != "x86_64" && s.Architecture != "arm64" {
+		return nil, fmt.Errorf("config %s:architecture %q: want x86_64 or arm64", ctx.Project(), s.Architecture)
 	}
 	var err error
 	if s.LayerStack, err = cfg.Try("layerStack"); err != nil || s.LayerStack == "" {
@@ -94,14 +114,14 @@ func program(ctx *pulumi.Context) error {
 	// The ARN the function takes resolves only once the layer was found to
 	// hold every required package, so a layer without them fails the update
 	// before the function changes.
-	layerArn := pulumi.All(ref.GetOutput(pulumi.String("layerArn")), packages).ApplyT(func(v []any) (string, error) {
-		arn, _ := v[0].(string)
-		if !strings.Contains(arn, ":layer:") {
-			return "", fmt.Errorf("stack %s has no layerArn output (got %v): is it a galerly-lambda stack, deployed?", s.LayerStack, v[0])
+	layerArn := pulumi.All(ref.GetOutput(pulumi.String("layerArns")), ref.GetOutput(pulumi.String("layerArn")), packages).ApplyT(func(v []any) (string, error) {
+		arn, err := pickLayerArn(s.LayerStack, s.Region, s.Architecture, v[0], v[1])
+		if err != nil {
+			return "", err
 		}
-		if missing := missingPackages(v[1].([]string), s.RequiredPackages); len(missing) > 0 {
+		if missing := missingPackages(v[2].([]string), s.RequiredPackages); len(missing) > 0 {
 			return "", fmt.Errorf("layer %s (stack %s) does not pin %s, which this function needs; it has %s",
-				arn, s.LayerStack, strings.Join(missing, ", "), strings.Join(v[1].([]string), " "))
+				arn, s.LayerStack, strings.Join(missing, ", "), strings.Join(v[2].([]string), " "))
 		}
 		return arn, nil
 	}).(pulumi.StringOutput)
@@ -120,10 +140,11 @@ func program(ctx *pulumi.Context) error {
 		return err
 	}
 	fn, err := lambda.NewFunction(ctx, s.FunctionName, &lambda.FunctionArgs{
-		Name:    pulumi.String(s.FunctionName),
-		Role:    role.Arn,
-		Runtime: pulumi.String(s.Runtime),
-		Handler: pulumi.String("handler.handler"),
+		Name:          pulumi.String(s.FunctionName),
+		Role:          role.Arn,
+		Runtime:       pulumi.String(s.Runtime),
+		Architectures: pulumi.StringArray{pulumi.String(s.Architecture)},
+		Handler:       pulumi.String("handler.handler"),
 		Code: pulumi.NewAssetArchive(map[string]any{
 			"handler.py": pulumi.NewStringAsset(handlerSource),
 		}),
@@ -136,6 +157,45 @@ func program(ctx *pulumi.Context) error {
 	ctx.Export("layerArn", layerArn)
 	ctx.Export("layerPackages", packages)
 	return nil
+}
+
+// pickLayerArn picks the layer version for a function in region on arch
+// from the producer stack's outputs: layerArns (region -> architecture ->
+// versioned ARN), or, from a producer older than layerArns, layerArn when
+// it is in region. region "" takes the producer's own (layerArn's).
+func pickLayerArn(stack, region, arch string, arns, single any) (string, error) {
+	home, _ := single.(string)
+	if !strings.Contains(home, ":layer:") {
+		return "", fmt.Errorf("stack %s has no layerArn output (got %v): is it a galerly-lambda stack, deployed?", stack, single)
+	}
+	homeRegion := strings.Split(home, ":")[3]
+	if region == "" {
+		region = homeRegion
+	}
+	byRegion, ok := arns.(map[string]any)
+	if !ok {
+		// A producer from before layerArns publishes in its own region,
+		// for one architecture, whose version layerArn is.
+		if region != homeRegion {
+			return "", fmt.Errorf("stack %s publishes its layer in %s only (no layerArns output), and this function runs in %s: a function can use only a layer of its own region", stack, homeRegion, region)
+		}
+		return home, nil
+	}
+	published := make([]string, 0, len(byRegion))
+	for r := range byRegion {
+		published = append(published, r)
+	}
+	slices.Sort(published)
+	byArch, ok := byRegion[region].(map[string]any)
+	if !ok {
+		return "", fmt.Errorf("stack %s does not publish its layer in %s, where this function runs (it does in %s): add %s to its layerRegions",
+			stack, region, strings.Join(published, ", "), region)
+	}
+	arn, ok := byArch[arch].(string)
+	if !ok || !strings.Contains(arn, ":layer:") {
+		return "", fmt.Errorf("stack %s publishes no %s layer in %s (layerArns[%q] = %v): add %s to its layerArchitectures", stack, arch, region, region, byRegion[region], arch)
+	}
+	return arn, nil
 }
 
 // stringList reads a stack output that is a list of strings.

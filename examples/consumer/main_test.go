@@ -135,8 +135,24 @@ func runConsumer(t *testing.T, cfg map[string]string, outputs map[string]any) (*
 func producerOutputs() map[string]any {
 	return map[string]any{
 		"layerArn":      producerArn,
+		"layerArns":     producerArns(),
 		"layerPackages": producerPackages,
 		"functionName":  "galerly-api-prod",
+	}
+}
+
+// The versions a producer with layerRegions [us-east-1, eu-west-1] and
+// layerArchitectures [x86_64, arm64] publishes: the numbers differ between
+// regions.
+const (
+	euArn      = "arn:aws:lambda:eu-west-1:123456789012:layer:galerly-image-processing:3"
+	euArm64Arn = "arn:aws:lambda:eu-west-1:123456789012:layer:galerly-image-processing-arm64:2"
+)
+
+func producerArns() map[string]any {
+	return map[string]any{
+		"us-east-1": map[string]any{"x86_64": producerArn, "arm64": "arn:aws:lambda:us-east-1:123456789012:layer:galerly-image-processing-arm64:5"},
+		"eu-west-1": map[string]any{"x86_64": euArn, "arm64": euArm64Arn},
 	}
 }
 
@@ -180,6 +196,66 @@ func TestConsumerAttachesTheReferencedLayer(t *testing.T) {
 	att := m.find(t, typeAttach)
 	if got := att.Inputs["policyArn"].StringValue(); !strings.HasSuffix(got, "/AWSLambdaBasicExecutionRole") {
 		t.Errorf("policy %s, want only basic execution", got)
+	}
+}
+
+// A consumer in another region takes the version published there, for its
+// architecture, from layerArns.
+func TestConsumerInAnotherRegion(t *testing.T) {
+	for _, tc := range []struct {
+		arch, want string
+	}{
+		{"x86_64", euArn},
+		{"arm64", euArm64Arn},
+	} {
+		t.Run(tc.arch, func(t *testing.T) {
+			cfg := projectConfig(t, map[string]string{"layerStack": layerStack, "architecture": tc.arch})
+			cfg["aws:region"] = "eu-west-1"
+			m, err := runConsumer(t, cfg, producerOutputs())
+			if err != nil {
+				t.Fatalf("program: %v", err)
+			}
+			fn := m.find(t, typeFunc)
+			layers := fn.Inputs["layers"]
+			if !layers.IsArray() || len(layers.ArrayValue()) != 1 || layers.ArrayValue()[0].StringValue() != tc.want {
+				t.Errorf("function layers = %v, want [%s], eu-west-1's %s version", layers, tc.want, tc.arch)
+			}
+			if archs := fn.Inputs["architectures"]; !archs.IsArray() || archs.ArrayValue()[0].StringValue() != tc.arch {
+				t.Errorf("function architectures = %v, want [%s]", archs, tc.arch)
+			}
+		})
+	}
+}
+
+func TestPickLayerArn(t *testing.T) {
+	old := "arn:aws:lambda:us-east-1:123456789012:layer:galerly-image-processing:7"
+	for _, tc := range []struct {
+		name         string
+		region, arch string
+		arns, single any
+		want         string // the ARN, or what the error says
+		ok           bool
+	}{
+		{"its own region", "us-east-1", "x86_64", producerArns(), producerArn, producerArn, true},
+		{"another region", "eu-west-1", "x86_64", producerArns(), producerArn, euArn, true},
+		{"no region configured", "", "x86_64", producerArns(), producerArn, producerArn, true},
+		{"a region not published", "ap-southeast-2", "x86_64", producerArns(), producerArn,
+			"does not publish its layer in ap-southeast-2, where this function runs (it does in eu-west-1, us-east-1): add ap-southeast-2 to its layerRegions", false},
+		{"an architecture not published", "eu-west-1", "arm64", map[string]any{"eu-west-1": map[string]any{"x86_64": euArn}}, producerArn,
+			"publishes no arm64 layer in eu-west-1", false},
+		{"an older producer, same region", "us-east-1", "x86_64", nil, old, old, true},
+		{"an older producer, another region", "eu-west-1", "x86_64", nil, old, "publishes its layer in us-east-1 only", false},
+		{"not a producer", "us-east-1", "x86_64", nil, nil, "no layerArn output", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := pickLayerArn(layerStack, tc.region, tc.arch, tc.arns, tc.single)
+			switch {
+			case tc.ok && (err != nil || got != tc.want):
+				t.Errorf("= %q, %v; want %s", got, err, tc.want)
+			case !tc.ok && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), layerStack)):
+				t.Errorf("= %q, %v; want an error naming the stack and saying %q", got, err, tc.want)
+			}
+		})
 	}
 }
 

@@ -91,7 +91,10 @@ func (m machine) platTag() string {
 // all. A .so's size here is the real one's compressed size, so the wheel
 // sizes come out close to the real ones (16, 4.4, 2 and 7.6 MB). Everything
 // is drawn from seeded PCG generators: the same wheels, byte for byte, on
-// every run and machine of one architecture.
+// every run and machine of one architecture. The shapes keep the seed's
+// names and versions on purpose (the benchmark figures in README were
+// measured on them); locks/image-processing.txt has since moved pillow
+// and pillow-heif, whose trees and sizes these do not track.
 
 // fileKind is what a generated text file holds.
 type fileKind int

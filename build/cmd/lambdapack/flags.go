@@ -93,9 +93,11 @@ type sourceFlags struct {
 }
 
 func (s *sourceFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&s.indexURL, "index-url", index.DefaultIndexURL, "simple index (PEP 691 JSON or PEP 503 HTML); credentials in the URL or ~/.netrc")
-	fs.Var(&s.extra, "extra-index-url", "another index searched after --index-url (repeatable)")
-	fs.Var(&s.findLinks, "find-links", "a local folder of wheels to use as well (repeatable)")
+	// No default here: an index flag given on the command line wins over
+	// the lock's index lines, so "not given" must be told from PyPI.
+	fs.StringVar(&s.indexURL, "index-url", "", "simple index (PEP 691 JSON or PEP 503 HTML; default: the lock's --index-url line, else "+index.DefaultIndexURL+"); credentials in the URL or ~/.netrc")
+	fs.Var(&s.extra, "extra-index-url", "another index searched after --index-url (repeatable); any index flag replaces the lock's index lines")
+	fs.Var(&s.findLinks, "find-links", "a local folder of wheels to use as well (repeatable); replaces the lock's --find-links lines")
 	fs.BoolVar(&s.noIndex, "no-index", false, "use no index, only --find-links folders")
 	fs.StringVar(&s.cacheDir, "cache", "", "wheel cache folder (default: the user cache dir's lambdapack/)")
 	fs.StringVar(&s.netrc, "netrc", "", "netrc file with index credentials (default: $NETRC or ~/.netrc)")
@@ -115,6 +117,9 @@ func (s *sourceFlags) sources() (index.Sources, error) {
 		}
 	}
 	for _, u := range append([]string{s.indexURL}, s.extra...) {
+		if u == "" {
+			continue // --index-url not given: the lock's, or PyPI
+		}
 		if err := index.CheckIndexURL(u); err != nil {
 			return index.Sources{}, usagef("%v", err)
 		}
@@ -220,6 +225,7 @@ type artifactFlags struct {
 	bytecode bytecodeFlags
 	upload   uploadFlag
 	timeout  timeoutFlag
+	sbom     sbomFlags
 }
 
 func (a *artifactFlags) register(fs *flag.FlagSet) {
@@ -227,6 +233,7 @@ func (a *artifactFlags) register(fs *flag.FlagSet) {
 	a.sel.register(fs)
 	a.upload.register(fs)
 	a.timeout.register(fs)
+	a.sbom.register(fs)
 }
 
 // buildSettings are what artifactFlags set in a build's options.

@@ -75,7 +75,7 @@ func TestLayerIgnoresPoisonedCacheRecord(t *testing.T) {
 	if _, err := c.Put(evilSum, func(w io.Writer) error { _, err := w.Write(evil); return err }); err != nil {
 		t.Fatal(err)
 	}
-	recordPath := filepath.Join(cacheDir, "records", "layer-"+first.Key+".json")
+	recordPath := filepath.Join(cacheDir, "records", "layer-"+first.Key+".v2.json")
 	record, err := os.ReadFile(recordPath)
 	if err != nil {
 		t.Fatal(err)

@@ -33,6 +33,9 @@ func runLayer(ctx context.Context, args []string, e *env) error {
 		return err
 	}
 	opts.Select, opts.Pythons, opts.NoBytecode = set.sel, set.pythons, set.noBytecode
+	if opts.SBOM, err = af.sbom.options(fs, af.upload.set, opts.Out, opts.Inputs()); err != nil {
+		return err
+	}
 	ctx, cancel, log, err := af.start(ctx, e)
 	if err != nil {
 		return err

@@ -1,8 +1,9 @@
 // Command lambdapack builds byte-reproducible AWS Lambda layers and function
 // packages from hashed Python locks (and stores them in S3 by content with
 // --upload), checks wheels against a Lambda target, imports a built layer
-// with a real interpreter the way Lambda lays it out, and verifies a
-// deployed function against the layer it should use.
+// with a real interpreter the way Lambda lays it out, verifies a deployed
+// function against the layer it should use, and counts a function's cold
+// starts per version from its logs.
 //
 // Usage:
 //
@@ -11,13 +12,28 @@
 //	lambdapack layer --lock FILE --runtime ... --arch ... --out FILE.zip [lock flags] [source and cache flags] [--upload s3://BUCKET/KEY] [--timeout 10m]
 //	lambdapack function --src DIR [--lock FILE] --runtime python3.X --arch ... --out FILE.zip [lock flags]
 //	                 [--exclude PAT]... [--include PAT]... [--with-layer-unzipped BYTES]... [source and cache flags] [--upload s3://BUCKET/KEY] [--timeout 10m]
+//	lambdapack copy  --build-key KEY --from s3://BUCKET/KEY [--from-region REGION] --to s3://BUCKET/KEY [--timeout 10m]
 //	lambdapack test  --zip FILE --python INTERPRETER --import MODULE [--import MODULE]... [--expect-bytecode[=false]]
-//	lambdapack verify --function NAME [--qualifier live] --expect-layer ARN [--invoke] [--timeout 10m]
+//	lambdapack verify --function NAME [--qualifier live] --expect-layer ARN [--invoke] [--sbom s3://BUCKET/KEY.cdx.json] [--timeout 10m]
+//	lambdapack coldstarts --function NAME [--since 24h] [--json] [--timeout 10m]
+//
+// layer and function also write the artifact's CycloneDX SBOM with --sbom
+// FILE [--sbom-spec 1.5|1.6] [--name NAME]; --upload stores it beside the
+// zip as KEY.cdx.json either way, and their report gains licenses,
+// licenseConcerns and sbom.
 //
 // layer and function compile each runtime's bytecode with its own CPython
 // (--no-bytecode for none, --python 3.X=PATH to name one). --timeout bounds
 // a command's network work (default 10m): past it the command fails,
 // naming what it was waiting for.
+//
+// coldstarts reads the function's REPORT and INIT_REPORT lines (text log
+// format) or platform.report and platform.initReport records (JSON log
+// format) of the last --since (24h, 90m, 7d) from its log group
+// /aws/lambda/NAME, and prints per version (from the log stream's name)
+// the invocations, the cold starts, and the init and SnapStart restore
+// durations at p50, p90, p99 and max; --json prints {"function", "since",
+// "versions": [...]}.
 //
 // FILE is a pip requirements file with --hash=sha256 digests, or a PEP 751
 // pylock.toml / pylock.NAME.toml; the lock flags choose a pylock's extras
@@ -74,8 +90,10 @@ func commands() []command {
 		{"check", "say whether wheel filenames fit a Lambda target, and why not", runCheck},
 		{"layer", "build the layer zip of a lock for a target", runLayer},
 		{"function", "build the function package: a source folder and its locked dependencies", runFunction},
+		{"copy", "copy a stored artifact to another bucket or region inside S3 (nothing built or downloaded)", runCopy},
 		{"test", "import modules from a layer zip with a real interpreter, as Lambda lays it out", runTest},
 		{"verify", "check a deployed function against the stack's layer (and its self-test)", runVerify},
+		{"coldstarts", "count a function's cold starts per version, with init and restore percentiles, from its logs", runColdstarts},
 	}
 }
 
@@ -144,7 +162,7 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: lambdapack <command> [flags]")
 	fmt.Fprintln(w)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'lambdapack <command> -h' for a command's flags.")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/galerly/galerly-lambda/build"
 	"github.com/galerly/galerly-lambda/build/awsconfig"
+	"github.com/galerly/galerly-lambda/build/sbom"
 	"github.com/galerly/galerly-lambda/build/upload"
 )
 
@@ -54,6 +55,7 @@ func (u *uploadFlag) Set(s string) error {
 type artifactJob struct {
 	kind  string // "layer" or "function package", for messages
 	out   string // the --out path
+	sbom  string // the --sbom path, "" for none
 	key   func() (key string, warnings []string, err error)
 	build func() (*build.Result, error)
 	fits  func(*build.Result) error
@@ -100,12 +102,25 @@ func buildAndPublish(ctx context.Context, e *env, log io.Writer, up *uploadFlag,
 	}
 	if stored != nil {
 		res, err := storedResult(stored, key, job)
+		var why string
+		if err == nil {
+			if why, err = reuseSBOM(ctx, c, loc, res, job.sbom); err != nil {
+				return err
+			}
+			if why != "" {
+				err = errors.New(why)
+			}
+		}
 		if err == nil {
 			for _, w := range warnings {
 				fmt.Fprintf(e.stderr, "warning: %s\n", w)
 			}
-			fmt.Fprintf(e.stderr, "%s already holds the %s built from key %s (sha256 %s): nothing built or sent, %s not written\n",
-				loc, job.kind, key, res.SHA256, job.out)
+			written := ""
+			if job.sbom != "" {
+				written = ", its SBOM written to " + job.sbom
+			}
+			fmt.Fprintf(e.stderr, "%s already holds the %s built from key %s (sha256 %s): nothing built or sent, %s not written%s\n",
+				loc, job.kind, key, res.SHA256, job.out, written)
 			return printReport(e, report{Result: res, S3: &upload.Object{Bucket: loc.Bucket, Key: loc.Key, Reused: true, BuildSkipped: true}}, job.out)
 		}
 		fmt.Fprintf(e.stderr, "note: not using the report stored with %s (%v); building\n", loc, err)
@@ -122,12 +137,14 @@ func buildAndPublish(ctx context.Context, e *env, log io.Writer, up *uploadFlag,
 	if err != nil {
 		return err
 	}
-	saved, err := json.Marshal(res)
+	sbomStoredAt(res, loc)
+	saved, err := json.Marshal(storedReport(res))
 	if err != nil {
 		return fmt.Errorf("encode the report of %s: %w", job.out, err)
 	}
 	obj, err := upload.UploadArtifact(ctx, c, loc, upload.Artifact{
 		Path: job.out, SHA256: res.SHA256, BuildKey: res.Key, Report: append(saved, '\n'),
+		SBOM: res.SBOMDocument(), SBOMType: sbom.MediaType,
 	}, upload.Options{Progress: e.stderr}, e.stderr)
 	if err != nil {
 		return fmt.Errorf("%w\n(the %s was built: %s)", err, job.kind, job.out)
@@ -173,8 +190,12 @@ func layerJob(ctx context.Context, opts build.LayerOptions) artifactJob {
 	return artifactJob{
 		kind: "layer",
 		out:  opts.Out,
+		sbom: opts.SBOM.Path,
 		key: func() (string, []string, error) {
 			if err := build.CheckOut(opts.Out); err != nil {
+				return "", nil, err
+			}
+			if err := build.CheckSBOMOut(opts.SBOM, opts.Out, opts.Inputs()); err != nil {
 				return "", nil, err
 			}
 			key, err := build.LayerKeyOf(opts)
@@ -195,6 +216,7 @@ func functionJob(ctx context.Context, opts build.FunctionOptions) artifactJob {
 	return artifactJob{
 		kind:  "function package",
 		out:   opts.Out,
+		sbom:  opts.SBOM.Path,
 		key:   func() (string, []string, error) { return build.FunctionKey(opts) },
 		build: func() (*build.Result, error) { return build.Function(ctx, opts) },
 		fits:  func(r *build.Result) error { return build.FunctionFits(r.UnzippedBytes, opts.LayerUnzipped) },

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/galerly/galerly-lambda/build/awsconfig"
+	"github.com/galerly/galerly-lambda/build/upload"
 	"github.com/galerly/galerly-lambda/build/verify"
 )
 
@@ -18,6 +20,8 @@ func runVerify(ctx context.Context, args []string, e *env) error {
 	qualifier := fs.String("qualifier", "live", "the alias or version to check: live is the one taking traffic; '$LATEST' is the unpublished code")
 	expect := fs.String("expect-layer", "", "the versioned layer ARN the function should use (the stack output layerArn)")
 	invoke := fs.Bool("invoke", false, `also invoke the function with {"test":"imports"} and report its self-test`)
+	sbomURI := fs.String("sbom", "", "the layer's SBOM, `s3://BUCKET/KEY.cdx.json` (the stack output layerSbomS3Uri), to check it describes the version; "+
+		"default: beside the S3 object Lambda says the version came from, or where its LicenseInfo points")
 	var timeout timeoutFlag
 	timeout.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -34,6 +38,11 @@ func runVerify(ctx context.Context, args []string, e *env) error {
 	want, err := verify.ParseLayerARN(*expect)
 	if err != nil {
 		return usagef("--expect-layer: %v", err)
+	}
+	if *sbomURI != "" {
+		if _, err := upload.ParseURI(*sbomURI); err != nil {
+			return usagef("--sbom: %v", err)
+		}
 	}
 
 	ctx, cancel, err := timeout.bound(ctx)
@@ -59,6 +68,7 @@ func runVerify(ctx context.Context, args []string, e *env) error {
 		return explainTimeout(ctx, err)
 	}
 	results := verify.Check(facts)
+	results = append(results, verify.CheckLicenses(facts), verify.CheckSBOM(facts, layerSBOM(ctx, cfg, *sbomURI, facts)))
 	for _, r := range results {
 		fmt.Fprintln(e.stdout, r)
 	}
@@ -66,4 +76,14 @@ func runVerify(ctx context.Context, args []string, e *env) error {
 		return errReported
 	}
 	return nil
+}
+
+// layerSBOM reads the expected layer version's SBOM, where
+// verify.SBOMLocation says it is; nil when nothing says.
+func layerSBOM(ctx context.Context, cfg aws.Config, given string, facts verify.Facts) *verify.SBOMFacts {
+	uri, from := verify.SBOMLocation(given, facts.ExpectedVersion)
+	if uri == "" {
+		return nil
+	}
+	return verify.GatherSBOM(ctx, awsconfig.NewS3(cfg), uri, from)
 }

@@ -371,16 +371,33 @@ func TestVerifyInvokeAgainstMoto(t *testing.T) {
 	}
 	fx.createFunction(fnSpec{name: "api", runtime: ltypes.RuntimePython311, layers: []string{v1}, alias: true})
 
+	const decoded = `"decode": {"raw": {"ok": true, "ms": 12.34, "via": "preview"}, "heic": {"ok": true, "ms": 3.05, "via": "pillow_heif"}, "jpeg": {"ok": true, "ms": 0.8, "via": "PIL"}}`
 	cases := []struct {
 		name   string
 		answer string
 		code   int
-		line   string
+		lines  []string
 	}{
 		{"ok", `{"ok": true, "packages": {"PIL": "11.0.0", "numpy": "2.1.3", "pillow_heif": "0.20.0", "rawpy": "0.24.0"}, "raw": true, "heic": true, "python": "3.11.9"}`,
-			0, "ok   self-test: python 3.11.9 imports PIL 11.0.0, numpy 2.1.3, pillow_heif 0.20.0, rawpy 0.24.0"},
+			0, []string{"ok   self-test: python 3.11.9 imports PIL 11.0.0, numpy 2.1.3, pillow_heif 0.20.0, rawpy 0.24.0\n"}},
 		{"a package fails", `{"ok": false, "errors": {"rawpy": "ImportError: libraw_r.so.23: cannot open shared object file: No such file or directory"}, "packages": {"PIL": "11.0.0"}, "raw": false, "heic": true, "python": "3.11.9"}`,
-			1, "FAIL self-test: on python 3.11.9: rawpy: ImportError: libraw_r.so.23: cannot open shared object file"},
+			1, []string{"FAIL self-test: on python 3.11.9: rawpy: ImportError: libraw_r.so.23: cannot open shared object file"}},
+		{"ok, with the samples decoded and a snapshot primed", `{"ok": true, "packages": {"PIL": "11.0.0", "numpy": "2.1.3", "pillow_heif": "0.20.0", "rawpy": "0.27.0"}, "raw": true, "heic": true, "python": "3.12.1", ` +
+			decoded + `, "initializationType": "snap-start", "primed": ["numpy", "PIL", "pillow_heif", "rawpy"]}`,
+			0, []string{
+				"ok   self-test: python 3.12.1 imports PIL 11.0.0, numpy 2.1.3, pillow_heif 0.20.0, rawpy 0.27.0\n" +
+					"ok   RAW: decoded in 12.3 ms via preview\n" +
+					"ok   HEIC: decoded in 3.0 ms via pillow_heif\n" +
+					"ok   JPEG: decoded in 0.8 ms via PIL\n" +
+					"ok   init: snap-start; primed in init: numpy, PIL, pillow_heif, rawpy\n"}},
+		{"the RAW sample does not decode", `{"ok": false, "packages": {"PIL": "11.0.0", "numpy": "2.1.3", "pillow_heif": "0.20.0", "rawpy": "0.27.0"}, "raw": false, "heic": true, "python": "3.12.1", ` +
+			`"decode": {"raw": {"ok": false, "ms": null, "via": null, "error": "LibRawIOError: b'Input/output error'"}, "heic": {"ok": true, "ms": 3.05, "via": "pillow_heif"}, "jpeg": {"ok": true, "ms": 0.8, "via": "PIL"}}, ` +
+			`"initializationType": "on-demand", "primed": []}`,
+			1, []string{
+				"FAIL self-test: on python 3.12.1: RAW decoding (the sample did not decode: LibRawIOError: b'Input/output error') failed: ",
+				"FAIL RAW: FAILED: LibRawIOError: b'Input/output error': rawpy imports but its LibRaw cannot decode the app's DNG sample",
+				"ok   HEIC: decoded in 3.0 ms via pillow_heif\n",
+				"ok   init: on-demand; nothing primed in init\n"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -388,8 +405,16 @@ func TestVerifyInvokeAgainstMoto(t *testing.T) {
 				fmt.Sprintf(`{"results": [%q], "region": %q}`, c.answer, testenv.MotoRegion))
 			rec.Reset()
 			r := lambdapack("verify", "--function", "api", "--expect-layer", v1, "--invoke")
-			if r.code != c.code || !strings.Contains(r.stdout, c.line) {
-				t.Errorf("exit %d, want %d with %q:\n%s%s", r.code, c.code, c.line, r.stdout, r.stderr)
+			if r.code != c.code {
+				t.Errorf("exit %d, want %d:\n%s%s", r.code, c.code, r.stdout, r.stderr)
+			}
+			for _, line := range c.lines {
+				if !strings.Contains(r.stdout, line) {
+					t.Errorf("stdout lacks %q:\n%s%s", line, r.stdout, r.stderr)
+				}
+			}
+			if c.code == 1 {
+				checkFailLinesHaveFix(t, r.stdout)
 			}
 			var invoked []string
 			for _, q := range rec.Requests() {

@@ -224,6 +224,10 @@ func (v Version) HasPrefix(p Version) bool {
 // "3.12", 3 for "3.12.0".
 func (v Version) ReleaseLen() int { return len(v.release) }
 
+// ReleaseAt returns release number i of v as a decimal string without
+// leading zeros: "4" for i=2 of "3.12.4"; "0" past the numbers written.
+func (v Version) ReleaseAt(i int) string { return at(v.release, i) }
+
 // Prefix returns v's epoch and the first n numbers of its release (all of
 // them when n is larger), as a prefix for HasPrefix: ~=3.10.2 means
 // >=3.10.2 and a match of the prefix 3.10.
