@@ -165,6 +165,9 @@ func prepareFunction(opts FunctionOptions) (*source.Tree, error) {
 	if err := CheckOutNotInput(opts.Out, opts.Inputs()); err != nil {
 		return nil, err
 	}
+	if err := CheckCacheNotInSrc(opts.CacheDir, opts.Src); err != nil {
+		return nil, err
+	}
 	return source.Walk(opts.Src, opts.Filter)
 }
 

@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func openSealed(t *testing.T, dir, keyFile string) *Cache {
@@ -102,5 +104,50 @@ func TestSealKeyInsideCacheRefused(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cache")
 	if _, err := OpenWith(dir, Options{SealKeyFile: filepath.Join(dir, "seal.key")}); err == nil || !strings.Contains(err.Error(), "inside the cache folder") {
 		t.Fatalf("OpenWith = %v", err)
+	}
+}
+
+// A seal key that is a FIFO, a link to /dev/zero or an oversized file is
+// a bad key: refused by name without being read (a FIFO would block, a
+// device never end), and sealing fails with the reason instead of
+// hanging or filling memory. Callers note that and redo the work.
+func TestSealKeyThatIsNotAKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.key")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	zero := filepath.Join(dir, "zero.key")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(dir, "huge.key")
+	if err := os.WriteFile(huge, []byte(strings.Repeat("ab", 1<<20)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ file, want string }{
+		{fifo, fifo + " is a named pipe (FIFO), not a regular file"},
+		{zero, zero + " is a character device, not a regular file"},
+		{huge, "seal key " + huge + " is not 32 hex-encoded bytes"},
+	} {
+		t.Run(filepath.Base(c.file), func(t *testing.T) {
+			cache := openSealed(t, filepath.Join(t.TempDir(), "cache"), c.file)
+			errc := make(chan error, 2)
+			go func() {
+				errc <- cache.WriteSealed("checked-x", []byte("x"))
+				_, _, err := cache.ReadSealed("checked-x")
+				errc <- err
+			}()
+			for range 2 {
+				select {
+				case err := <-errc:
+					if err == nil || !strings.Contains(err.Error(), c.want) || errors.Is(err, ErrSeal) {
+						t.Errorf("err = %v, want one with %q", err, c.want)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("sealing with the key blocked")
+				}
+			}
+		})
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestNetrcLookup(t *testing.T) {
@@ -89,5 +91,34 @@ func TestNetrcPathAndMissingFile(t *testing.T) {
 	}
 	if _, err := readNetrc(filepath.Join(dir, "d")); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "d")) {
 		t.Errorf("unreadable netrc err = %v, want one naming it", err)
+	}
+}
+
+// A netrc path (--netrc, $NETRC) that names a FIFO or a device is refused
+// by name, unread: reading it would block the build or never end.
+func TestNetrcThatIsNotAFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "netrc-fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	zero := filepath.Join(dir, "netrc-zero")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ path, want string }{
+		{fifo, "netrc: " + fifo + " is a named pipe (FIFO), not a regular file"},
+		{zero, "netrc: " + zero + " is a character device, not a regular file"},
+	} {
+		errc := make(chan error, 1)
+		go func() { _, err := readNetrc(c.path); errc <- err }()
+		select {
+		case err := <-errc:
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("readNetrc(%s) = %v, want %q", c.path, err, c.want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("readNetrc(%s) blocked", c.path)
+		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/galerly/galerly-lambda/build/internal/pep440"
 	"github.com/galerly/galerly-lambda/build/internal/pyname"
+	"github.com/galerly/galerly-lambda/build/internal/regular"
 	"github.com/galerly/galerly-lambda/build/wheel"
 )
 
@@ -113,6 +113,10 @@ func formatOf(name string) (lockFormat, error) {
 	return requirementsFormat, nil
 }
 
+// MaxFileBytes is the largest lock file read: a lock of a thousand
+// packages with a dozen hashes each is about 2 MB.
+const MaxFileBytes = 16 << 20
+
 // ReadFileSelected reads the lock at path, a pip requirements file or a
 // pylock.toml (chosen by the file name, see Parse), installing the extras
 // and dependency groups sel names.
@@ -120,7 +124,9 @@ func ReadFileSelected(path string, sel Selection) (*Lock, error) {
 	if _, err := formatOf(path); err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(path)
+	// A lock path may name a FIFO or a device: refused unread, and a
+	// regular file only up to a size no real lock comes near.
+	data, err := regular.ReadFile(path, MaxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read lock: %w", err)
 	}

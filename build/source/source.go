@@ -33,7 +33,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/galerly/galerly-lambda/build/internal/regular"
 	"github.com/galerly/galerly-lambda/build/pack"
+	"github.com/galerly/galerly-lambda/build/target"
 )
 
 // Filter adds patterns to the default excludes ([DefaultExcludes]). The
@@ -82,7 +84,7 @@ type File struct {
 // if the content is no longer the content that was hashed, so a file edited
 // during a build cannot ship under the old hash.
 func (f File) Open() (io.ReadCloser, error) {
-	fh, err := os.Open(f.abs)
+	fh, _, err := regular.Open(f.abs)
 	if err != nil {
 		return nil, fmt.Errorf("source file %s: %w", f.Path, err)
 	}
@@ -229,7 +231,7 @@ func (w *walker) dir(rel, abs string, excluded bool) (int, error) {
 				w.tree.Excluded = append(w.tree.Excluded, crel)
 				continue
 			}
-			return 0, fmt.Errorf("source folder %s: %s is not a regular file (%v); exclude it with --exclude %s", w.root, crel, typ, crel)
+			return 0, fmt.Errorf("source folder %s: %s is %s, not a regular file; exclude it with --exclude %s", w.root, crel, regular.Describe(typ), crel)
 		}
 	}
 	return shipped, nil
@@ -264,18 +266,22 @@ func (w *walker) file(rel, name, abs string) error {
 	if err := pack.CheckPath(rel); err != nil {
 		return fmt.Errorf("source folder %s: file %q cannot go in a zip: %w; rename it or exclude it", w.root, rel, err)
 	}
-	fh, err := os.Open(abs)
+	// Listed as a regular file, but it may have been replaced since (by a
+	// FIFO, which would block the read): regular.Open refuses that unread.
+	fh, st, err := regular.Open(abs)
+	var special *regular.NotRegularError
+	if errors.As(err, &special) {
+		return fmt.Errorf("source folder %s: %s is %s, not a regular file; exclude it with --exclude %s", w.root, rel, regular.Describe(special.Mode), rel)
+	}
 	if err != nil {
 		return fmt.Errorf("source folder %s: %w", w.root, err)
 	}
 	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return fmt.Errorf("source folder %s: %s: %w", w.root, rel, err)
-	}
-	if !st.Mode().IsRegular() {
-		// Replaced by something else since the folder was listed.
-		return fmt.Errorf("source folder %s: %s is not a regular file (%v)", w.root, rel, st.Mode().Type())
+	if st.Size() > target.MaxUnzippedBytes {
+		// It cannot ship, and hashing it could take longer than any build
+		// should (a sparse file may claim terabytes).
+		return fmt.Errorf("source folder %s: %s is %d bytes, more than Lambda's limit of %d bytes on a function and its layers unzipped; exclude it with --exclude %s",
+			w.root, rel, st.Size(), int64(target.MaxUnzippedBytes), rel)
 	}
 	h := sha256.New()
 	var scan keyScanner

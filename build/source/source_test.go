@@ -251,7 +251,7 @@ func TestWalkRefuses(t *testing.T) {
 				t.Skipf("mkfifo: %v", err)
 			}
 			return root
-		}, Filter{}, "pipe is not a regular file"},
+		}, Filter{}, "pipe is a named pipe (FIFO), not a regular file; exclude it with --exclude pipe"},
 		{"a name a zip cannot hold", func(t *testing.T, root string) string {
 			writeFiles(t, root, map[string]string{"api.py": "", "bad\nname.py": ""})
 			return root
@@ -524,5 +524,40 @@ func TestWalkWarnsAboutSecretFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A file that ships and is replaced by a FIFO after the walk (or a link
+// to a device) is refused when the build opens it, by name, without
+// blocking on it.
+func TestFileReplacedByAFIFOIsNotRead(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{"api.py": "x = 1\n"})
+	tree, err := Walk(root, Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(root, "api.py")
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		rc, err := tree.Files[0].Open()
+		if err == nil {
+			rc.Close()
+		}
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		if err == nil || !strings.Contains(err.Error(), "source file api.py: "+p+" is a named pipe (FIFO), not a regular file") {
+			t.Errorf("Open = %v, want an error naming the FIFO", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("opening a FIFO that replaced a source file blocked")
 	}
 }

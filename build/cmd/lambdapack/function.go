@@ -101,6 +101,9 @@ func functionOptions(fs *flag.FlagSet, src, lockPath, out string, filter source.
 	if err := build.CheckOutNotInput(out, opts.Inputs()); err != nil {
 		return build.FunctionOptions{}, usagef("--out: %v", err)
 	}
+	if err := build.CheckCacheNotInSrc(opts.CacheDir, src); err != nil {
+		return build.FunctionOptions{}, usagef("--cache: %v", err)
+	}
 	return opts, nil
 }
 
