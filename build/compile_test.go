@@ -277,7 +277,7 @@ func TestBytecodeWarmBuildCompilesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts.Out = filepath.Join(t.TempDir(), "again.zip")
-	opts.findInterpreter = func(rt target.Runtime, _ map[target.Runtime]string) (*bytecode.Interpreter, error) {
+	opts.findInterpreter = func(_ context.Context, rt target.Runtime, _ map[target.Runtime]string) (*bytecode.Interpreter, error) {
 		for _, b := range first.Bytecode {
 			if b.Runtime == rt.String() {
 				return &bytecode.Interpreter{Runtime: rt, Path: "/nonexistent/python", Version: b.Interpreter, Magic: b.Magic, CacheTag: bytecode.CacheTag(rt)}, nil
@@ -315,9 +315,7 @@ func TestBytecodeMissingInterpreter(t *testing.T) {
 	nothing := bytecode.Finder{
 		LookPath: func(string) (string, error) { return "", exec.ErrNotFound },
 	}
-	opts.findInterpreter = func(rt target.Runtime, explicit map[target.Runtime]string) (*bytecode.Interpreter, error) {
-		return nothing.Find(context.Background(), rt, explicit)
-	}
+	opts.findInterpreter = nothing.Find
 	_, err := Layer(context.Background(), opts)
 	for _, want := range []string{"python3.11", "python3.12", "pyenv install 3.12", "uv python install 3.12", "actions/setup-python", "--no-bytecode"} {
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/galerly/galerly-lambda/build/bytecode"
 	"github.com/galerly/galerly-lambda/build/cache"
 	"github.com/galerly/galerly-lambda/build/index"
 	"github.com/galerly/galerly-lambda/build/lock"
@@ -53,8 +52,8 @@ type FunctionOptions struct {
 	// LayerOptions.
 	Pythons map[target.Runtime]string
 
-	// findInterpreter replaces bytecode.Find in tests.
-	findInterpreter func(target.Runtime, map[target.Runtime]string) (*bytecode.Interpreter, error)
+	// findInterpreter replaces bytecode.Finder.Find in tests.
+	findInterpreter interpreterFinder
 
 	// Progress receives a live download line when it is a terminal.
 	Progress io.Writer
