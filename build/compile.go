@@ -303,8 +303,8 @@ func (cp *compiler) count(u unit, rec bundleRecord) {
 		if n > len(shown) {
 			more = fmt.Sprintf("; and %d more", n-len(shown))
 		}
-		cp.log("note: %s: %d %s not compile under %s and ship without bytecode, as pip leaves them: %s%s",
-			u.label, n, plural(n, "file does", "files do"), u.rt, strings.Join(shown, "; "), more)
+		cp.log("note: %s: %d %s no %s bytecode and %s as source, as pip leaves what it cannot compile: %s%s",
+			u.label, n, plural(n, "file gets", "files get"), u.rt, plural(n, "ships", "ship"), strings.Join(shown, "; "), more)
 	}
 }
 
