@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"path"
 	"runtime"
 	"slices"
 	"strings"
@@ -218,6 +219,33 @@ type pySource struct {
 	path string
 	size int64
 	read func(limit int64) ([]byte, error)
+	// blocked, when set, says why the source cannot have bytecode
+	// whatever it holds.
+	blocked string
+}
+
+// blockedByFile is why a source gets no bytecode when its folder holds a
+// file named __pycache__: pip installs that file as it is, and then
+// cannot write the .pyc files under it either.
+const blockedByFile = "its folder holds a file named __pycache__, where its bytecode would go (pip installs it so, without bytecode)"
+
+// blockPycacheFiles marks the sources whose folder holds a file (not a
+// folder) named __pycache__, among all the unit's paths.
+func blockPycacheFiles(srcs []pySource, paths []string) {
+	files := map[string]bool{}
+	for _, p := range paths {
+		if path.Base(p) == "__pycache__" {
+			files[path.Dir(p)] = true
+		}
+	}
+	if len(files) == 0 {
+		return
+	}
+	for i := range srcs {
+		if files[path.Dir(srcs[i].path)] {
+			srcs[i].blocked = blockedByFile
+		}
+	}
 }
 
 // unit is a set of sources compiled for one runtime under one run-time
@@ -368,6 +396,10 @@ func (cp *compiler) compile(u unit) (bundleRecord, string, error) {
 		if err := gctx.Err(); err != nil {
 			return err
 		}
+		if s.blocked != "" {
+			r.skipped = s.blocked
+			return nil
+		}
 		if s.size > bytecode.MaxSourceBytes {
 			r.skipped = bytecode.TooLargeReason(s.size)
 			return nil
@@ -465,9 +497,14 @@ func wheelSources(file string) func() ([]pySource, func(), error) {
 			return nil, nil, err
 		}
 		var out []pySource
+		var paths []string
 		for _, f := range zr.File {
 			target, err := pack.WheelEntryPath(f)
-			if err != nil || !bytecode.IsSource(target) {
+			if err != nil || target == "" {
+				continue
+			}
+			paths = append(paths, target)
+			if !bytecode.IsSource(target) {
 				continue
 			}
 			out = append(out, pySource{path: target, size: int64(f.UncompressedSize64), read: func(limit int64) ([]byte, error) {
@@ -479,6 +516,7 @@ func wheelSources(file string) func() ([]pySource, func(), error) {
 				return io.ReadAll(io.LimitReader(rc, limit+1))
 			}})
 		}
+		blockPycacheFiles(out, paths)
 		return out, func() { zr.Close() }, nil
 	}
 }
@@ -487,7 +525,9 @@ func wheelSources(file string) func() ([]pySource, func(), error) {
 func treeSources(tree *source.Tree) func() ([]pySource, func(), error) {
 	return func() ([]pySource, func(), error) {
 		var out []pySource
+		paths := make([]string, 0, len(tree.Files))
 		for _, f := range tree.Files {
+			paths = append(paths, f.Path)
 			if !bytecode.IsSource(f.Path) {
 				continue
 			}
@@ -500,6 +540,7 @@ func treeSources(tree *source.Tree) func() ([]pySource, func(), error) {
 				return io.ReadAll(io.LimitReader(rc, limit+1))
 			}})
 		}
+		blockPycacheFiles(out, paths)
 		return out, func() {}, nil
 	}
 }

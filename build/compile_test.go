@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -359,5 +360,51 @@ func TestBytecodeReportOrder(t *testing.T) {
 	}
 	if want := []string{"python3.9", "python3.10", "python3.12"}; !slices.Equal(got, want) {
 		t.Errorf("reports in order %v, want %v", got, want)
+	}
+}
+
+// A wheel holding a file named __pycache__ installs as pip installs it:
+// the file ships, and the sources beside it, whose bytecode would go under
+// it, ship without bytecode (pip cannot write theirs either), with a note;
+// the rest of the wheel is compiled, and the layer imports. It used to
+// fail the build, the .pyc files making a folder of the file's path.
+func TestBytecodePycacheFileInAWheel(t *testing.T) {
+	python := testenv.FindPython(t, "3.12")
+	links := t.TempDir()
+	w, _, err := wheeltest.Pure(links, "oddpkg", "1.0", map[string]string{
+		"oddpkg/__init__.py":     "from oddpkg import sub\n",
+		"oddpkg/__pycache__":     "not a folder\n",
+		"oddpkg/sub/__init__.py": "X = 1\n",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := target.New([]string{"python3.12"}, "x86_64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	opts := LayerOptions{Lock: lockFor(t, w), Target: tg, Out: filepath.Join(t.TempDir(), "layer.zip"),
+		Sources: index.Sources{NoIndex: true, FindLinks: []string{links}}, CacheDir: t.TempDir(), Log: &log}
+	res, err := Layer(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := zipFiles(t, opts.Out)
+	if string(files["python/oddpkg/__pycache__"]) != "not a folder\n" || files["python/oddpkg/sub/__pycache__/__init__.cpython-312.pyc"] == nil {
+		t.Errorf("entries %v: want the __pycache__ file and sub's bytecode", slices.Sorted(maps.Keys(files)))
+	}
+	if len(res.Bytecode) != 1 || res.Bytecode[0].Compiled != 1 || res.Bytecode[0].Skipped != 1 {
+		t.Errorf("report %+v, want 1 compiled, 1 skipped", res.Bytecode)
+	}
+	if want := "oddpkg/__init__.py: its folder holds a file named __pycache__"; !strings.Contains(log.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, log.String())
+	}
+	// oddpkg/__init__.py is compiled at import, as after pip install.
+	var out, errb bytes.Buffer
+	err = layertest.Run(context.Background(), layertest.Options{Zip: opts.Out, Python: python, Modules: []string{"oddpkg"},
+		Bytecode: layertest.BytecodeOptional, Stdout: &out, Stderr: &errb})
+	if err != nil || !strings.HasSuffix(out.String(), "\t1 compiled\n") {
+		t.Errorf("import: %v\n%s%s", err, out.String(), errb.String())
 	}
 }
