@@ -22,12 +22,12 @@ func CheckOut(out string) error {
 		return errors.New("no output file given")
 	}
 	if st, err := os.Stat(out); err == nil && st.IsDir() {
-		return fmt.Errorf("output %s is a folder: give the zip's file name, e.g. %s", out, filepath.Join(out, "layer.zip"))
+		return fmt.Errorf("output %s is a folder: give the zip's file name, e.g. %s", clip.String(out), clip.String(filepath.Join(out, "layer.zip")))
 	}
 	dir := filepath.Dir(out)
 	st, err := os.Stat(dir)
 	if err != nil || !st.IsDir() {
-		return fmt.Errorf("output %s: the folder %s does not exist", out, dir)
+		return fmt.Errorf("output %s: the folder %s does not exist", clip.String(out), clip.String(dir))
 	}
 	return nil
 }

@@ -265,11 +265,11 @@ var pythonFlagRE = regexp.MustCompile(`^(?:python)?(3\.[0-9]+)=(.+)$`)
 func ParsePythonFlag(s string) (target.Runtime, string, error) {
 	m := pythonFlagRE.FindStringSubmatch(s)
 	if m == nil {
-		return target.Runtime{}, "", fmt.Errorf("--python %q: want 3.X=INTERPRETER, e.g. --python 3.12=/usr/bin/python3.12", s)
+		return target.Runtime{}, "", fmt.Errorf("--python %s: want 3.X=INTERPRETER, e.g. --python 3.12=/usr/bin/python3.12", clip.Quote(s))
 	}
 	rt, err := target.ParseRuntime("python" + m[1])
 	if err != nil {
-		return target.Runtime{}, "", fmt.Errorf("--python %q: %w", s, err)
+		return target.Runtime{}, "", fmt.Errorf("--python %s: %w", clip.Quote(s), err)
 	}
 	return rt, m[2], nil
 }
@@ -284,7 +284,7 @@ func ParsePythonFlags(values []string) (map[target.Runtime]string, error) {
 			return nil, err
 		}
 		if prev, ok := m[rt]; ok && prev != path {
-			return nil, fmt.Errorf("--python names two interpreters for %s: %s and %s", rt.Version(), prev, path)
+			return nil, fmt.Errorf("--python names two interpreters for %s: %s and %s", rt.Version(), clip.String(prev), clip.String(path))
 		}
 		m[rt] = path
 	}

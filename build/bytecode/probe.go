@@ -111,6 +111,7 @@ func interpreterEnv() []string {
 // A candidate that does not answer in time is an *noAnswerError; ctx
 // ending first is an error wrapping ctx's.
 func probe(ctx context.Context, rt target.Runtime, path string, limit time.Duration) (*Interpreter, error) {
+	shown := clip.String(path)
 	stdout, stderr, err := runBounded(ctx, limit, interpreterEnv(), path, append(slices.Clone(interpreterArgs), "-c", probeScript)...)
 	if err != nil {
 		var na *noAnswerError
@@ -119,24 +120,24 @@ func probe(ctx context.Context, rt target.Runtime, path string, limit time.Durat
 		}
 		msg := lastLine(string(stderr))
 		if msg == "" {
-			return nil, fmt.Errorf("%s does not run: %v", path, err)
+			return nil, fmt.Errorf("%s does not run: %v", shown, err)
 		}
-		return nil, fmt.Errorf("%s does not run: %v: %s", path, err, msg)
+		return nil, fmt.Errorf("%s does not run: %v: %s", shown, err, msg)
 	}
 	f := strings.Split(strings.TrimRight(string(stdout), "\n"), "\t")
 	if len(f) != 5 {
-		return nil, fmt.Errorf("%s is not a CPython 3 interpreter (it printed %s)", path, clip.Quote(string(stdout)))
+		return nil, fmt.Errorf("%s is not a CPython 3 interpreter (it printed %s)", shown, clip.Quote(string(stdout)))
 	}
 	impl, version, magicHex, cacheTag, exe := f[0], f[1], f[2], f[3], f[4]
 	if impl != "cpython" {
-		return nil, fmt.Errorf("%s is %s %s, not CPython: its bytecode is not what the Lambda runtime reads", path, impl, version)
+		return nil, fmt.Errorf("%s is %s %s, not CPython: its bytecode is not what the Lambda runtime reads", shown, clip.String(impl), clip.String(version))
 	}
 	if !strings.HasPrefix(version, rt.Version()+".") {
-		return nil, fmt.Errorf("%s is Python %s, not %s", path, version, rt.Version())
+		return nil, fmt.Errorf("%s is Python %s, not %s", shown, clip.String(version), rt.Version())
 	}
 	magic, err := parseMagic(magicHex)
 	if err != nil {
-		return nil, fmt.Errorf("%s (Python %s) reports magic number %q: %v", path, version, magicHex, err)
+		return nil, fmt.Errorf("%s (Python %s) reports magic number %s: %v", shown, version, clip.Quote(magicHex), err)
 	}
 	want, ok := FinalMagic(rt)
 	if !ok {
@@ -144,10 +145,10 @@ func probe(ctx context.Context, rt target.Runtime, path string, limit time.Durat
 	}
 	if magic != want {
 		return nil, fmt.Errorf("%s (Python %s) writes .pyc magic number %d, but %s final releases use %d: a pre-release's bytecode would be rejected by the Lambda runtime",
-			path, version, magic, rt, want)
+			shown, version, magic, rt, want)
 	}
 	if wantTag := CacheTag(rt); cacheTag != wantTag {
-		return nil, fmt.Errorf("%s (Python %s) has cache tag %q, want %q", path, version, cacheTag, wantTag)
+		return nil, fmt.Errorf("%s (Python %s) has cache tag %s, want %q", shown, version, clip.Quote(cacheTag), wantTag)
 	}
 	if exe == "" {
 		exe = path
@@ -197,7 +198,7 @@ func (e *noAnswerError) Error() string {
 	if len(did) > 0 {
 		what = strings.Join(did, " and ")
 	}
-	return fmt.Sprintf("%s did not answer within %v (it %s); it was killed with the processes it started", e.path, e.limit, what)
+	return fmt.Sprintf("%s did not answer within %v (it %s); it was killed with the processes it started", clip.String(e.path), e.limit, what)
 }
 
 // maxProbeOutput bounds what a run keeps of a program's output: a probe
@@ -220,7 +221,7 @@ func runBounded(ctx context.Context, limit time.Duration, env []string, name str
 	err = procgroup.Run(cmd)
 	switch {
 	case ctx.Err() != nil:
-		return nil, nil, fmt.Errorf("%s had not answered: %w", name, context.Cause(ctx))
+		return nil, nil, fmt.Errorf("%s had not answered: %w", clip.String(name), context.Cause(ctx))
 	case rctx.Err() != nil:
 		return nil, nil, &noAnswerError{path: name, limit: limit, stdout: out.buf, stderr: errOut.buf}
 	case errors.Is(err, exec.ErrWaitDelay):

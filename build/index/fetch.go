@@ -353,6 +353,7 @@ func (ss *session) get(ctx context.Context, u *url.URL, header http.Header, what
 		} else if ue, ok := err.(*url.Error); ok {
 			err = ue.Err // the URL is added by the caller, without credentials
 		}
+		err = clip.Error(err) // a DNS error names the host whole
 		return nil, false, &transient{err: fmt.Errorf("GET %s: %w", shown(u), err)}
 	}
 	w.total.Store(max(resp.ContentLength, -1))

@@ -204,7 +204,7 @@ func readNetrc(path string) ([]netrcEntry, error) {
 	}
 	entries, err := parseNetrc(string(data))
 	if err != nil {
-		return nil, fmt.Errorf("netrc %s %w", path, err)
+		return nil, fmt.Errorf("netrc %s %w", clip.String(path), err)
 	}
 	return entries, nil
 }

@@ -35,7 +35,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
+
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 )
 
 // Exit codes of the CLI contract.
@@ -102,6 +105,9 @@ func main() {
 
 // run executes one command line and returns the exit code.
 func run(ctx context.Context, args []string, e *env) int {
+	// Whatever quotes an argument on stderr (a message from any depth of
+	// the build, or the flag package's own) quotes it clipped.
+	e = &env{stdout: e.stdout, stderr: &clippingWriter{w: e.stderr, inputs: echoInputs(args)}}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printUsage(e.stderr)
 		if len(args) == 0 {
@@ -131,9 +137,42 @@ func run(ctx context.Context, args []string, e *env) int {
 			return exitFail
 		}
 	}
-	fmt.Fprintf(e.stderr, "lambdapack: unknown command %q\n", args[0])
+	fmt.Fprintf(e.stderr, "lambdapack: unknown command %s\n", clip.Quote(args[0]))
 	printUsage(e.stderr)
 	return exitUsage
+}
+
+// clippingWriter clips, in each write, the inputs it holds (clip.Inputs).
+type clippingWriter struct {
+	w      io.Writer
+	inputs []string
+}
+
+func (c *clippingWriter) Write(p []byte) (int, error) {
+	if len(c.inputs) == 0 {
+		return c.w.Write(p)
+	}
+	if _, err := io.WriteString(c.w, clip.Inputs(string(p), c.inputs)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// echoInputs is what a message may quote of args: each argument, the
+// value of a --flag=VALUE or 3.X=PATH, and a flag's name as the flag
+// package names an unknown one (-NAME).
+func echoInputs(args []string) []string {
+	var out []string
+	for _, a := range args {
+		if len(a) <= clip.Max {
+			continue
+		}
+		out = append(out, a, strings.TrimLeft(a, "-"))
+		if _, v, ok := strings.Cut(a, "="); ok {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // errReported is returned by a command that has already printed why it

@@ -35,3 +35,22 @@ func TestClip(t *testing.T) {
 		})
 	}
 }
+
+// Inputs clips each long input wherever a message holds it, quoted or
+// not; short inputs and the rest of the message are left as they are.
+func TestInputs(t *testing.T) {
+	long := strings.Repeat("x", 1<<20)
+	path := "/tmp/" + long + "/layer.zip"
+	msg := "lambdapack layer: output " + path + " is a folder; unexpected argument " + strconv.Quote(long) + " near --arch arm"
+	got := Inputs(msg, []string{"layer", "--out", path, long, "--arch", "arm"})
+	want := "lambdapack layer: output " + String(path) + " is a folder; unexpected argument " + Quote(long) + " near --arch arm"
+	if got != want {
+		t.Errorf("Inputs = %.300q, want %.300q", got, want)
+	}
+	if len(got) > 1000 {
+		t.Errorf("Inputs left %d bytes", len(got))
+	}
+	if got := Inputs("nothing long", []string{long}); got != "nothing long" {
+		t.Errorf("Inputs changed a message without the input: %q", got)
+	}
+}
