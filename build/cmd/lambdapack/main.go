@@ -11,13 +11,15 @@
 //	lambdapack layer --lock FILE --runtime ... --arch ... --out FILE.zip [lock flags] [source and cache flags] [--upload s3://BUCKET/KEY] [--timeout 10m]
 //	lambdapack function --src DIR [--lock FILE] --runtime python3.X --arch ... --out FILE.zip [lock flags]
 //	                 [--exclude PAT]... [--include PAT]... [--with-layer-unzipped BYTES]... [source and cache flags] [--upload s3://BUCKET/KEY] [--timeout 10m]
-//	lambdapack test  --zip FILE --python INTERPRETER --import MODULE [--import MODULE]... [--expect-bytecode[=false]]
+//	lambdapack test  --zip FILE --python INTERPRETER --import MODULE [--import MODULE]... [--expect-bytecode[=false]] [--timeout 2m]
 //	lambdapack verify --function NAME [--qualifier live] --expect-layer ARN [--invoke] [--timeout 10m]
 //
 // layer and function compile each runtime's bytecode with its own CPython
 // (--no-bytecode for none, --python 3.X=PATH to name one). --timeout bounds
-// a command's network work (default 10m): past it the command fails,
-// naming what it was waiting for.
+// everything a command waits for (default 10m; 2m for test): the network,
+// the interpreters it looks for and compiles with, test's imports. Past it
+// the command fails, naming what it was waiting for, and every process it
+// started is killed with whatever that process started.
 //
 // FILE is a pip requirements file with --hash=sha256 digests, or a PEP 751
 // pylock.toml / pylock.NAME.toml; the lock flags choose a pylock's extras
