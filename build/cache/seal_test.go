@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/galerly/galerly-lambda/internal/testenv"
 )
 
 func openSealed(t *testing.T, dir, keyFile string) *Cache {
@@ -113,14 +113,8 @@ func TestSealKeyInsideCacheRefused(t *testing.T) {
 // hanging or filling memory. Callers note that and redo the work.
 func TestSealKeyThatIsNotAKeyFile(t *testing.T) {
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo.key")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	zero := filepath.Join(dir, "zero.key")
-	if err := os.Symlink("/dev/zero", zero); err != nil {
-		t.Fatal(err)
-	}
+	fifo := testenv.FIFO(t, filepath.Join(dir, "fifo.key"))
+	zero := testenv.DevZeroLink(t, filepath.Join(dir, "zero.key"))
 	huge := filepath.Join(dir, "huge.key")
 	if err := os.WriteFile(huge, []byte(strings.Repeat("ab", 1<<20)), 0o600); err != nil {
 		t.Fatal(err)
@@ -132,20 +126,14 @@ func TestSealKeyThatIsNotAKeyFile(t *testing.T) {
 	} {
 		t.Run(filepath.Base(c.file), func(t *testing.T) {
 			cache := openSealed(t, filepath.Join(t.TempDir(), "cache"), c.file)
-			errc := make(chan error, 2)
-			go func() {
-				errc <- cache.WriteSealed("checked-x", []byte("x"))
-				_, _, err := cache.ReadSealed("checked-x")
-				errc <- err
-			}()
-			for range 2 {
-				select {
-				case err := <-errc:
-					if err == nil || !strings.Contains(err.Error(), c.want) || errors.Is(err, ErrSeal) {
-						t.Errorf("err = %v, want one with %q", err, c.want)
-					}
-				case <-time.After(10 * time.Second):
-					t.Fatal("sealing with the key blocked")
+			var werr, rerr error
+			testenv.NoBlock(t, "sealing with the key", func() {
+				werr = cache.WriteSealed("checked-x", []byte("x"))
+				_, _, rerr = cache.ReadSealed("checked-x")
+			})
+			for _, err := range []error{werr, rerr} {
+				if err == nil || !strings.Contains(err.Error(), c.want) || errors.Is(err, ErrSeal) {
+					t.Errorf("err = %v, want one with %q", err, c.want)
 				}
 			}
 		})

@@ -4,9 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/galerly/galerly-lambda/internal/testenv"
 )
 
 func TestNetrcLookup(t *testing.T) {
@@ -98,27 +98,16 @@ func TestNetrcPathAndMissingFile(t *testing.T) {
 // by name, unread: reading it would block the build or never end.
 func TestNetrcThatIsNotAFile(t *testing.T) {
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "netrc-fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	zero := filepath.Join(dir, "netrc-zero")
-	if err := os.Symlink("/dev/zero", zero); err != nil {
-		t.Fatal(err)
-	}
+	fifo := testenv.FIFO(t, filepath.Join(dir, "netrc-fifo"))
+	zero := testenv.DevZeroLink(t, filepath.Join(dir, "netrc-zero"))
 	for _, c := range []struct{ path, want string }{
 		{fifo, "netrc: " + fifo + " is a named pipe (FIFO), not a regular file"},
 		{zero, "netrc: " + zero + " is a character device, not a regular file"},
 	} {
-		errc := make(chan error, 1)
-		go func() { _, err := readNetrc(c.path); errc <- err }()
-		select {
-		case err := <-errc:
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("readNetrc(%s) = %v, want %q", c.path, err, c.want)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("readNetrc(%s) blocked", c.path)
+		var err error
+		testenv.NoBlock(t, "readNetrc("+c.path+")", func() { _, err = readNetrc(c.path) })
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("readNetrc(%s) = %v, want %q", c.path, err, c.want)
 		}
 	}
 }

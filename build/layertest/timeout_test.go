@@ -5,10 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -80,14 +78,8 @@ func TestInterpreterThatHangsEndsAtTheDeadline(t *testing.T) {
 func TestZipThatIsNotAFile(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "layer.zip")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	zero := filepath.Join(dir, "zero.zip")
-	if err := os.Symlink("/dev/zero", zero); err != nil {
-		t.Fatal(err)
-	}
+	fifo := testenv.FIFO(t, filepath.Join(dir, "layer.zip"))
+	zero := testenv.DevZeroLink(t, filepath.Join(dir, "zero.zip"))
 	for _, c := range []struct{ path, want string }{
 		{fifo, fifo + " is a named pipe (FIFO), not a regular file"},
 		{zero, zero + " is a character device, not a regular file"},

@@ -247,31 +247,17 @@ func parsePylock(name string, data []byte, sel Selection) (*Lock, error) {
 
 // fail returns the problem at key path where, as FILE:LINE: PATH: message.
 func (p *pylockParser) fail(where, format string, args ...any) *Error {
-	return &Error{File: p.file, Line: p.lines.line(where), Err: fmt.Errorf("%s: %s", clip.String(where), fmt.Sprintf(format, clipped(args)...))}
-}
-
-// clipped returns args with every string clipped (clip.String): what a
-// pylock.toml message quotes (names, versions, markers, URLs, paths, keys)
-// comes from the file and may be of any length.
-func clipped(args []any) []any {
-	out := make([]any, len(args))
-	for i, a := range args {
-		if s, ok := a.(string); ok {
-			a = clip.String(s)
-		}
-		out[i] = a
-	}
-	return out
+	return &Error{File: p.file, Line: p.lines.line(where), Err: fmt.Errorf("%s: %s", clip.String(where), fmt.Sprintf(format, clip.Args(args)...))}
 }
 
 // clippedErrorf is fmt.Errorf with every string argument clipped.
 func clippedErrorf(format string, args ...any) error {
-	return fmt.Errorf(format, clipped(args)...)
+	return fmt.Errorf(format, clip.Args(args)...)
 }
 
 // note records a remark about the key at where, for the build log.
 func (p *pylockParser) note(where, format string, args ...any) {
-	p.notes = append(p.notes, fmt.Sprintf("%s:%d: %s: %s", clip.String(p.file), p.lines.line(where), clip.String(where), fmt.Sprintf(format, clipped(args)...)))
+	p.notes = append(p.notes, fmt.Sprintf("%s:%d: %s: %s", clip.String(p.file), p.lines.line(where), clip.String(where), fmt.Sprintf(format, clip.Args(args)...)))
 }
 
 // unknownKeys notes the keys of t at where that PEP 751 does not define:

@@ -4,29 +4,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/galerly/galerly-lambda/internal/testenv"
 )
-
-// mkfifo makes a FIFO at path: a reader that opens it blocks until a
-// writer comes, and none ever does here.
-func mkfifo(t *testing.T, path string) string {
-	t.Helper()
-	if err := syscall.Mkfifo(path, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// zeroLink makes path a symlink to /dev/zero, which never ends.
-func zeroLink(t *testing.T, path string) string {
-	t.Helper()
-	if err := os.Symlink("/dev/zero", path); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // noFile fails the test if anything exists at path.
 func noFile(t *testing.T, path string) {
@@ -43,11 +25,11 @@ func noFile(t *testing.T, path string) {
 func TestLocksThatAreNotFiles(t *testing.T) {
 	wheel, sum, _ := pureLock(t)
 	dir := t.TempDir()
-	fifoLock := mkfifo(t, filepath.Join(dir, "requirements.txt"))
-	zeroPylock := zeroLink(t, filepath.Join(t.TempDir(), "pylock.toml"))
+	fifoLock := testenv.FIFO(t, filepath.Join(dir, "requirements.txt"))
+	zeroPylock := testenv.DevZeroLink(t, filepath.Join(t.TempDir(), "pylock.toml"))
 	// A pylock.toml whose wheel path names a FIFO with the wheel's name.
 	pdir := t.TempDir()
-	fifoWheel := mkfifo(t, filepath.Join(pdir, filepath.Base(wheel)))
+	fifoWheel := testenv.FIFO(t, filepath.Join(pdir, filepath.Base(wheel)))
 	pylock := filepath.Join(pdir, "pylock.toml")
 	text := "lock-version = \"1.0\"\ncreated-by = \"test\"\n\n[[packages]]\nname = \"tiny\"\nversion = \"1.0\"\n" +
 		"wheels = [{ path = \"./" + filepath.Base(wheel) + "\", hashes = { sha256 = \"" + sum + "\" } }]\n"
@@ -89,11 +71,11 @@ func TestSealKeyThatIsNotAFile(t *testing.T) {
 	wheel, _, lockPath := pureLock(t)
 	for _, c := range []struct {
 		name string
-		make func(t *testing.T, path string) string
+		make func(t testing.TB, path string) string
 		want string
 	}{
-		{"FIFO", mkfifo, "is a named pipe (FIFO), not a regular file"},
-		{"/dev/zero", zeroLink, "is a character device, not a regular file"},
+		{"FIFO", testenv.FIFO, "is a named pipe (FIFO), not a regular file"},
+		{"/dev/zero", testenv.DevZeroLink, "is a character device, not a regular file"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			config := t.TempDir()

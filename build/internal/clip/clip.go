@@ -47,6 +47,20 @@ func head(s string) string {
 	return s[:n]
 }
 
+// Args returns args with every string among them clipped (String), for
+// a format whose values come from input: fmt.Sprintf(format,
+// clip.Args(args)...).
+func Args(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			a = String(s)
+		}
+		out[i] = a
+	}
+	return out
+}
+
 // Inputs returns msg with every input longer than Max that it holds, as
 // is or quoted (strconv.Quote, as %q writes it), clipped as String and
 // Quote clip it. A command line uses it on what it prints, with its

@@ -54,3 +54,12 @@ func TestInputs(t *testing.T) {
 		t.Errorf("Inputs changed a message without the input: %q", got)
 	}
 }
+
+// Args clips the strings among a format's arguments and leaves the rest.
+func TestArgs(t *testing.T) {
+	long := strings.Repeat("y", 1000)
+	got := Args([]any{long, 7, "short", strconv.ErrRange})
+	if got[0] != String(long) || got[1] != 7 || got[2] != "short" || got[3] != strconv.ErrRange {
+		t.Errorf("Args = %v", got)
+	}
+}

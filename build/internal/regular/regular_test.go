@@ -6,35 +6,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
-)
 
-// done fails the test, instead of hanging it, when f blocks.
-func done(t *testing.T, what string, f func()) {
-	t.Helper()
-	ch := make(chan struct{})
-	go func() { defer close(ch); f() }()
-	select {
-	case <-ch:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s blocked", what)
-	}
-}
+	"github.com/galerly/galerly-lambda/internal/testenv"
+)
 
 // Special files are refused by name, a FIFO without blocking, a device
 // without reading it; a file over the limit is refused with its size.
 func TestOnlyRegularFilesAreRead(t *testing.T) {
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	zero := filepath.Join(dir, "zero")
-	if err := os.Symlink("/dev/zero", zero); err != nil {
-		t.Fatal(err)
-	}
+	fifo := testenv.FIFO(t, filepath.Join(dir, "fifo"))
+	zero := testenv.DevZeroLink(t, filepath.Join(dir, "zero"))
 	sock := filepath.Join(dir, "sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
@@ -60,7 +42,7 @@ func TestOnlyRegularFilesAreRead(t *testing.T) {
 		{filepath.Join(dir, "missing"), "no such file"},
 	} {
 		var err error
-		done(t, "ReadFile("+c.path+")", func() { _, err = ReadFile(c.path, 100) })
+		testenv.NoBlock(t, "ReadFile("+c.path+")", func() { _, err = ReadFile(c.path, 100) })
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("ReadFile(%s) = %v, want an error with %q", c.path, err, c.want)
 		}
@@ -77,12 +59,9 @@ func TestOnlyRegularFilesAreRead(t *testing.T) {
 // A FIFO swapped in after the first check is caught by the open file's
 // own stat, and the open does not wait for a writer.
 func TestFIFOSwappedInIsNotRead(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	fifo := testenv.FIFO(t, filepath.Join(t.TempDir(), "fifo"))
 	var err error
-	done(t, "openChecked(fifo)", func() { _, _, err = openChecked(fifo) })
+	testenv.NoBlock(t, "openChecked(fifo)", func() { _, _, err = openChecked(fifo) })
 	var nr *NotRegularError
 	if !errors.As(err, &nr) || !strings.Contains(err.Error(), "named pipe") {
 		t.Errorf("openChecked(fifo) = %v, want a NotRegularError", err)
