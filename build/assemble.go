@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/galerly/galerly-lambda/build/internal/atomicfile"
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/pack"
 )
 
@@ -130,7 +131,8 @@ func writeAtomic(ctx context.Context, out string, a *pack.Archive) (string, int6
 		return bw.Flush()
 	})
 	if err != nil {
-		return "", 0, fmt.Errorf("output %s: %w", out, err)
+		// A file system error names the temporary file beside out whole.
+		return "", 0, fmt.Errorf("output %s: %w", clip.String(out), clip.Error(err))
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }

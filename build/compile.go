@@ -2,6 +2,7 @@ package build
 
 import (
 	"archive/zip"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,15 +11,18 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"path"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/galerly/galerly-lambda/build/bytecode"
 	"github.com/galerly/galerly-lambda/build/cache"
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/pack"
 	"github.com/galerly/galerly-lambda/build/source"
 	"github.com/galerly/galerly-lambda/build/target"
@@ -26,7 +30,7 @@ import (
 
 // bytecodeFormat is the first line of a bytecode unit's key. Change it
 // whenever the bundles built from the same sources change.
-const bytecodeFormat = "lambdapack bytecode v1"
+const bytecodeFormat = "lambdapack bytecode v2"
 
 // Lambda's read-only mounts: a layer's folders are under /opt, a function
 // package is unzipped in /var/task. Code objects name these paths, so
@@ -64,8 +68,12 @@ type BytecodeReport struct {
 type compileOptions struct {
 	// pythons are interpreters given by the user (--python 3.X=PATH).
 	pythons map[target.Runtime]string
-	finder  func(rt target.Runtime, explicit map[target.Runtime]string) (*bytecode.Interpreter, error)
+	finder  interpreterFinder
 }
+
+// interpreterFinder finds the interpreter of a runtime within ctx, as
+// bytecode.Finder.Find does.
+type interpreterFinder func(ctx context.Context, rt target.Runtime, explicit map[target.Runtime]string) (*bytecode.Interpreter, error)
 
 // compiler makes the bytecode of an artifact, unit by unit (a wheel in one
 // folder for one runtime, or a function's code), each unit's .pyc files
@@ -85,17 +93,32 @@ type compiler struct {
 	// one-runtime build uses the machine's cores too.
 	perRuntime int
 
+	// inFlight bounds the source bytes read and not yet written to a
+	// bundle, over all units: rewriting a .pyc canonically takes about 50
+	// times its source's size, so this (not the number of sources) is
+	// what bounds the builder's memory while compiling.
+	inFlight *semaphore.Weighted
+
 	mu      sync.Mutex
 	running map[target.Runtime][]*bytecode.Compiler
 	stats   map[target.Runtime]*BytecodeReport
 }
 
+// inFlightBytes is the source bytes compiling at once: one source of
+// bytecode.MaxSourceBytes, or many small ones.
+const inFlightBytes = bytecode.MaxSourceBytes
+
+// smallestWeight is what a source counts for in inFlightBytes however
+// small it is: the builder's own cost of a request.
+const smallestWeight = 4 << 10
+
 // newCompiler finds and checks an interpreter for each runtime, in
-// parallel. A runtime with none is an error that says how to get one.
+// parallel and within ctx. A runtime with none is an error that says how
+// to get one.
 func newCompiler(ctx context.Context, runtimes []target.Runtime, o compileOptions, c *cache.Cache, log func(string, ...any)) (*compiler, error) {
 	find := o.finder
 	if find == nil {
-		find = bytecode.Find
+		find = bytecode.Finder{Note: log}.Find
 	}
 	found := make([]*bytecode.Interpreter, len(runtimes))
 	errs := make([]error, len(runtimes))
@@ -104,7 +127,7 @@ func newCompiler(ctx context.Context, runtimes []target.Runtime, o compileOption
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			found[i], errs[i] = find(rt, o.pythons)
+			found[i], errs[i] = find(ctx, rt, o.pythons)
 		}()
 	}
 	wg.Wait()
@@ -121,6 +144,7 @@ func newCompiler(ctx context.Context, runtimes []target.Runtime, o compileOption
 		// Compiling is CPU-bound in the interpreter; Go's part (reading
 		// wheels, rewriting marshal data, deflating) fits between.
 		perRuntime: max(1, min(4, runtime.NumCPU()/len(runtimes))),
+		inFlight:   semaphore.NewWeighted(inFlightBytes),
 	}
 	for i, rt := range runtimes {
 		in := found[i]
@@ -188,11 +212,40 @@ func (cp *compiler) processes(rt target.Runtime) ([]*bytecode.Compiler, error) {
 	return procs, nil
 }
 
-// pySource is one Python file of a unit: its path under the unit's folder
-// and a way to read it.
+// pySource is one Python file of a unit: its path under the unit's folder,
+// its size, and a way to read it (at most limit bytes: a file that turns
+// out larger gives what it read, limit+1 bytes or fewer).
 type pySource struct {
 	path string
-	read func() ([]byte, error)
+	size int64
+	read func(limit int64) ([]byte, error)
+	// blocked, when set, says why the source cannot have bytecode
+	// whatever it holds.
+	blocked string
+}
+
+// blockedByFile is why a source gets no bytecode when its folder holds a
+// file named __pycache__: pip installs that file as it is, and then
+// cannot write the .pyc files under it either.
+const blockedByFile = "its folder holds a file named __pycache__, where its bytecode would go (pip installs it so, without bytecode)"
+
+// blockPycacheFiles marks the sources whose folder holds a file (not a
+// folder) named __pycache__, among all the unit's paths.
+func blockPycacheFiles(srcs []pySource, paths []string) {
+	files := map[string]bool{}
+	for _, p := range paths {
+		if path.Base(p) == "__pycache__" {
+			files[path.Dir(p)] = true
+		}
+	}
+	if len(files) == 0 {
+		return
+	}
+	for i := range srcs {
+		if files[path.Dir(srcs[i].path)] {
+			srcs[i].blocked = blockedByFile
+		}
+	}
 }
 
 // unit is a set of sources compiled for one runtime under one run-time
@@ -278,8 +331,8 @@ func (cp *compiler) count(u unit, rec bundleRecord) {
 		if n > len(shown) {
 			more = fmt.Sprintf("; and %d more", n-len(shown))
 		}
-		cp.log("note: %s: %d %s not compile under %s and ship without bytecode, as pip leaves them: %s%s",
-			u.label, n, plural(n, "file does", "files do"), u.rt, strings.Join(shown, "; "), more)
+		cp.log("note: %s: %d %s no %s bytecode and %s as source, as pip leaves what it cannot compile: %s%s",
+			u.label, n, plural(n, "file gets", "files get"), u.rt, plural(n, "ships", "ship"), strings.Join(shown, "; "), more)
 	}
 }
 
@@ -291,6 +344,10 @@ func plural(n int, one, many string) string {
 }
 
 // compile compiles every source of u and stores the bundle of .pyc files.
+// The .pyc files are written to the bundle in its order as they are done,
+// so what is held in memory at once is bounded by cp.inFlight, however
+// large the unit. A source over bytecode.MaxSourceBytes is not read: it
+// ships without bytecode, as one that does not compile does.
 func (cp *compiler) compile(u unit) (bundleRecord, string, error) {
 	srcs, done, err := u.sources()
 	if err != nil {
@@ -308,57 +365,122 @@ func (cp *compiler) compile(u unit) (bundleRecord, string, error) {
 	if err != nil {
 		return bundleRecord{}, "", err
 	}
-	pycs := make([][]byte, len(srcs))
-	skips := make([]string, len(srcs))
-	g, gctx := errgroup.WithContext(cp.ctx)
+	names := make([]string, len(srcs))
+	for i, s := range srcs {
+		names[i] = bytecode.PycName(s.path, u.rt)
+	}
+	order := make([]int, len(srcs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(names[a], names[b]) })
+
+	type result struct {
+		pyc     []byte
+		skipped string
+		err     error
+		weight  int64 // its share of cp.inFlight, until released
+		done    chan struct{}
+	}
+	results := make([]result, len(srcs))
+	for i := range results {
+		results[i].done = make(chan struct{})
+	}
+	uctx, stop := context.WithCancel(cp.ctx)
+	defer stop()
+	g, gctx := errgroup.WithContext(uctx)
 	g.SetLimit(compileJobs * len(procs))
-	for i, s := range srcs {
-		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return err
-			}
-			data, err := s.read()
-			if err != nil {
-				return fmt.Errorf("%s: %s: %w", u.label, s.path, err)
-			}
-			pyc, skipped, err := procs[i%len(procs)].Compile(u.root+s.path, data)
-			if err != nil {
-				return err
-			}
-			pycs[i], skips[i] = pyc, skipped
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return bundleRecord{}, "", err
-	}
-	type file struct {
-		name string
-		pyc  []byte
-	}
-	var files []file
-	for i, s := range srcs {
-		if pycs[i] == nil {
-			rec.Skipped = append(rec.Skipped, s.path+": "+skips[i])
-			continue
+	compileOne := func(n, i int) (err error) {
+		s, r := srcs[i], &results[i]
+		defer func() { r.err = err; close(r.done) }()
+		if err := gctx.Err(); err != nil {
+			return err
 		}
-		files = append(files, file{bytecode.PycName(s.path, u.rt), pycs[i]})
+		if s.blocked != "" {
+			r.skipped = s.blocked
+			return nil
+		}
+		if s.size > bytecode.MaxSourceBytes {
+			r.skipped = bytecode.TooLargeReason(s.size)
+			return nil
+		}
+		data, err := s.read(bytecode.MaxSourceBytes)
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", u.label, clip.String(s.path), err)
+		}
+		if int64(len(data)) > bytecode.MaxSourceBytes {
+			r.skipped = bytecode.TooLargeReason(int64(len(data)))
+			return nil
+		}
+		r.pyc, r.skipped, err = procs[n%len(procs)].Compile(u.root+s.path, data)
+		return err
 	}
-	slices.SortFunc(files, func(a, b file) int { return strings.Compare(a.name, b.name) })
-	rec.Compiled = len(files)
+	// Sources are dispatched in bundle order, each holding its share of
+	// the in-flight budget until its .pyc is written. The source at the
+	// head of the order always holds its share (those before it have
+	// released theirs), so the writer below always progresses.
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		for n, i := range order {
+			w := min(max(srcs[i].size, smallestWeight), inFlightBytes)
+			if err := cp.inFlight.Acquire(gctx, w); err != nil {
+				return
+			}
+			results[i].weight = w
+			g.Go(func() error { return compileOne(n, i) })
+		}
+	}()
+	var compileErr error
 	sum, path, err := cp.cache.Store(func(w io.Writer) error {
 		zw := zip.NewWriter(w)
-		for _, f := range files {
-			fw, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Deflate})
-			if err != nil {
-				return err
+		for _, i := range order {
+			r := &results[i]
+			select {
+			case <-r.done:
+			case <-gctx.Done():
 			}
-			if _, err := fw.Write(f.pyc); err != nil {
-				return err
+			if gctx.Err() != nil {
+				// A source failed, or the build is cancelled: the group's
+				// error, below, says which.
+				compileErr = context.Cause(gctx)
+				return compileErr
 			}
+			if r.err != nil {
+				compileErr = r.err
+				return compileErr
+			}
+			if r.pyc == nil {
+				rec.Skipped = append(rec.Skipped, srcs[i].path+": "+r.skipped)
+			} else {
+				fw, err := zw.CreateHeader(&zip.FileHeader{Name: names[i], Method: zip.Deflate})
+				if err == nil {
+					_, err = fw.Write(r.pyc)
+				}
+				if err != nil {
+					return err
+				}
+				rec.Compiled++
+			}
+			r.pyc = nil
+			cp.inFlight.Release(r.weight)
+			r.weight = 0
 		}
 		return zw.Close()
 	})
+	// What was dispatched and not written holds budget that other units
+	// need: give it back once nothing of this unit runs.
+	stop()
+	<-dispatched
+	gerr := g.Wait()
+	for i := range results {
+		if results[i].weight > 0 {
+			cp.inFlight.Release(results[i].weight)
+		}
+	}
+	if compileErr != nil {
+		return bundleRecord{}, "", cmp.Or(gerr, compileErr)
+	}
 	if err != nil {
 		return bundleRecord{}, "", fmt.Errorf("%s: storing its bytecode: %w", u.label, err)
 	}
@@ -375,20 +497,26 @@ func wheelSources(file string) func() ([]pySource, func(), error) {
 			return nil, nil, err
 		}
 		var out []pySource
+		var paths []string
 		for _, f := range zr.File {
 			target, err := pack.WheelEntryPath(f)
-			if err != nil || !bytecode.IsSource(target) {
+			if err != nil || target == "" {
 				continue
 			}
-			out = append(out, pySource{path: target, read: func() ([]byte, error) {
+			paths = append(paths, target)
+			if !bytecode.IsSource(target) {
+				continue
+			}
+			out = append(out, pySource{path: target, size: int64(f.UncompressedSize64), read: func(limit int64) ([]byte, error) {
 				rc, err := f.Open()
 				if err != nil {
 					return nil, err
 				}
 				defer rc.Close()
-				return io.ReadAll(rc)
+				return io.ReadAll(io.LimitReader(rc, limit+1))
 			}})
 		}
+		blockPycacheFiles(out, paths)
 		return out, func() { zr.Close() }, nil
 	}
 }
@@ -397,19 +525,22 @@ func wheelSources(file string) func() ([]pySource, func(), error) {
 func treeSources(tree *source.Tree) func() ([]pySource, func(), error) {
 	return func() ([]pySource, func(), error) {
 		var out []pySource
+		paths := make([]string, 0, len(tree.Files))
 		for _, f := range tree.Files {
+			paths = append(paths, f.Path)
 			if !bytecode.IsSource(f.Path) {
 				continue
 			}
-			out = append(out, pySource{path: f.Path, read: func() ([]byte, error) {
+			out = append(out, pySource{path: f.Path, size: f.Size, read: func(limit int64) ([]byte, error) {
 				rc, err := f.Open()
 				if err != nil {
 					return nil, err
 				}
 				defer rc.Close()
-				return io.ReadAll(rc)
+				return io.ReadAll(io.LimitReader(rc, limit+1))
 			}})
 		}
+		blockPycacheFiles(out, paths)
 		return out, func() {}, nil
 	}
 }

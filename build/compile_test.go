@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -170,7 +171,7 @@ func TestLayerBytecode(t *testing.T) {
 		!strings.HasPrefix(res.Bytecode[0].Interpreter, "3.11.") || !strings.HasPrefix(res.Bytecode[1].Interpreter, "3.12.") {
 		t.Errorf("report: bytecode %+v", res.Bytecode)
 	}
-	if !strings.Contains(log.String(), "newsyntax 1.0: 1 file does not compile under python3.11 and ship without bytecode") ||
+	if !strings.Contains(log.String(), "newsyntax 1.0: 1 file gets no python3.11 bytecode and ships as source") ||
 		!strings.Contains(log.String(), "newsyntax/typed.py: ") {
 		t.Errorf("no note about the file that does not compile:\n%s", log.String())
 	}
@@ -277,7 +278,7 @@ func TestBytecodeWarmBuildCompilesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts.Out = filepath.Join(t.TempDir(), "again.zip")
-	opts.findInterpreter = func(rt target.Runtime, _ map[target.Runtime]string) (*bytecode.Interpreter, error) {
+	opts.findInterpreter = func(_ context.Context, rt target.Runtime, _ map[target.Runtime]string) (*bytecode.Interpreter, error) {
 		for _, b := range first.Bytecode {
 			if b.Runtime == rt.String() {
 				return &bytecode.Interpreter{Runtime: rt, Path: "/nonexistent/python", Version: b.Interpreter, Magic: b.Magic, CacheTag: bytecode.CacheTag(rt)}, nil
@@ -315,9 +316,7 @@ func TestBytecodeMissingInterpreter(t *testing.T) {
 	nothing := bytecode.Finder{
 		LookPath: func(string) (string, error) { return "", exec.ErrNotFound },
 	}
-	opts.findInterpreter = func(rt target.Runtime, explicit map[target.Runtime]string) (*bytecode.Interpreter, error) {
-		return nothing.Find(context.Background(), rt, explicit)
-	}
+	opts.findInterpreter = nothing.Find
 	_, err := Layer(context.Background(), opts)
 	for _, want := range []string{"python3.11", "python3.12", "pyenv install 3.12", "uv python install 3.12", "actions/setup-python", "--no-bytecode"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -361,5 +360,51 @@ func TestBytecodeReportOrder(t *testing.T) {
 	}
 	if want := []string{"python3.9", "python3.10", "python3.12"}; !slices.Equal(got, want) {
 		t.Errorf("reports in order %v, want %v", got, want)
+	}
+}
+
+// A wheel holding a file named __pycache__ installs as pip installs it:
+// the file ships, and the sources beside it, whose bytecode would go under
+// it, ship without bytecode (pip cannot write theirs either), with a note;
+// the rest of the wheel is compiled, and the layer imports. It used to
+// fail the build, the .pyc files making a folder of the file's path.
+func TestBytecodePycacheFileInAWheel(t *testing.T) {
+	python := testenv.FindPython(t, "3.12")
+	links := t.TempDir()
+	w, _, err := wheeltest.Pure(links, "oddpkg", "1.0", map[string]string{
+		"oddpkg/__init__.py":     "from oddpkg import sub\n",
+		"oddpkg/__pycache__":     "not a folder\n",
+		"oddpkg/sub/__init__.py": "X = 1\n",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := target.New([]string{"python3.12"}, "x86_64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	opts := LayerOptions{Lock: lockFor(t, w), Target: tg, Out: filepath.Join(t.TempDir(), "layer.zip"),
+		Sources: index.Sources{NoIndex: true, FindLinks: []string{links}}, CacheDir: t.TempDir(), Log: &log}
+	res, err := Layer(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := zipFiles(t, opts.Out)
+	if string(files["python/oddpkg/__pycache__"]) != "not a folder\n" || files["python/oddpkg/sub/__pycache__/__init__.cpython-312.pyc"] == nil {
+		t.Errorf("entries %v: want the __pycache__ file and sub's bytecode", slices.Sorted(maps.Keys(files)))
+	}
+	if len(res.Bytecode) != 1 || res.Bytecode[0].Compiled != 1 || res.Bytecode[0].Skipped != 1 {
+		t.Errorf("report %+v, want 1 compiled, 1 skipped", res.Bytecode)
+	}
+	if want := "oddpkg/__init__.py: its folder holds a file named __pycache__"; !strings.Contains(log.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, log.String())
+	}
+	// oddpkg/__init__.py is compiled at import, as after pip install.
+	var out, errb bytes.Buffer
+	err = layertest.Run(context.Background(), layertest.Options{Zip: opts.Out, Python: python, Modules: []string{"oddpkg"},
+		Bytecode: layertest.BytecodeOptional, Stdout: &out, Stderr: &errb})
+	if err != nil || !strings.HasSuffix(out.String(), "\t1 compiled\n") {
+		t.Errorf("import: %v\n%s%s", err, out.String(), errb.String())
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/galerly/galerly-lambda/build/bytecode"
 	"github.com/galerly/galerly-lambda/build/cache"
 	"github.com/galerly/galerly-lambda/build/index"
 	"github.com/galerly/galerly-lambda/build/lock"
@@ -55,8 +54,8 @@ type FunctionOptions struct {
 	// LayerOptions.
 	Pythons map[target.Runtime]string
 
-	// findInterpreter replaces bytecode.Find in tests.
-	findInterpreter func(target.Runtime, map[target.Runtime]string) (*bytecode.Interpreter, error)
+	// findInterpreter replaces bytecode.Finder.Find in tests.
+	findInterpreter interpreterFinder
 
 	// Progress receives a live download line when it is a terminal.
 	Progress io.Writer
@@ -171,6 +170,9 @@ func prepareFunction(opts FunctionOptions) (*source.Tree, error) {
 		return nil, err
 	}
 	if err := CheckSBOMOut(opts.SBOM, opts.Out, opts.Inputs()); err != nil {
+		return nil, err
+	}
+	if err := CheckCacheNotInSrc(opts.CacheDir, opts.Src); err != nil {
 		return nil, err
 	}
 	return source.Walk(opts.Src, opts.Filter)

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/galerly/galerly-lambda/build/bytecode"
 	"github.com/galerly/galerly-lambda/build/index"
 	"github.com/galerly/galerly-lambda/build/internal/wheeltest"
 	"github.com/galerly/galerly-lambda/build/lock"
@@ -338,6 +340,34 @@ func TestFunctionWithoutLock(t *testing.T) {
 	want := []string{"__pycache__/api.cpython-311.pyc", "api.py", "handlers/__init__.py", "handlers/__pycache__/__init__.cpython-311.pyc", "handlers/__pycache__/photos.cpython-311.pyc", "handlers/photos.py"}
 	if res.Key != key || len(res.Packages) != 0 || !slices.Equal(names, want) {
 		t.Errorf("key %s (CodeKey %s), packages %v, entries %v", res.Key, key, res.Packages, names)
+	}
+}
+
+// A source over bytecode.MaxSourceBytes ships without bytecode, with a
+// note saying why, as one that does not compile does: the compiler's
+// memory grows with the source, far past the builder's bound. The others
+// are compiled as ever.
+func TestFunctionHugeSourceShipsWithoutBytecode(t *testing.T) {
+	opts := functionFixture(t)
+	opts.Lock = ""
+	big := strings.Repeat("# generated data\n", bytecode.MaxSourceBytes/17+1)
+	writeText(t, filepath.Join(opts.Src, "table.py"), big, 0o644)
+	var log strings.Builder
+	opts.Log = &log
+	res, err := Function(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := readZip(t, opts.Out)
+	if !slices.Contains(names, "table.py") || slices.Contains(names, "__pycache__/table.cpython-311.pyc") || !slices.Contains(names, "__pycache__/api.cpython-311.pyc") {
+		t.Errorf("entries %v: want table.py without its .pyc, api.py with its", names)
+	}
+	if len(res.Bytecode) != 1 || res.Bytecode[0].Compiled != 3 || res.Bytecode[0].Skipped != 1 {
+		t.Errorf("report %+v, want 3 compiled and 1 skipped", res.Bytecode)
+	}
+	want := fmt.Sprintf("note: the function's code: 1 file gets no python3.11 bytecode and ships as source, as pip leaves what it cannot compile: table.py: %d bytes, over the 2 MiB a source may have to be compiled", len(big))
+	if !strings.Contains(log.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, log.String())
 	}
 }
 

@@ -17,7 +17,6 @@ import (
 	"os"
 	"sync"
 
-	"github.com/galerly/galerly-lambda/build/bytecode"
 	"github.com/galerly/galerly-lambda/build/cache"
 	"github.com/galerly/galerly-lambda/build/index"
 	"github.com/galerly/galerly-lambda/build/license"
@@ -55,11 +54,11 @@ type LayerOptions struct {
 	NoBytecode bool
 	// Pythons are the interpreters to compile each runtime's bytecode
 	// with (--python 3.X=PATH); a runtime not named here is looked for
-	// on PATH, in pyenv and with uv (bytecode.Find).
+	// on PATH, in pyenv and with uv (bytecode.Finder).
 	Pythons map[target.Runtime]string
 
-	// findInterpreter replaces bytecode.Find in tests.
-	findInterpreter func(target.Runtime, map[target.Runtime]string) (*bytecode.Interpreter, error)
+	// findInterpreter replaces bytecode.Finder.Find in tests.
+	findInterpreter interpreterFinder
 
 	// Progress receives a live download line when it is a terminal.
 	Progress io.Writer

@@ -11,6 +11,7 @@ import (
 
 	"github.com/galerly/galerly-lambda/build/cache"
 	"github.com/galerly/galerly-lambda/build/internal/atomicfile"
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 )
 
 // CheckOut refuses an output path the zip could not be written to before
@@ -21,12 +22,12 @@ func CheckOut(out string) error {
 		return errors.New("no output file given")
 	}
 	if st, err := os.Stat(out); err == nil && st.IsDir() {
-		return fmt.Errorf("output %s is a folder: give the zip's file name, e.g. %s", out, filepath.Join(out, "layer.zip"))
+		return fmt.Errorf("output %s is a folder: give the zip's file name, e.g. %s", clip.String(out), clip.String(filepath.Join(out, "layer.zip")))
 	}
 	dir := filepath.Dir(out)
 	st, err := os.Stat(dir)
 	if err != nil || !st.IsDir() {
-		return fmt.Errorf("output %s: the folder %s does not exist", out, dir)
+		return fmt.Errorf("output %s: the folder %s does not exist", clip.String(out), clip.String(dir))
 	}
 	return nil
 }
@@ -106,6 +107,41 @@ func CheckOutNotInput(out string, in Inputs) error {
 	return nil
 }
 
+// CheckCacheNotInSrc refuses a cache folder (cacheDir, or
+// cache.DefaultDir() when it is "") inside a function's source folder src:
+// the build writes records and wheels there, so the next build would pack
+// them, and the code key would change with the cache's content although
+// the code did not. Symlinks are resolved, as for CheckOutNotInput. The
+// CLI reports it as a usage error.
+func CheckCacheNotInSrc(cacheDir, src string) error {
+	if src == "" {
+		return nil
+	}
+	var shown string
+	if cacheDir == "" {
+		d, err := cache.DefaultDir()
+		if err != nil {
+			return nil // no default: the build itself will ask for --cache
+		}
+		cacheDir, shown = d, "the default cache folder "+d
+	} else {
+		shown = "the cache folder " + clip.String(cacheDir)
+	}
+	absCache, err := realPath(cacheDir)
+	if err != nil {
+		return err
+	}
+	absSrc, err := realPath(src)
+	if err != nil {
+		return err
+	}
+	if within(absSrc, absCache) {
+		return fmt.Errorf("%s is inside the source folder %s: the next build would pack the cache's records and wheels, and the code key would change with them; keep the cache elsewhere (--cache DIR)",
+			shown, clip.String(src))
+	}
+	return nil
+}
+
 // localFolder returns the local path of a find-links entry, or false for
 // a remote one.
 func localFolder(fl string) (string, bool) {
@@ -138,13 +174,24 @@ func realOut(out string) (string, error) {
 	return filepath.Join(dir, filepath.Base(out)), nil
 }
 
-// realPath is p absolute with symlinks resolved; a path that does not
-// exist (yet) is only made absolute, and the walk or write names it later.
+// realPath is p absolute with symlinks resolved. For a path that does not
+// exist (yet), such as a cache folder the build will make, the links of
+// its deepest existing folder are resolved and the rest is kept as is.
 func realPath(p string) (string, error) {
-	if r, err := filepath.EvalSymlinks(p); err == nil {
-		p = r
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
 	}
-	return filepath.Abs(p)
+	rest := ""
+	for dir := abs; ; dir = filepath.Dir(dir) {
+		if r, err := filepath.EvalSymlinks(dir); err == nil {
+			return filepath.Join(r, rest), nil
+		}
+		if parent := filepath.Dir(dir); parent == dir {
+			return abs, nil
+		}
+		rest = filepath.Join(filepath.Base(dir), rest)
+	}
 }
 
 // staleTemp is how old a temporary file beside an output must be before a

@@ -147,6 +147,9 @@ func applying(l *lock.Lock, t target.Target) ([]lock.Applied, error) {
 // again from the sources.
 func (r *resolver) fromCache(ctx context.Context) ([]placement, bool) {
 	data, ok, err := r.cache.ReadRecord(r.recordName())
+	if err != nil {
+		r.log("note: %v; resolving again", err)
+	}
 	if err != nil || !ok {
 		return nil, false
 	}

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/galerly/galerly-lambda/build/cache"
+	"github.com/galerly/galerly-lambda/build/internal/regular"
 	"github.com/galerly/galerly-lambda/build/wheel"
 )
 
@@ -63,15 +63,11 @@ func checkWheelFile(p placement) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(p.file)
+	f, st, err := regular.Open(p.file)
 	if err != nil {
 		return fmt.Errorf("wheel %s: %w", p.Wheel, err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("wheel %s: %w", p.Wheel, err)
-	}
 	if err := wheel.CheckArchive(f, st.Size(), fn); err != nil {
 		return fmt.Errorf("%s %s: %w; it is refused", p.Name, p.Version, err)
 	}

@@ -14,6 +14,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/galerly/galerly-lambda/build/internal/clip"
+	"github.com/galerly/galerly-lambda/build/internal/procgroup"
 )
 
 //go:embed compile.py
@@ -28,9 +33,29 @@ const HeaderSize = 16
 // interpreter loads it without reading or hashing the source.
 const FlagUncheckedHash = 0x01
 
-// maxResponse bounds one reply from the interpreter; a .pyc is a small
-// multiple of its source, and sources in a Lambda artifact are < 250 MB.
-const maxResponse = 1 << 30
+// maxResponse bounds one reply from the interpreter: a .pyc is a small
+// multiple of its source (under 2x for real code), and sources are at most
+// MaxSourceBytes.
+const maxResponse = 64 << 20
+
+// MaxSourceBytes is the largest source a Compiler compiles: a larger one
+// ships without bytecode, with a note, as one that does not compile does.
+// Compiling costs CPython about 150 times the source's size in memory,
+// and rewriting the .pyc canonically (see Canonicalize) about 50 times in
+// the builder, so this keeps both within the builder's memory bound.
+// Real modules are far smaller; the few larger ones are generated data
+// tables.
+const MaxSourceBytes = 2 << 20
+
+// MemoryLimit caps each compiler process's address space (RLIMIT_AS): a
+// source that is small but costly to compile (deeply nested literals, say)
+// fails with MemoryError and ships without bytecode, instead of taking the
+// machine's memory. It is far above what MaxSourceBytes needs.
+const MemoryLimit = 1 << 30
+
+// startTimeout bounds a compiler's start, up to its hello: its
+// interpreter answered a probe moments before.
+const startTimeout = 10 * time.Second
 
 // Compiler is one long-lived interpreter process that compiles sources for
 // its runtime. Its methods are safe for concurrent use; requests from
@@ -57,6 +82,8 @@ type Compiler struct {
 
 	stdout     *bufio.Reader
 	readerDone chan struct{}
+
+	memoryLimit uint64 // the process's RLIMIT_AS
 }
 
 type call struct {
@@ -71,6 +98,11 @@ var errClosed = errors.New("compiler is closed")
 // Start starts the compiler process for in. The process ends when ctx is
 // done or Close is called.
 func Start(ctx context.Context, in *Interpreter) (*Compiler, error) {
+	return start(ctx, in, MemoryLimit)
+}
+
+// start is Start with the process's memory capped at memoryLimit bytes.
+func start(ctx context.Context, in *Interpreter, memoryLimit uint64) (*Compiler, error) {
 	if in == nil {
 		return nil, errors.New("bytecode compiler: no interpreter")
 	}
@@ -78,10 +110,11 @@ func Start(ctx context.Context, in *Interpreter) (*Compiler, error) {
 	// sys.path; -s: no user site; -B: nothing written; -W ignore: compile()
 	// warnings (invalid escapes and the like) would only fill stderr.
 	args := append(slices.Clone(interpreterArgs), "-W", "ignore", "-c", compileScript)
-	cmd := exec.CommandContext(ctx, in.Path, args...)
+	// Its own process group, killed whole when ctx ends or the process
+	// ends: nothing it may start outlives it or holds its pipes.
+	cmd := procgroup.Command(ctx, 5*time.Second, in.Path, args...)
 	cmd.Env = interpreterEnv()
-	cmd.WaitDelay = 5 * time.Second
-	c := &Compiler{in: in, ctx: ctx, cmd: cmd, tail: &tailBuffer{}, readerDone: make(chan struct{})}
+	c := &Compiler{in: in, ctx: ctx, cmd: cmd, tail: &tailBuffer{}, readerDone: make(chan struct{}), memoryLimit: memoryLimit}
 	cmd.Stderr = c.tail
 	pipe, err := cmd.StdinPipe()
 	if err != nil {
@@ -91,8 +124,16 @@ func Start(ctx context.Context, in *Interpreter) (*Compiler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.name(), err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := procgroup.Start(cmd); err != nil {
 		return nil, fmt.Errorf("%s: %w", c.name(), err)
+	}
+	// The cap is set before the first source is sent; the process needs a
+	// small part of it to start.
+	limit := unix.Rlimit{Cur: memoryLimit, Max: memoryLimit}
+	if err := unix.Prlimit(cmd.Process.Pid, unix.RLIMIT_AS, &limit, nil); err != nil {
+		procgroup.Kill(cmd)
+		cmd.Wait()
+		return nil, fmt.Errorf("%s: capping its memory: %w", c.name(), err)
 	}
 	c.pipe, c.stdin = pipe, bufio.NewWriterSize(pipe, 64<<10)
 	c.stdout = bufio.NewReaderSize(out, 64<<10)
@@ -100,18 +141,22 @@ func Start(ctx context.Context, in *Interpreter) (*Compiler, error) {
 	// The process says it is ready with its magic number: proof that the
 	// binary at in.Path is still the one Find checked.
 	hello := make([]byte, 6)
-	timer := time.AfterFunc(probeTimeout, func() { cmd.Process.Kill() })
+	timer := time.AfterFunc(startTimeout, func() { procgroup.Kill(cmd) })
 	_, err = io.ReadFull(c.stdout, hello)
-	timer.Stop()
+	fired := !timer.Stop()
 	if err != nil {
 		werr := cmd.Wait()
-		return nil, c.processError("did not start", werr)
+		what := "did not start"
+		if fired {
+			what = fmt.Sprintf("did not start within %v", startTimeout)
+		}
+		return nil, c.processError(what, werr)
 	}
 	want := binary.LittleEndian.AppendUint16([]byte("ok"), in.Magic)
 	want = append(want, '\r', '\n')
 	if string(hello) != string(want) {
 		pipe.Close()
-		cmd.Process.Kill()
+		procgroup.Kill(cmd)
 		cmd.Wait()
 		return nil, fmt.Errorf("%s: started with magic number %x, want %x", c.name(), hello, want)
 	}
@@ -122,6 +167,12 @@ func Start(ctx context.Context, in *Interpreter) (*Compiler, error) {
 // Interpreter returns the interpreter the compiler runs.
 func (c *Compiler) Interpreter() *Interpreter { return c.in }
 
+// TooLargeReason is why a source of size bytes is not compiled, when it
+// is over MaxSourceBytes.
+func TooLargeReason(size int64) string {
+	return fmt.Sprintf("%d bytes, over the %d MiB a source may have to be compiled (compiling takes about 150 times its size in memory)", size, MaxSourceBytes>>20)
+}
+
 // Compile compiles source as the module file the Lambda runtime will find
 // at runPath (e.g. /opt/python/pkg/__init__.py), which becomes the
 // filename of every code object and so what tracebacks name. It returns
@@ -130,18 +181,22 @@ func (c *Compiler) Interpreter() *Interpreter { return c.in }
 // canonical references (see Canonicalize).
 //
 // A source that does not compile for this runtime (a syntax error, a NUL
-// byte, a bad encoding declaration, nesting too deep) is no error: pyc is
-// nil and skipped says why in one line. err is set only when the process
+// byte, a bad encoding declaration, nesting too deep, more memory than
+// MemoryLimit) or is over MaxSourceBytes is no error: pyc is nil and
+// skipped says why in one line. err is set only when the process
 // is gone (the Compiler is then unusable) or answered something that is
 // not a .pyc.
 func (c *Compiler) Compile(runPath string, source []byte) (pyc []byte, skipped string, err error) {
-	if len(runPath) > math.MaxUint32 || len(source) > math.MaxUint32 {
-		return nil, "", fmt.Errorf("compiling %s: %s: source too large", runPath, c.name())
+	if len(runPath) > math.MaxUint32 {
+		return nil, "", fmt.Errorf("compiling %s: %s: path too long", clip.String(runPath), c.name())
+	}
+	if len(source) > MaxSourceBytes {
+		return nil, TooLargeReason(int64(len(source))), nil
 	}
 	// The process is killed when ctx is done, but not at once: a call made
 	// after that must not race the kill and succeed.
 	if err := c.ctx.Err(); err != nil {
-		return nil, "", fmt.Errorf("compiling %s: %s: %w", runPath, c.name(), err)
+		return nil, "", fmt.Errorf("compiling %s: %s: %w", clip.String(runPath), c.name(), err)
 	}
 	cl := &call{done: make(chan struct{})}
 	c.wmu.Lock()
@@ -165,7 +220,7 @@ func (c *Compiler) Compile(runPath string, source []byte) (pyc []byte, skipped s
 	if werr != nil {
 		// The process is gone or wedged; the reader reports why to every
 		// queued call, this one included, once it is dead.
-		c.cmd.Process.Kill()
+		procgroup.Kill(c.cmd)
 	}
 	<-cl.done
 	if cl.err != nil {
@@ -173,7 +228,11 @@ func (c *Compiler) Compile(runPath string, source []byte) (pyc []byte, skipped s
 	}
 	switch cl.kind {
 	case 'S':
-		return nil, string(cl.payload), nil
+		reason := string(cl.payload)
+		if strings.HasPrefix(reason, "MemoryError") {
+			reason += fmt.Sprintf(" (compiling it needs more than the compiler's %d MiB memory cap)", c.memoryLimit>>20)
+		}
+		return nil, reason, nil
 	case 'P':
 		if c.onRaw != nil {
 			c.onRaw(runPath, cl.payload)
@@ -250,7 +309,7 @@ func (c *Compiler) read() {
 	}
 	if !errors.Is(rerr, io.EOF) {
 		// A broken protocol: stop the process rather than guess.
-		c.cmd.Process.Kill()
+		procgroup.Kill(c.cmd)
 	}
 	werr := c.cmd.Wait()
 

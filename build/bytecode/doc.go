@@ -4,7 +4,14 @@
 // Bytecode is specific to a Python minor version, so each runtime's is
 // written by a CPython of that version: Find locates one (--python, PATH,
 // pyenv, uv) and checks its magic number against FinalMagic. A Compiler
-// runs it as one long-lived process that sources are streamed to.
+// runs it as one long-lived process that sources are streamed to, its
+// memory capped (MemoryLimit), sources over MaxSourceBytes left out.
+//
+// Nothing here can hang a build: every program run (a candidate, pyenv,
+// uv, a compiler) is in a process group of its own, within the caller's
+// context and, for a probe, ProbeTimeout; the group is killed when the
+// context ends and as the program exits, so no child it started outlives
+// it or holds its output open.
 //
 // Every .pyc is PEP 552 unchecked-hash (the artifact is immutable, so the
 // source is never re-read at import) and names its run-time path

@@ -10,7 +10,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/target"
 )
 
@@ -21,8 +23,15 @@ type Finder struct {
 	// LookPath finds a program on PATH; exec.LookPath when nil.
 	LookPath func(file string) (string, error)
 	// Output runs a program (pyenv, uv) and returns its standard output;
-	// when nil the program is run with exec.CommandContext.
+	// when nil the program is run as a candidate is, within Limit.
 	Output func(ctx context.Context, name string, args ...string) ([]byte, error)
+	// Limit bounds each run of a candidate, pyenv or uv; ProbeTimeout
+	// when zero.
+	Limit time.Duration
+	// Note, when set, is told of each candidate passed over because it
+	// did not answer within Limit, naming it and what it did: unlike one
+	// that is not the right Python, it may be a broken setup worth fixing.
+	Note func(format string, args ...any)
 }
 
 // NotFoundError is Find's error when no usable interpreter was found.
@@ -45,17 +54,20 @@ func (e *NotFoundError) Error() string {
 
 // Find returns the interpreter that compiles rt's bytecode, looking on
 // this machine; see Finder.Find.
-func Find(rt target.Runtime, explicit map[target.Runtime]string) (*Interpreter, error) {
-	return Finder{}.Find(context.Background(), rt, explicit)
+func Find(ctx context.Context, rt target.Runtime, explicit map[target.Runtime]string) (*Interpreter, error) {
+	return Finder{}.Find(ctx, rt, explicit)
 }
 
 // Find returns the interpreter that compiles rt's bytecode. It looks, in
 // order, at explicit[rt] (from --python 3.X=PATH), python3.X on PATH, the
 // newest 3.X.N pyenv has installed, and what `uv python find 3.X` names.
-// Each candidate is run once and used only if it is CPython 3.X with the
-// final releases' magic number (FinalMagic). An explicit interpreter that
-// fails the check is an error; any other is passed over and named in the
-// *NotFoundError returned when nothing fits.
+// Each candidate is run once, for at most f.Limit, and used only if it is
+// CPython 3.X with the final releases' magic number (FinalMagic). An
+// explicit interpreter that fails the check, or does not answer, is an
+// error; any other is passed over and named in the *NotFoundError
+// returned when nothing fits (one that did not answer also in a Note).
+// Every run is within ctx: when ctx ends, Find does too, naming what it
+// was waiting for, and kills it with whatever it started.
 func (f Finder) Find(ctx context.Context, rt target.Runtime, explicit map[target.Runtime]string) (*Interpreter, error) {
 	if _, ok := FinalMagic(rt); !ok {
 		return nil, fmt.Errorf("%s: no final .pyc magic number is known for this runtime", rt)
@@ -66,13 +78,13 @@ func (f Finder) Find(ctx context.Context, rt target.Runtime, explicit map[target
 		if !strings.ContainsRune(p, filepath.Separator) && !strings.ContainsRune(p, '/') {
 			lp, err := f.lookPath(p)
 			if err != nil {
-				return nil, fmt.Errorf("--python %s=%s: %s is not on PATH", v, p, p)
+				return nil, fmt.Errorf("--python %s=%s: %s is not on PATH", v, clip.String(p), clip.String(p))
 			}
 			path = lp
 		}
-		in, err := probe(ctx, rt, path)
+		in, err := probe(ctx, rt, path, f.limit())
 		if err != nil {
-			return nil, fmt.Errorf("--python %s=%s: %w", v, p, err)
+			return nil, fmt.Errorf("--python %s=%s: %w", v, clip.String(p), err)
 		}
 		in.Found = "--python"
 		return in, nil
@@ -82,7 +94,10 @@ func (f Finder) Find(ctx context.Context, rt target.Runtime, explicit map[target
 	name := "python" + v
 	if path, err := f.lookPath(name); err != nil {
 		tried = append(tried, name+": not on PATH")
-	} else if in, err := probe(ctx, rt, path); err != nil {
+	} else if in, err := f.candidate(ctx, rt, name+" on PATH", path); err != nil {
+		if ctx.Err() != nil {
+			return nil, f.interrupted(rt, err)
+		}
 		tried = append(tried, name+" on PATH: "+err.Error())
 	} else {
 		in.Found = name + " on PATH"
@@ -93,14 +108,43 @@ func (f Finder) Find(ctx context.Context, rt target.Runtime, explicit map[target
 	if in != nil {
 		return in, nil
 	}
+	if ctx.Err() != nil {
+		return nil, f.interrupted(rt, errors.New("pyenv: "+msg))
+	}
 	tried = append(tried, "pyenv: "+msg)
 
 	in, msg = f.fromUV(ctx, rt)
 	if in != nil {
 		return in, nil
 	}
+	if ctx.Err() != nil {
+		return nil, f.interrupted(rt, errors.New("uv: "+msg))
+	}
 	tried = append(tried, "uv: "+msg)
 	return nil, &NotFoundError{Runtime: rt, Tried: tried}
+}
+
+// candidate probes one interpreter found at where, noting it when it does
+// not answer.
+func (f Finder) candidate(ctx context.Context, rt target.Runtime, where, path string) (*Interpreter, error) {
+	in, err := probe(ctx, rt, path, f.limit())
+	var na *noAnswerError
+	if errors.As(err, &na) && f.Note != nil {
+		f.Note("note: %s bytecode: passing over %s: %v", rt, where, err)
+	}
+	return in, err
+}
+
+// interrupted is Find's error when ctx ended during the search.
+func (f Finder) interrupted(rt target.Runtime, err error) error {
+	return fmt.Errorf("%s bytecode: looking for a CPython %s interpreter: %w", rt, rt.Version(), err)
+}
+
+func (f Finder) limit() time.Duration {
+	if f.Limit > 0 {
+		return f.Limit
+	}
+	return ProbeTimeout
 }
 
 // fromPyenv tries pyenv's installed 3.X.N, newest first. On failure it
@@ -140,10 +184,17 @@ func (f Finder) fromPyenv(ctx context.Context, rt target.Runtime) (*Interpreter,
 		prefix, err := f.output(ctx, pyenv, "prefix", ver.name)
 		if err != nil {
 			problems = append(problems, "pyenv prefix "+ver.name+": "+err.Error())
+			if ctx.Err() != nil {
+				break
+			}
 			continue
 		}
 		path := filepath.Join(strings.TrimSpace(string(prefix)), "bin", "python"+rt.Version())
-		in, err := probe(ctx, rt, path)
+		in, err := f.candidate(ctx, rt, "pyenv "+ver.name, path)
+		if ctx.Err() != nil {
+			problems = append(problems, err.Error())
+			break
+		}
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue
@@ -168,7 +219,7 @@ func (f Finder) fromUV(ctx context.Context, rt target.Runtime) (*Interpreter, st
 	if path == "" {
 		return nil, "uv python find " + rt.Version() + " printed nothing"
 	}
-	in, err := probe(ctx, rt, path)
+	in, err := f.candidate(ctx, rt, "uv python find "+rt.Version(), path)
 	if err != nil {
 		return nil, err.Error()
 	}
@@ -193,15 +244,14 @@ func (f Finder) output(ctx context.Context, name string, args ...string) ([]byte
 	if f.Output != nil {
 		return f.Output(ctx, name, args...)
 	}
-	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).Output()
+	out, stderr, err := runBounded(ctx, f.limit(), nil, name, args...)
+	var na *noAnswerError
+	if errors.As(err, &na) && f.Note != nil {
+		f.Note("note: passing over %s %s: %v", filepath.Base(name), strings.Join(args, " "), err)
+	}
 	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			if msg := lastLine(string(ee.Stderr)); msg != "" {
-				return nil, fmt.Errorf("%w: %s", err, msg)
-			}
+		if msg := lastLine(string(stderr)); msg != "" {
+			return nil, fmt.Errorf("%w: %s", err, msg)
 		}
 		return nil, err
 	}
@@ -215,11 +265,11 @@ var pythonFlagRE = regexp.MustCompile(`^(?:python)?(3\.[0-9]+)=(.+)$`)
 func ParsePythonFlag(s string) (target.Runtime, string, error) {
 	m := pythonFlagRE.FindStringSubmatch(s)
 	if m == nil {
-		return target.Runtime{}, "", fmt.Errorf("--python %q: want 3.X=INTERPRETER, e.g. --python 3.12=/usr/bin/python3.12", s)
+		return target.Runtime{}, "", fmt.Errorf("--python %s: want 3.X=INTERPRETER, e.g. --python 3.12=/usr/bin/python3.12", clip.Quote(s))
 	}
 	rt, err := target.ParseRuntime("python" + m[1])
 	if err != nil {
-		return target.Runtime{}, "", fmt.Errorf("--python %q: %w", s, err)
+		return target.Runtime{}, "", fmt.Errorf("--python %s: %w", clip.Quote(s), err)
 	}
 	return rt, m[2], nil
 }
@@ -234,7 +284,7 @@ func ParsePythonFlags(values []string) (map[target.Runtime]string, error) {
 			return nil, err
 		}
 		if prev, ok := m[rt]; ok && prev != path {
-			return nil, fmt.Errorf("--python names two interpreters for %s: %s and %s", rt.Version(), prev, path)
+			return nil, fmt.Errorf("--python names two interpreters for %s: %s and %s", rt.Version(), clip.String(prev), clip.String(path))
 		}
 		m[rt] = path
 	}

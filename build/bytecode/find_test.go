@@ -214,7 +214,7 @@ func TestFindOnThisMachine(t *testing.T) {
 	for _, minor := range testMinors {
 		rt := target.Runtime{Minor: minor}
 		testenv.FindPython(t, rt.Version()) // skips (fails under CI) when the image lacks it
-		in, err := Find(rt, nil)
+		in, err := Find(context.Background(), rt, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -27,7 +27,7 @@ func interpreter(t testing.TB, minor int) *Interpreter {
 	t.Helper()
 	rt := target.Runtime{Minor: minor}
 	path := testenv.FindPython(t, rt.Version())
-	in, err := Find(rt, map[target.Runtime]string{rt: path})
+	in, err := Find(context.Background(), rt, map[target.Runtime]string{rt: path})
 	if err != nil {
 		t.Fatal(err)
 	}

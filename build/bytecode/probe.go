@@ -1,7 +1,6 @@
 package bytecode
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/galerly/galerly-lambda/build/internal/clip"
+	"github.com/galerly/galerly-lambda/build/internal/procgroup"
 	"github.com/galerly/galerly-lambda/build/target"
 )
 
@@ -70,9 +71,15 @@ func (in *Interpreter) String() string {
 	return "Python " + in.Version + " (" + in.Path + ")"
 }
 
-// probeTimeout bounds one run of a candidate interpreter: a healthy one
-// answers in well under a second, and a hang must not stall the build.
-const probeTimeout = 30 * time.Second
+// ProbeTimeout bounds one run of a candidate interpreter (or of pyenv or
+// uv, asked where one is): a healthy one answers in well under a second,
+// even on a busy CI runner, and one that does not answer must not stall
+// the build. A Finder may set another limit.
+const ProbeTimeout = 5 * time.Second
+
+// waitDelay bounds how long a run waits, after the program exited or was
+// killed, for a process outside its group still holding its output.
+const waitDelay = time.Second
 
 // probeScript prints what the builder needs to know, tab-separated, using
 // only modules that are built in or already imported at startup.
@@ -99,39 +106,38 @@ func interpreterEnv() []string {
 	return []string{"PYTHONHASHSEED=0", "PYTHONUTF8=1"}
 }
 
-// probe runs path once and checks that it is CPython 3.<rt.Minor> with the
-// final release's magic number.
-func probe(ctx context.Context, rt target.Runtime, path string) (*Interpreter, error) {
-	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, path, append(slices.Clone(interpreterArgs), "-c", probeScript)...)
-	cmd.Env = interpreterEnv()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%s did not answer within %s", path, probeTimeout)
+// probe runs path once, for at most limit (and within ctx), and checks
+// that it is CPython 3.<rt.Minor> with the final release's magic number.
+// A candidate that does not answer in time is an *noAnswerError; ctx
+// ending first is an error wrapping ctx's.
+func probe(ctx context.Context, rt target.Runtime, path string, limit time.Duration) (*Interpreter, error) {
+	shown := clip.String(path)
+	stdout, stderr, err := runBounded(ctx, limit, interpreterEnv(), path, append(slices.Clone(interpreterArgs), "-c", probeScript)...)
+	if err != nil {
+		var na *noAnswerError
+		if errors.As(err, &na) || ctx.Err() != nil {
+			return nil, err
 		}
-		msg := lastLine(stderr.String())
+		msg := lastLine(string(stderr))
 		if msg == "" {
-			return nil, fmt.Errorf("%s does not run: %v", path, err)
+			return nil, fmt.Errorf("%s does not run: %v", shown, err)
 		}
-		return nil, fmt.Errorf("%s does not run: %v: %s", path, err, msg)
+		return nil, fmt.Errorf("%s does not run: %v: %s", shown, err, msg)
 	}
-	f := strings.Split(strings.TrimRight(stdout.String(), "\n"), "\t")
+	f := strings.Split(strings.TrimRight(string(stdout), "\n"), "\t")
 	if len(f) != 5 {
-		return nil, fmt.Errorf("%s is not a CPython 3 interpreter (it printed %q)", path, truncate(stdout.String(), 200))
+		return nil, fmt.Errorf("%s is not a CPython 3 interpreter (it printed %s)", shown, clip.Quote(string(stdout)))
 	}
 	impl, version, magicHex, cacheTag, exe := f[0], f[1], f[2], f[3], f[4]
 	if impl != "cpython" {
-		return nil, fmt.Errorf("%s is %s %s, not CPython: its bytecode is not what the Lambda runtime reads", path, impl, version)
+		return nil, fmt.Errorf("%s is %s %s, not CPython: its bytecode is not what the Lambda runtime reads", shown, clip.String(impl), clip.String(version))
 	}
 	if !strings.HasPrefix(version, rt.Version()+".") {
-		return nil, fmt.Errorf("%s is Python %s, not %s", path, version, rt.Version())
+		return nil, fmt.Errorf("%s is Python %s, not %s", shown, clip.String(version), rt.Version())
 	}
 	magic, err := parseMagic(magicHex)
 	if err != nil {
-		return nil, fmt.Errorf("%s (Python %s) reports magic number %q: %v", path, version, magicHex, err)
+		return nil, fmt.Errorf("%s (Python %s) reports magic number %s: %v", shown, version, clip.Quote(magicHex), err)
 	}
 	want, ok := FinalMagic(rt)
 	if !ok {
@@ -139,10 +145,10 @@ func probe(ctx context.Context, rt target.Runtime, path string) (*Interpreter, e
 	}
 	if magic != want {
 		return nil, fmt.Errorf("%s (Python %s) writes .pyc magic number %d, but %s final releases use %d: a pre-release's bytecode would be rejected by the Lambda runtime",
-			path, version, magic, rt, want)
+			shown, version, magic, rt, want)
 	}
 	if wantTag := CacheTag(rt); cacheTag != wantTag {
-		return nil, fmt.Errorf("%s (Python %s) has cache tag %q, want %q", path, version, cacheTag, wantTag)
+		return nil, fmt.Errorf("%s (Python %s) has cache tag %s, want %q", shown, version, clip.Quote(cacheTag), wantTag)
 	}
 	if exe == "" {
 		exe = path
@@ -168,12 +174,73 @@ func lastLine(s string) string {
 	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
 		s = s[i+1:]
 	}
-	return truncate(s, 300)
+	return clip.String(s)
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// noAnswerError is a program that did not finish within its limit; it
+// says what the program had done by then.
+type noAnswerError struct {
+	path   string
+	limit  time.Duration
+	stdout []byte
+	stderr []byte
+}
+
+func (e *noAnswerError) Error() string {
+	var did []string
+	if len(e.stdout) > 0 {
+		did = append(did, "printed "+clip.Quote(string(e.stdout)))
 	}
-	return s[:n] + "..."
+	if msg := lastLine(string(e.stderr)); msg != "" {
+		did = append(did, "wrote "+clip.Quote(msg)+" on stderr")
+	}
+	what := "printed nothing"
+	if len(did) > 0 {
+		what = strings.Join(did, " and ")
+	}
+	return fmt.Sprintf("%s did not answer within %v (it %s); it was killed with the processes it started", clip.String(e.path), e.limit, what)
+}
+
+// maxProbeOutput bounds what a run keeps of a program's output: a probe
+// prints one line, pyenv and uv a few.
+const maxProbeOutput = 64 << 10
+
+// runBounded runs name in a process group of its own, for at most limit
+// and within ctx, and returns what it printed. When the limit passes, the
+// whole group is killed (a shim's child holding the output open goes
+// with it) and the error is a *noAnswerError; when ctx ends first, the
+// error wraps ctx's. Whatever the program left running is killed as it
+// exits. env is its whole environment (nil: this process's).
+func runBounded(ctx context.Context, limit time.Duration, env []string, name string, args ...string) (stdout, stderr []byte, err error) {
+	rctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	cmd := procgroup.Command(rctx, waitDelay, name, args...)
+	cmd.Env = env
+	out, errOut := &capped{max: maxProbeOutput}, &capped{max: maxProbeOutput}
+	cmd.Stdout, cmd.Stderr = out, errOut
+	err = procgroup.Run(cmd)
+	switch {
+	case ctx.Err() != nil:
+		return nil, nil, fmt.Errorf("%s had not answered: %w", clip.String(name), context.Cause(ctx))
+	case rctx.Err() != nil:
+		return nil, nil, &noAnswerError{path: name, limit: limit, stdout: out.buf, stderr: errOut.buf}
+	case errors.Is(err, exec.ErrWaitDelay):
+		// It exited with status 0, having said what it had to; only a
+		// process outside its group held the output open.
+		err = nil
+	}
+	return out.buf, errOut.buf, err
+}
+
+// capped keeps the first max bytes written to it and drops the rest.
+type capped struct {
+	buf []byte
+	max int
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if room := c.max - len(c.buf); room > 0 {
+		c.buf = append(c.buf, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
 }

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/galerly/galerly-lambda/build/internal/atomicfile"
+	"github.com/galerly/galerly-lambda/build/internal/regular"
 )
 
 // Cache is a cache folder. Its methods are safe for concurrent use by
@@ -170,7 +171,16 @@ func (c *Cache) Get(sum string) (path string, ok bool, err error) {
 		return "", false, err
 	}
 	path = c.blobPath(sum)
-	f, err := os.Open(path)
+	f, _, err := regular.Open(path)
+	var special *regular.NotRegularError
+	if errors.As(err, &special) {
+		// Not written by a cache (a FIFO planted in a restored cache would
+		// block the reader): damaged, so removed and reported as a miss.
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", false, fmt.Errorf("cache: remove damaged %s: %w", path, err)
+		}
+		return "", false, nil
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", false, nil
 	}
@@ -277,12 +287,16 @@ func checkRecordName(name string) error {
 	return nil
 }
 
+// maxRecordBytes bounds a record read: records are small JSON documents
+// (a resolved wheel set, a bundle's list of skipped sources).
+const maxRecordBytes = 16 << 20
+
 // ReadRecord returns the record called name; ok is false if there is none.
 func (c *Cache) ReadRecord(name string) (data []byte, ok bool, err error) {
 	if err := checkRecordName(name); err != nil {
 		return nil, false, err
 	}
-	data, err = os.ReadFile(filepath.Join(c.dir, "records", name))
+	data, err = regular.ReadFile(filepath.Join(c.dir, "records", name), maxRecordBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}

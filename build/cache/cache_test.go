@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/galerly/galerly-lambda/internal/testenv"
 )
 
 func sumOf(b []byte) string {
@@ -174,6 +176,37 @@ func TestCorruptEntryHeals(t *testing.T) {
 	if _, ok, err := c.Get(sum); !ok || err != nil {
 		t.Fatalf("Get after re-Put = %v, %v", ok, err)
 	}
+}
+
+// A FIFO or a device link planted in a cache (CI restores the folder from
+// a store other jobs write) is never read: at a blob's path it is removed
+// and a miss, at a record's path it is an error naming it; neither
+// blocks.
+func TestSpecialFilesInTheCacheAreNotRead(t *testing.T) {
+	c := open(t)
+	data := []byte("good bytes")
+	sum := sumOf(data)
+	blob := c.blobPath(sum)
+	if err := os.MkdirAll(filepath.Dir(blob), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testenv.FIFO(t, blob)
+	record := testenv.DevZeroLink(t, filepath.Join(c.Dir(), "records", "resolved-x"))
+	testenv.NoBlock(t, "reading a special file in the cache", func() {
+		if _, ok, err := c.Get(sum); ok || err != nil {
+			t.Errorf("Get of a FIFO blob = ok %v, err %v; want a plain miss", ok, err)
+		}
+		if _, err := os.Lstat(blob); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the FIFO is still at the blob's path (%v)", err)
+		}
+		if p, err := c.Put(sum, writeBytes(data)); err != nil || p != blob {
+			t.Errorf("Put after the FIFO = %q, %v", p, err)
+		}
+		_, ok, err := c.ReadRecord("resolved-x")
+		if ok || err == nil || !strings.Contains(err.Error(), record+" is a character device, not a regular file") {
+			t.Errorf("ReadRecord of a /dev/zero link = ok %v, err %v; want an error naming it", ok, err)
+		}
+	})
 }
 
 func TestBadSumsRefused(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/galerly/galerly-lambda/build/internal/regular"
 )
 
 // Sealed records hold what the builder derived from content it verified (a
@@ -107,10 +109,23 @@ func loadOrCreateKey(file string) ([]byte, error) {
 	return key, nil
 }
 
+// sealKeyFileMax is the most bytes of a seal key file read: the key's hex
+// digits, a newline, and room for whitespace an editor may add. Anything
+// longer is not a key (a link to /dev/zero would otherwise be read until
+// memory runs out).
+const sealKeyFileMax = 2*sealKeyBytes + 64
+
 func readKey(file string) ([]byte, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
+	data, err := regular.ReadFile(file, sealKeyFileMax)
+	var tooLarge *regular.TooLargeError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, fmt.Errorf("cache: seal key %s is not %d hex-encoded bytes (it is larger); delete it and a new one is made", file, sealKeyBytes)
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("cache: seal key: %w", err)
+	case err != nil:
+		// A FIFO, a device or a folder is named and never read.
+		return nil, fmt.Errorf("cache: seal key: %w; delete it and a new one is made", err)
 	}
 	key, err := hex.DecodeString(string(bytes.TrimSpace(data)))
 	if err != nil || len(key) != sealKeyBytes {

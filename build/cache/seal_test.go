@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/galerly/galerly-lambda/internal/testenv"
 )
 
 func openSealed(t *testing.T, dir, keyFile string) *Cache {
@@ -102,5 +104,38 @@ func TestSealKeyInsideCacheRefused(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cache")
 	if _, err := OpenWith(dir, Options{SealKeyFile: filepath.Join(dir, "seal.key")}); err == nil || !strings.Contains(err.Error(), "inside the cache folder") {
 		t.Fatalf("OpenWith = %v", err)
+	}
+}
+
+// A seal key that is a FIFO, a link to /dev/zero or an oversized file is
+// a bad key: refused by name without being read (a FIFO would block, a
+// device never end), and sealing fails with the reason instead of
+// hanging or filling memory. Callers note that and redo the work.
+func TestSealKeyThatIsNotAKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := testenv.FIFO(t, filepath.Join(dir, "fifo.key"))
+	zero := testenv.DevZeroLink(t, filepath.Join(dir, "zero.key"))
+	huge := filepath.Join(dir, "huge.key")
+	if err := os.WriteFile(huge, []byte(strings.Repeat("ab", 1<<20)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ file, want string }{
+		{fifo, fifo + " is a named pipe (FIFO), not a regular file"},
+		{zero, zero + " is a character device, not a regular file"},
+		{huge, "seal key " + huge + " is not 32 hex-encoded bytes"},
+	} {
+		t.Run(filepath.Base(c.file), func(t *testing.T) {
+			cache := openSealed(t, filepath.Join(t.TempDir(), "cache"), c.file)
+			var werr, rerr error
+			testenv.NoBlock(t, "sealing with the key", func() {
+				werr = cache.WriteSealed("checked-x", []byte("x"))
+				_, _, rerr = cache.ReadSealed("checked-x")
+			})
+			for _, err := range []error{werr, rerr} {
+				if err == nil || !strings.Contains(err.Error(), c.want) || errors.Is(err, ErrSeal) {
+					t.Errorf("err = %v, want one with %q", err, c.want)
+				}
+			}
+		})
 	}
 }

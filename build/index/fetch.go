@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/galerly/galerly-lambda/build/internal/clip"
+	"github.com/galerly/galerly-lambda/build/internal/regular"
 	"github.com/galerly/galerly-lambda/build/target"
 )
 
@@ -353,6 +353,7 @@ func (ss *session) get(ctx context.Context, u *url.URL, header http.Header, what
 		} else if ue, ok := err.(*url.Error); ok {
 			err = ue.Err // the URL is added by the caller, without credentials
 		}
+		err = clip.Error(err) // a DNS error names the host whole
 		return nil, false, &transient{err: fmt.Errorf("GET %s: %w", shown(u), err)}
 	}
 	w.total.Store(max(resp.ContentLength, -1))
@@ -630,12 +631,14 @@ func contentRangeStart(cr string) int64 {
 // copyLocal copies a find-links file, counting it as downloaded bytes,
 // refusing one over limit.
 func (s *Sources) copyLocal(p string, w io.Writer, limit sizeLimit) error {
-	f, err := os.Open(p)
+	// A FIFO or a device (a path in a lock may name /dev/zero) is
+	// refused unread: it would block the build or never end.
+	f, st, err := regular.Open(p)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Size() > limit.max {
+	if st.Size() > limit.max {
 		return fmt.Errorf("%s is %d bytes, over %d (%s)", clip.String(p), st.Size(), limit.max, limit.why())
 	}
 	buf := make([]byte, 64<<10)

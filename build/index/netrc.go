@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/galerly/galerly-lambda/build/internal/clip"
+	"github.com/galerly/galerly-lambda/build/internal/regular"
 )
 
 // netrcEntry is one machine (or the default) of a netrc file.
@@ -181,22 +182,29 @@ func netrcPath(p string) string {
 	return filepath.Join(home, ".netrc")
 }
 
+// maxNetrcBytes bounds the netrc file read: a real one is a few lines.
+const maxNetrcBytes = 1 << 20
+
 // readNetrc reads and parses the netrc file at path. A missing file is no
 // entries, not an error: most machines have none.
 func readNetrc(path string) ([]netrcEntry, error) {
 	if path == "" {
 		return nil, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := regular.ReadFile(path, maxNetrcBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
+	var refused *regular.NotRegularError
+	if errors.As(err, &refused) {
+		return nil, fmt.Errorf("netrc: %w", err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("netrc %s: %w", path, err)
+		return nil, fmt.Errorf("netrc %s: %w", clip.String(path), err)
 	}
 	entries, err := parseNetrc(string(data))
 	if err != nil {
-		return nil, fmt.Errorf("netrc %s %w", path, err)
+		return nil, fmt.Errorf("netrc %s %w", clip.String(path), err)
 	}
 	return entries, nil
 }

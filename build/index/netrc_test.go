@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/galerly/galerly-lambda/internal/testenv"
 )
 
 func TestNetrcLookup(t *testing.T) {
@@ -89,5 +91,23 @@ func TestNetrcPathAndMissingFile(t *testing.T) {
 	}
 	if _, err := readNetrc(filepath.Join(dir, "d")); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "d")) {
 		t.Errorf("unreadable netrc err = %v, want one naming it", err)
+	}
+}
+
+// A netrc path (--netrc, $NETRC) that names a FIFO or a device is refused
+// by name, unread: reading it would block the build or never end.
+func TestNetrcThatIsNotAFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := testenv.FIFO(t, filepath.Join(dir, "netrc-fifo"))
+	zero := testenv.DevZeroLink(t, filepath.Join(dir, "netrc-zero"))
+	for _, c := range []struct{ path, want string }{
+		{fifo, "netrc: " + fifo + " is a named pipe (FIFO), not a regular file"},
+		{zero, "netrc: " + zero + " is a character device, not a regular file"},
+	} {
+		var err error
+		testenv.NoBlock(t, "readNetrc("+c.path+")", func() { _, err = readNetrc(c.path) })
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("readNetrc(%s) = %v, want %q", c.path, err, c.want)
+		}
 	}
 }

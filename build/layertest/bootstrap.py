@@ -1,8 +1,9 @@
 # Run by layertest as: python -S -s -E -B -c <this> OPT PATH... -- MODULE...
 # OPT is the folder standing in for Lambda's /opt; each PATH goes on
 # sys.path, in order, ahead of the standard library. Results go to file
-# descriptor 3, one JSON object per line, so that whatever the imported
-# modules print on stdout cannot be taken for a result.
+# descriptor 3, one JSON object per line ({"start": MODULE} as each import
+# begins, then its result), so that whatever the imported modules print on
+# stdout cannot be taken for a result.
 #
 # -B stands in for Lambda's read-only /opt (as PYTHONDONTWRITEBYTECODE=1
 # would, which -E ignores): nothing imported can leave bytecode behind, so
@@ -203,6 +204,9 @@ def finish(code):
 
 
 for name in modules:
+    # Said first, so that a test that runs out of time names the module
+    # whose import did not end.
+    emit(start=name)
     del compiled[:]
     start = time.perf_counter()
     try:

@@ -6,11 +6,14 @@
 //
 // The zip is not trusted: entries that would land outside the layer root
 // (absolute paths, "..", backslashes) and symlinks are refused before
-// anything is written or run.
+// anything is written or run. Nor is the interpreter, or what the layer
+// runs at import: Run ends with its context, killing the interpreter with
+// every process it started, and says what it was waiting for.
 package layertest
 
 import (
 	"archive/zip"
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -27,6 +30,9 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/galerly/galerly-lambda/build/internal/clip"
+	"github.com/galerly/galerly-lambda/build/internal/procgroup"
+	"github.com/galerly/galerly-lambda/build/internal/regular"
 	"github.com/galerly/galerly-lambda/build/target"
 )
 
@@ -110,8 +116,8 @@ func Run(ctx context.Context, opts Options) error {
 		return errors.New("layer test: no module to import given")
 	}
 	for _, m := range opts.Modules {
-		if !validModule(m) {
-			return fmt.Errorf("layer test: %q is not a module name (want dotted identifiers, e.g. PIL.Image)", m)
+		if err := CheckModule(m); err != nil {
+			return fmt.Errorf("layer test: %w", err)
 		}
 	}
 	stdout, stderr := opts.Stdout, opts.Stderr
@@ -131,7 +137,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err := os.Mkdir(opt, 0o755); err != nil {
 		return fmt.Errorf("layer test: %w", err)
 	}
-	entries, err := extract(opts.Zip, opt)
+	entries, err := extract(ctx, opts.Zip, opt)
 	if err != nil {
 		return err
 	}
@@ -191,8 +197,16 @@ type session struct {
 	stdout, stderr io.Writer
 }
 
-// validModule accepts dotted Python identifiers, so no name can be taken
-// for an interpreter option or a relative import.
+// CheckModule accepts dotted Python identifiers, e.g. PIL.Image, so no
+// name given to import can be taken for an interpreter option or a
+// relative import.
+func CheckModule(m string) error {
+	if !validModule(m) {
+		return fmt.Errorf("%s is not a module name (want dotted identifiers, e.g. PIL.Image)", clip.Quote(m))
+	}
+	return nil
+}
+
 func validModule(m string) bool {
 	for _, part := range strings.Split(m, ".") {
 		if part == "" {
@@ -219,27 +233,43 @@ type interpreter struct {
 }
 
 // pythonVersion asks the interpreter for its major.minor and bytecode
-// cache tag.
+// cache tag, within ctx.
 func pythonVersion(ctx context.Context, python, dir string, env []string) (interpreter, error) {
-	cmd := exec.CommandContext(ctx, python, "-S", "-s", "-E", "-B", "-c",
+	cmd := procgroup.Command(ctx, waitDelay, python, "-S", "-s", "-E", "-B", "-c",
 		`import sys; print("%d.%d" % sys.version_info[:2], sys.implementation.cache_tag or "-")`)
 	cmd.Dir, cmd.Env = dir, env
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) && len(ee.Stderr) > 0 {
-			return interpreter{}, fmt.Errorf("interpreter %s: %w: %s", python, err, strings.TrimSpace(string(ee.Stderr)))
-		}
-		return interpreter{}, fmt.Errorf("interpreter %s: %w", python, err)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := procgroup.Run(cmd)
+	if ctx.Err() != nil {
+		return interpreter{}, fmt.Errorf("interpreter %s had not started when %v; it was killed with the processes it started", clip.String(python), ended(ctx))
 	}
-	v, tag, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+	if err != nil {
+		if msg := strings.TrimSpace(errOut.String()); msg != "" {
+			return interpreter{}, fmt.Errorf("interpreter %s: %w: %s", clip.String(python), err, clip.String(msg))
+		}
+		return interpreter{}, fmt.Errorf("interpreter %s: %w", clip.String(python), err)
+	}
+	v, tag, _ := strings.Cut(strings.TrimSpace(out.String()), " ")
 	if !versionRE.MatchString(v) {
-		return interpreter{}, fmt.Errorf("interpreter %s reports version %q, want Python 3", python, v)
+		return interpreter{}, fmt.Errorf("interpreter %s reports version %s, want Python 3", clip.String(python), clip.Quote(v))
 	}
 	if !cacheTagRE.MatchString(tag) {
 		tag = "" // sys.implementation.cache_tag is None: no bytecode is ever read
 	}
 	return interpreter{version: v, cacheTag: tag}, nil
+}
+
+// ended says why ctx ended, for messages: its cause (the caller's
+// deadline, "the --timeout of 2m0s ran out") or that it was cancelled.
+func ended(ctx context.Context) string {
+	if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+		return cause.Error()
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return "the deadline passed"
+	}
+	return "the test was cancelled"
 }
 
 // shipsBytecode says whether the layer holds bytecode the interpreter
@@ -262,6 +292,9 @@ func shipsBytecode(entries []string, tag string) bool {
 
 // result is one line of the bootstrap's report.
 type result struct {
+	// Start, when set, says the bootstrap begins importing that module;
+	// the other fields are then empty.
+	Start     string     `json:"start"`
 	Module    string     `json:"module"`
 	OK        bool       `json:"ok"`
 	Version   string     `json:"version"`
@@ -282,6 +315,8 @@ type compiled struct {
 
 // importAll runs the bootstrap. It reports on file descriptor 3, so that
 // whatever the imported modules print cannot be mistaken for a result.
+// When ctx ends first, the interpreter is killed with every process it
+// started, and the error names the module it was importing.
 func (s session) importAll(ctx context.Context) error {
 	opts, stdout, stderr := s.opts, s.stdout, s.stderr
 	r, w, err := os.Pipe()
@@ -292,20 +327,24 @@ func (s session) importAll(ctx context.Context) error {
 	args := append([]string{"-S", "-s", "-E", "-B", "-c", bootstrap, s.opt}, s.paths...)
 	args = append(args, "--")
 	args = append(args, opts.Modules...)
-	cmd := exec.CommandContext(ctx, opts.Python, args...)
+	cmd := procgroup.Command(ctx, waitDelay, opts.Python, args...)
 	cmd.Dir, cmd.Env = s.dir, s.env
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	cmd.ExtraFiles = []*os.File{w}
-	cmd.WaitDelay = waitDelay
-	if err := cmd.Start(); err != nil {
+	if err := procgroup.Start(cmd); err != nil {
 		w.Close()
-		return fmt.Errorf("interpreter %s: %w", opts.Python, err)
+		return fmt.Errorf("interpreter %s: %w", clip.String(opts.Python), err)
 	}
 	w.Close()
+	// The results pipe is closed when ctx ends, so the read below ends
+	// too, whoever may still hold the pipe's other end.
+	stopReading := context.AfterFunc(ctx, func() { r.SetReadDeadline(time.Now()) })
+	defer stopReading()
 
 	var failed *result
 	var fromSource []compiled // by the modules that imported
 	done := 0
+	importing := "" // the module being imported, "" before the first and after each
 	dec := json.NewDecoder(r)
 	// Reads no more than one result per module: a process the imports
 	// left behind could hold the pipe open and delay its end of file.
@@ -314,6 +353,11 @@ func (s session) importAll(ctx context.Context) error {
 		if err := dec.Decode(&res); err != nil {
 			break // the interpreter died, maybe mid-line: Wait tells how
 		}
+		if res.Start != "" {
+			importing = res.Start
+			continue
+		}
+		importing = ""
 		if !res.OK {
 			failed = &res
 			break
@@ -330,10 +374,18 @@ func (s session) importAll(ctx context.Context) error {
 	if errors.Is(waitErr, exec.ErrWaitDelay) {
 		waitErr = nil // the interpreter exited; only a leftover child held its output open
 	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("layer test %s: %w", opts.Zip, ctx.Err())
-	}
 	py := "python" + s.version
+	if ctx.Err() != nil && failed == nil && done < len(opts.Modules) {
+		what := "starting the interpreter, before the first import"
+		if importing != "" {
+			what = "importing " + importing
+			fmt.Fprintf(stdout, "%s\tFAILED\n", importing)
+		} else if done > 0 {
+			what = "reading the version of " + opts.Modules[done-1] + " after its import"
+		}
+		return fmt.Errorf("layer %s: test with %s stopped while %s: %s; the interpreter was killed with the processes it started",
+			opts.Zip, py, what, ended(ctx))
+	}
 	if failed != nil {
 		fmt.Fprintf(stdout, "%s\tFAILED\n", failed.Module)
 		fmt.Fprint(stderr, failed.Traceback)
@@ -411,12 +463,17 @@ func field(s string) string {
 // extract unpacks the layer zip into opt and returns its entries' names.
 // Every entry is checked before anything is written, so a refused zip
 // leaves nothing behind.
-func extract(zipPath, opt string) ([]string, error) {
-	zr, err := zip.OpenReader(zipPath)
+func extract(ctx context.Context, zipPath, opt string) ([]string, error) {
+	// --zip may name a FIFO or a device: refused unread.
+	f, st, err := regular.Open(zipPath)
+	if err != nil {
+		return nil, fmt.Errorf("layer: %w", err)
+	}
+	defer f.Close()
+	zr, err := zip.NewReader(f, st.Size())
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: %w", zipPath, err)
 	}
-	defer zr.Close()
 	var declared uint64
 	var largest *zip.File
 	names := make([]string, 0, len(zr.File))
@@ -443,6 +500,9 @@ func extract(zipPath, opt string) ([]string, error) {
 	defer root.Close()
 	budget := int64(maxUnzipped)
 	for _, f := range zr.File {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("layer %s: unzipping stopped: %s", zipPath, ended(ctx))
+		}
 		if err := extractEntry(root, f, &budget); err != nil {
 			return nil, fmt.Errorf("layer %s: entry %q: %w", zipPath, f.Name, err)
 		}

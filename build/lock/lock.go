@@ -38,7 +38,7 @@ type Error struct {
 
 // Error formats e as "FILE:LINE: message", the form editors and CI log
 // viewers turn into a link.
-func (e *Error) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
+func (e *Error) Error() string { return fmt.Sprintf("%s:%d: %v", clip.String(e.File), e.Line, e.Err) }
 
 // Unwrap returns the underlying problem.
 func (e *Error) Unwrap() error { return e.Err }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -14,8 +13,10 @@ import (
 
 	toml "github.com/pelletier/go-toml/v2"
 
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/internal/pep440"
 	"github.com/galerly/galerly-lambda/build/internal/pyname"
+	"github.com/galerly/galerly-lambda/build/internal/regular"
 	"github.com/galerly/galerly-lambda/build/wheel"
 )
 
@@ -108,10 +109,14 @@ func formatOf(name string) (lockFormat, error) {
 	case base == "pylock.toml" || pylockName.MatchString(base):
 		return pylockFormat, nil
 	case strings.HasSuffix(strings.ToLower(base), ".toml"):
-		return 0, fmt.Errorf("lock %s: a TOML lock must be named pylock.toml or pylock.NAME.toml, in lower case with no dot in NAME (PEP 751); any other name is read as a pip requirements file", name)
+		return 0, fmt.Errorf("lock %s: a TOML lock must be named pylock.toml or pylock.NAME.toml, in lower case with no dot in NAME (PEP 751); any other name is read as a pip requirements file", clip.String(name))
 	}
 	return requirementsFormat, nil
 }
+
+// MaxFileBytes is the largest lock file read: a lock of a thousand
+// packages with a dozen hashes each is about 2 MB.
+const MaxFileBytes = 16 << 20
 
 // ReadFileSelected reads the lock at path, a pip requirements file or a
 // pylock.toml (chosen by the file name, see Parse), installing the extras
@@ -120,7 +125,9 @@ func ReadFileSelected(path string, sel Selection) (*Lock, error) {
 	if _, err := formatOf(path); err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(path)
+	// A lock path may name a FIFO or a device: refused unread, and a
+	// regular file only up to a size no real lock comes near.
+	data, err := regular.ReadFile(path, MaxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read lock: %w", err)
 	}
@@ -155,7 +162,7 @@ func parseSelected(name string, data []byte, sel Selection, inc *includer) (*Loc
 		return parsePylock(name, data, sel)
 	}
 	if !sel.IsZero() {
-		return nil, fmt.Errorf("lock %s: %s: extras and dependency groups are chosen in a pylock.toml only; a requirements file lists exactly what it installs", name, sel)
+		return nil, fmt.Errorf("lock %s: %s: extras and dependency groups are chosen in a pylock.toml only; a requirements file lists exactly what it installs", clip.String(name), clip.String(sel.String()))
 	}
 	return readRequirements(inc, name, inc.lockPath, data)
 }
@@ -209,6 +216,12 @@ func parsePylock(name string, data []byte, sel Selection) (*Lock, error) {
 	if isUTF16(data) {
 		return nil, &Error{File: name, Line: 1, Err: errors.New("the lock is UTF-16; save it as UTF-8 (TOML is UTF-8)")}
 	}
+	if line, col, ok := findNUL(data); ok {
+		// TOML forbids a raw NUL; the decoder's own message would not say
+		// what or where it is.
+		return nil, &Error{File: name, Line: line,
+			Err: fmt.Errorf("NUL byte at line %d column %d: a lock is text, and this file is damaged or not a lock", line, col)}
+	}
 	data = []byte(strings.TrimPrefix(string(data), "\ufeff"))
 	var doc map[string]any
 	if err := toml.Unmarshal(data, &doc); err != nil {
@@ -220,7 +233,7 @@ func parsePylock(name string, data []byte, sel Selection) (*Lock, error) {
 		if errors.As(err, &de) {
 			line, _ = de.Position()
 		}
-		return nil, &Error{File: name, Line: max(line, 1), Err: fmt.Errorf("not valid TOML: %s", strings.TrimPrefix(err.Error(), "toml: "))}
+		return nil, &Error{File: name, Line: max(line, 1), Err: fmt.Errorf("not valid TOML: %s", clip.String(strings.TrimPrefix(err.Error(), "toml: ")))}
 	}
 	p := &pylockParser{file: name, lines: indexLines(data)}
 	l := &Lock{File: name, pylock: &pylockChecks{}}
@@ -252,12 +265,17 @@ func parsePylock(name string, data []byte, sel Selection) (*Lock, error) {
 
 // fail returns the problem at key path where, as FILE:LINE: PATH: message.
 func (p *pylockParser) fail(where, format string, args ...any) *Error {
-	return &Error{File: p.file, Line: p.lines.line(where), Err: fmt.Errorf("%s: %s", where, fmt.Sprintf(format, args...))}
+	return &Error{File: p.file, Line: p.lines.line(where), Err: fmt.Errorf("%s: %s", clip.String(where), fmt.Sprintf(format, clip.Args(args)...))}
+}
+
+// clippedErrorf is fmt.Errorf with every string argument clipped.
+func clippedErrorf(format string, args ...any) error {
+	return fmt.Errorf(format, clip.Args(args)...)
 }
 
 // note records a remark about the key at where, for the build log.
 func (p *pylockParser) note(where, format string, args ...any) {
-	p.notes = append(p.notes, fmt.Sprintf("%s:%d: %s: %s", p.file, p.lines.line(where), where, fmt.Sprintf(format, args...)))
+	p.notes = append(p.notes, fmt.Sprintf("%s:%d: %s: %s", clip.String(p.file), p.lines.line(where), clip.String(where), fmt.Sprintf(format, clip.Args(args)...)))
 }
 
 // unknownKeys notes the keys of t at where that PEP 751 does not define:
@@ -532,7 +550,7 @@ func (p *pylockParser) pkg(t map[string]any, where string, sets *markerSets) (*R
 	}
 	req := &Requirement{
 		Name:    e.name,
-		Spelled: spelled,
+		Spelled: clip.String(spelled),
 		Version: version,
 		Marker:  e.marker,
 		Line:    e.line,
@@ -714,7 +732,7 @@ func (p *pylockParser) settleFilename(w *WheelFile, e pylockEntry, version strin
 			return fn, err
 		}
 		if fn.Name != e.name || !fn.IsVersion(version) {
-			return fn, fmt.Errorf("%s is a wheel of %s %s, not of %s %s", s, fn.Name, fn.Version, e.spelled, version)
+			return fn, clippedErrorf("%s is a wheel of %s %s, not of %s %s", s, fn.Name, fn.Version, e.spelled, version)
 		}
 		return fn, nil
 	}

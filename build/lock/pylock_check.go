@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/target"
 )
 
@@ -52,13 +53,13 @@ func (c *pylockChecks) check(file string, rt target.Runtime, arch target.Arch) e
 		case !fits && open != nil:
 			return &Error{File: file, Line: c.environmentsLine, Err: open}
 		case !fits:
-			return &Error{File: file, Line: c.environmentsLine, Err: fmt.Errorf("environments: none of %s holds on %s: the lock was made for other environments", quoteAll(c.environmentsText), env)}
+			return &Error{File: file, Line: c.environmentsLine, Err: clippedErrorf("environments: none of %s holds on %s: the lock was made for other environments", quoteAll(c.environmentsText), env)}
 		}
 	}
 	if ok, err := c.requiresPython.evalOr(rt, arch, true); err != nil {
-		return &Error{File: file, Line: c.requiresLine, Err: fmt.Errorf("requires-python: %q: %w", c.requiresText, err)}
+		return &Error{File: file, Line: c.requiresLine, Err: clippedErrorf("requires-python: %q: %w", c.requiresText, err)}
 	} else if !ok {
-		return &Error{File: file, Line: c.requiresLine, Err: fmt.Errorf("requires-python: %q excludes %s: the lock was made for other Python versions", c.requiresText, rt)}
+		return &Error{File: file, Line: c.requiresLine, Err: clippedErrorf("requires-python: %q excludes %s: the lock was made for other Python versions", c.requiresText, rt)}
 	}
 	chosen := map[string]pylockEntry{}
 	for _, e := range c.entries {
@@ -68,12 +69,12 @@ func (c *pylockChecks) check(file string, rt target.Runtime, arch target.Arch) e
 			continue
 		}
 		if ok, err := e.requiresPython.evalOr(rt, arch, true); err != nil {
-			return &Error{File: file, Line: e.line, Err: fmt.Errorf("%s.requires-python: %s needs Python %s: %w", e.where, e.spelled, e.requiresText, err)}
+			return &Error{File: file, Line: e.line, Err: clippedErrorf("%s.requires-python: %s needs Python %s: %w", e.where, e.spelled, e.requiresText, err)}
 		} else if !ok {
-			return &Error{File: file, Line: e.line, Err: fmt.Errorf("%s.requires-python: %s needs Python %s, which excludes %s", e.where, e.spelled, e.requiresText, rt)}
+			return &Error{File: file, Line: e.line, Err: clippedErrorf("%s.requires-python: %s needs Python %s, which excludes %s", e.where, e.spelled, e.requiresText, rt)}
 		}
 		if prev, dup := chosen[e.name]; dup {
-			return &Error{File: file, Line: e.line, Err: fmt.Errorf("%s: %s %s here and %s %s in %s (line %d) both apply on %s: the markers of a package's entries must leave one per environment (PEP 751)", e.where, e.spelled, e.version, prev.spelled, prev.version, prev.where, prev.line, env)}
+			return &Error{File: file, Line: e.line, Err: clippedErrorf("%s: %s %s here and %s %s in %s (line %d) both apply on %s: the markers of a package's entries must leave one per environment (PEP 751)", e.where, e.spelled, e.version, prev.spelled, prev.version, prev.where, prev.line, env)}
 		}
 		if e.problem != nil {
 			return e.problem
@@ -94,7 +95,7 @@ func (m *Marker) evalOr(rt target.Runtime, arch target.Arch, absent bool) (bool,
 func quoteAll(ss []string) string {
 	q := make([]string, len(ss))
 	for i, s := range ss {
-		q[i] = fmt.Sprintf("%q", s)
+		q[i] = clip.Quote(s)
 	}
 	return strings.Join(q, ", ")
 }

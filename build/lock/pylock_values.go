@@ -137,20 +137,20 @@ func requiresPythonMarker(spec string) (*Marker, error) {
 		v := strings.TrimSpace(strings.TrimPrefix(c, op))
 		switch {
 		case op == "":
-			return nil, fmt.Errorf("%q: %q is not a comparison such as >=3.9", spec, c)
+			return nil, clippedErrorf("%q: %q is not a comparison such as >=3.9", spec, c)
 		case op == "===":
-			return nil, fmt.Errorf("%q: arbitrary equality (===) is not supported", spec)
+			return nil, clippedErrorf("%q: arbitrary equality (===) is not supported", spec)
 		case v == "" || strings.ContainsAny(v, `"' `):
-			return nil, fmt.Errorf("%q: %q is not a version", spec, v)
+			return nil, clippedErrorf("%q: %q is not a version", spec, v)
 		}
 		clauses = append(clauses, "python_full_version "+op+` "`+v+`"`)
 	}
 	if len(clauses) == 0 {
-		return nil, fmt.Errorf("%q: no version comparison", spec)
+		return nil, clippedErrorf("%q: no version comparison", spec)
 	}
 	m, err := parseMarker(strings.Join(clauses, " and "), false)
 	if err != nil {
-		return nil, fmt.Errorf("%q: %w", spec, err)
+		return nil, clippedErrorf("%q: %w", spec, err)
 	}
 	return m, nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 )
 
 // DefaultExcludes returns the patterns every walk starts with: what must
@@ -91,10 +93,10 @@ func compile(text string, include bool) (pattern, error) {
 		case "":
 			return p, errors.New(`empty folder name ("//")`)
 		case ".", "..":
-			return p, fmt.Errorf("%q element: patterns are relative to the source folder and stay inside it", seg)
+			return p, fmt.Errorf("%s element: patterns are relative to the source folder and stay inside it", clip.Quote(seg))
 		}
 		if _, err := path.Match(seg, ""); err != nil {
-			return p, fmt.Errorf("bad pattern element %q: %w", seg, err)
+			return p, fmt.Errorf("bad pattern element %s: %w", clip.Quote(seg), err)
 		}
 	}
 	return p, nil
@@ -152,7 +154,7 @@ func compileFilter(f Filter) (rules, error) {
 		for _, text := range list {
 			p, err := compile(text, include)
 			if err != nil {
-				return fmt.Errorf("%s pattern %q: %w", kind, text, err)
+				return fmt.Errorf("%s pattern %s: %w", kind, clip.Quote(text), err)
 			}
 			rs = append(rs, p)
 		}

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/galerly/galerly-lambda/build/internal/regular"
 )
 
 // privateKeyRE matches the first line of a PEM or OpenSSH private key
@@ -104,7 +105,7 @@ func credentialsIn(name, abs string) string {
 	if !ok {
 		return ""
 	}
-	fh, err := os.Open(abs)
+	fh, _, err := regular.Open(abs)
 	if err != nil {
 		return ""
 	}
@@ -163,7 +164,7 @@ func (w *walker) checkExcluded(rel, name, abs string) {
 		w.warn(rel, keyByName(name), false)
 	case strings.HasSuffix(strings.ToLower(name), ".pem"):
 		var scan keyScanner
-		if fh, err := os.Open(abs); err == nil {
+		if fh, _, err := regular.Open(abs); err == nil {
 			io.Copy(&scan, io.LimitReader(fh, pemReadMax))
 			fh.Close()
 		}

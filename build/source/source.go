@@ -33,7 +33,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/galerly/galerly-lambda/build/internal/clip"
+	"github.com/galerly/galerly-lambda/build/internal/regular"
 	"github.com/galerly/galerly-lambda/build/pack"
+	"github.com/galerly/galerly-lambda/build/target"
 )
 
 // Filter adds patterns to the default excludes ([DefaultExcludes]). The
@@ -82,9 +85,9 @@ type File struct {
 // if the content is no longer the content that was hashed, so a file edited
 // during a build cannot ship under the old hash.
 func (f File) Open() (io.ReadCloser, error) {
-	fh, err := os.Open(f.abs)
+	fh, _, err := regular.Open(f.abs)
 	if err != nil {
-		return nil, fmt.Errorf("source file %s: %w", f.Path, err)
+		return nil, fmt.Errorf("source file %s: %w", clip.String(f.Path), err)
 	}
 	return &verifyingReader{f: fh, file: f, h: sha256.New()}, nil
 }
@@ -121,11 +124,11 @@ func Walk(root string, f Filter) (*Tree, error) {
 	st, err := os.Stat(root)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("source folder %s does not exist", root)
+		return nil, fmt.Errorf("source folder %s does not exist", clip.String(root))
 	case err != nil:
-		return nil, fmt.Errorf("source folder %s: %w", root, err)
+		return nil, fmt.Errorf("source folder %s: %w", clip.String(root), err)
 	case !st.IsDir():
-		return nil, fmt.Errorf("source %s is not a folder: give the folder that holds the function's code", root)
+		return nil, fmt.Errorf("source %s is not a folder: give the folder that holds the function's code", clip.String(root))
 	}
 	w := &walker{root: root, rules: rs, tree: &Tree{Root: root}}
 	if _, err := w.dir("", root, false); err != nil {
@@ -134,9 +137,9 @@ func Walk(root string, f Filter) (*Tree, error) {
 	t := w.tree
 	if len(t.Files) == 0 {
 		if len(t.Excluded) == 0 {
-			return nil, fmt.Errorf("source folder %s packs nothing: it holds no files", root)
+			return nil, fmt.Errorf("source folder %s packs nothing: it holds no files", clip.String(root))
 		}
-		return nil, fmt.Errorf("source folder %s packs nothing: everything in it is excluded (%s)", root, listSome(t.Excluded))
+		return nil, fmt.Errorf("source folder %s packs nothing: everything in it is excluded (%s)", clip.String(root), listSome(t.Excluded))
 	}
 	slices.SortFunc(t.Files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	slices.Sort(t.Excluded)
@@ -176,7 +179,7 @@ func (w *walker) verdict(rel string, isDir, inherited bool) bool {
 func (w *walker) dir(rel, abs string, excluded bool) (int, error) {
 	entries, err := os.ReadDir(abs)
 	if err != nil {
-		return 0, fmt.Errorf("source folder %s: %w", w.root, err)
+		return 0, fmt.Errorf("source folder %s: %w", clip.String(w.root), err)
 	}
 	shipped := 0
 	for _, e := range entries {
@@ -196,7 +199,7 @@ func (w *walker) dir(rel, abs string, excluded bool) (int, error) {
 			}
 			dest, _ := os.Readlink(cabs)
 			return 0, fmt.Errorf("source folder %s: %s is a symlink (to %s), and a function package holds no symlinks: replace it with the file itself, or exclude it with --exclude %s",
-				w.root, crel, dest, crel)
+				clip.String(w.root), clip.String(crel), clip.String(dest), clip.String(crel))
 		case typ.IsDir():
 			cex := w.verdict(crel, true, excluded)
 			if cex && (neverEntered(name, cabs) || isCache(name) && !w.rules.hasIncludes()) {
@@ -229,7 +232,7 @@ func (w *walker) dir(rel, abs string, excluded bool) (int, error) {
 				w.tree.Excluded = append(w.tree.Excluded, crel)
 				continue
 			}
-			return 0, fmt.Errorf("source folder %s: %s is not a regular file (%v); exclude it with --exclude %s", w.root, crel, typ, crel)
+			return 0, fmt.Errorf("source folder %s: %s is %s, not a regular file; exclude it with --exclude %s", clip.String(w.root), clip.String(crel), regular.Describe(typ), clip.String(crel))
 		}
 	}
 	return shipped, nil
@@ -262,26 +265,30 @@ func isCache(name string) bool {
 // file hashes one file that ships, scanning it for private keys on the way.
 func (w *walker) file(rel, name, abs string) error {
 	if err := pack.CheckPath(rel); err != nil {
-		return fmt.Errorf("source folder %s: file %q cannot go in a zip: %w; rename it or exclude it", w.root, rel, err)
+		return fmt.Errorf("source folder %s: file %s cannot go in a zip: %w; rename it or exclude it", clip.String(w.root), clip.Quote(rel), err)
 	}
-	fh, err := os.Open(abs)
+	// Listed as a regular file, but it may have been replaced since (by a
+	// FIFO, which would block the read): regular.Open refuses that unread.
+	fh, st, err := regular.Open(abs)
+	var special *regular.NotRegularError
+	if errors.As(err, &special) {
+		return fmt.Errorf("source folder %s: %s is %s, not a regular file; exclude it with --exclude %s", clip.String(w.root), clip.String(rel), regular.Describe(special.Mode), clip.String(rel))
+	}
 	if err != nil {
-		return fmt.Errorf("source folder %s: %w", w.root, err)
+		return fmt.Errorf("source folder %s: %w", clip.String(w.root), err)
 	}
 	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return fmt.Errorf("source folder %s: %s: %w", w.root, rel, err)
-	}
-	if !st.Mode().IsRegular() {
-		// Replaced by something else since the folder was listed.
-		return fmt.Errorf("source folder %s: %s is not a regular file (%v)", w.root, rel, st.Mode().Type())
+	if st.Size() > target.MaxUnzippedBytes {
+		// It cannot ship, and hashing it could take longer than any build
+		// should (a sparse file may claim terabytes).
+		return fmt.Errorf("source folder %s: %s is %d bytes, more than Lambda's limit of %d bytes on a function and its layers unzipped; exclude it with --exclude %s",
+			clip.String(w.root), clip.String(rel), st.Size(), int64(target.MaxUnzippedBytes), clip.String(rel))
 	}
 	h := sha256.New()
 	var scan keyScanner
 	n, err := io.Copy(io.MultiWriter(h, &scan), fh)
 	if err != nil {
-		return fmt.Errorf("source folder %s: read %s: %w", w.root, rel, err)
+		return fmt.Errorf("source folder %s: read %s: %w", clip.String(w.root), clip.String(rel), err)
 	}
 	mode := fs.FileMode(0o644)
 	if st.Mode()&0o111 != 0 {
@@ -317,7 +324,7 @@ func (r *verifyingReader) Read(p []byte) (int, error) {
 	if err == io.EOF {
 		if sum := hex.EncodeToString(r.h.Sum(nil)); r.n != r.file.Size || sum != r.file.SHA256 {
 			return n, fmt.Errorf("source file %s changed while packing (%d bytes, sha256 %s; it had %d bytes, sha256 %s when the folder was read)",
-				r.file.Path, r.n, sum, r.file.Size, r.file.SHA256)
+				clip.String(r.file.Path), r.n, sum, r.file.Size, r.file.SHA256)
 		}
 	}
 	return n, err

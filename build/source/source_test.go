@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/galerly/galerly-lambda/internal/testenv"
 )
 
 // writeFiles creates each path (slash-separated, under root) with its
@@ -251,7 +253,7 @@ func TestWalkRefuses(t *testing.T) {
 				t.Skipf("mkfifo: %v", err)
 			}
 			return root
-		}, Filter{}, "pipe is not a regular file"},
+		}, Filter{}, "pipe is a named pipe (FIFO), not a regular file; exclude it with --exclude pipe"},
 		{"a name a zip cannot hold", func(t *testing.T, root string) string {
 			writeFiles(t, root, map[string]string{"api.py": "", "bad\nname.py": ""})
 			return root
@@ -524,5 +526,31 @@ func TestWalkWarnsAboutSecretFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A file that ships and is replaced by a FIFO after the walk is refused
+// when the build opens it, by name, without blocking on it.
+func TestFileReplacedByAFIFOIsNotRead(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{"api.py": "x = 1\n"})
+	tree, err := Walk(root, Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(root, "api.py")
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	testenv.FIFO(t, p)
+	testenv.NoBlock(t, "opening a FIFO that replaced a source file", func() {
+		rc, oerr := tree.Files[0].Open()
+		if oerr == nil {
+			rc.Close()
+		}
+		err = oerr
+	})
+	if err == nil || !strings.Contains(err.Error(), "source file api.py: "+p+" is a named pipe (FIFO), not a regular file") {
+		t.Errorf("Open = %v, want an error naming the FIFO", err)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 )
 
 // Location is an S3 object: a bucket and a key.
@@ -49,7 +51,7 @@ type URIError struct {
 }
 
 // Error quotes the URI and gives the reason.
-func (e *URIError) Error() string { return fmt.Sprintf("%q: %v", e.URI, e.Err) }
+func (e *URIError) Error() string { return fmt.Sprintf("%s: %v", clip.Quote(e.URI), e.Err) }
 
 // Unwrap returns the reason.
 func (e *URIError) Unwrap() error { return e.Err }
@@ -67,7 +69,7 @@ func parseURI(s string) (Location, error) {
 		return Location{}, err
 	}
 	if !hasSlash || key == "" {
-		return Location{}, fmt.Errorf("no key: want s3://%s/KEY", bucket)
+		return Location{}, fmt.Errorf("no key: want s3://%s/KEY", clip.String(bucket))
 	}
 	if err := checkKey(key); err != nil {
 		return Location{}, err
@@ -78,23 +80,23 @@ func parseURI(s string) (Location, error) {
 // checkBucket applies S3's general-purpose bucket naming rules.
 func checkBucket(b string) error {
 	if len(b) < 3 || len(b) > 63 {
-		return fmt.Errorf("bucket name %q: must be 3 to 63 characters", b)
+		return fmt.Errorf("bucket name %s: must be 3 to 63 characters", clip.Quote(b))
 	}
 	for _, r := range b {
 		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-') {
-			return fmt.Errorf("bucket name %q: only lowercase letters, digits, '.' and '-' are allowed, not %q", b, r)
+			return fmt.Errorf("bucket name %s: only lowercase letters, digits, '.' and '-' are allowed, not %q", clip.Quote(b), r)
 		}
 	}
 	if !isAlnum(b[0]) || !isAlnum(b[len(b)-1]) {
-		return fmt.Errorf("bucket name %q: must begin and end with a letter or digit", b)
+		return fmt.Errorf("bucket name %s: must begin and end with a letter or digit", clip.Quote(b))
 	}
 	for _, bad := range []string{"..", ".-", "-."} {
 		if strings.Contains(b, bad) {
-			return fmt.Errorf("bucket name %q: must not contain %q", b, bad)
+			return fmt.Errorf("bucket name %s: must not contain %q", clip.Quote(b), bad)
 		}
 	}
 	if _, err := netip.ParseAddr(b); err == nil {
-		return fmt.Errorf("bucket name %q: must not be an IP address", b)
+		return fmt.Errorf("bucket name %s: must not be an IP address", clip.Quote(b))
 	}
 	return nil
 }
@@ -106,22 +108,22 @@ func checkKey(k string) error {
 		return fmt.Errorf("key is %d bytes, S3 allows %d", len(k), maxKeyBytes)
 	}
 	if !utf8.ValidString(k) {
-		return fmt.Errorf("key %q is not valid UTF-8", k)
+		return fmt.Errorf("key %s is not valid UTF-8", clip.Quote(k))
 	}
 	if strings.HasSuffix(k, "/") {
-		return fmt.Errorf("key %q ends in '/': give the object's name, e.g. %sartifact.zip", k, k)
+		return fmt.Errorf("key %s ends in '/': give the object's name, e.g. %sartifact.zip", clip.Quote(k), clip.String(k))
 	}
 	for _, r := range k {
 		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("key %q contains the control character %U", k, r)
+			return fmt.Errorf("key %s contains the control character %U", clip.Quote(k), r)
 		}
 	}
 	for _, seg := range strings.Split(k, "/") {
 		switch seg {
 		case "":
-			return fmt.Errorf("key %q has an empty path segment (\"//\" or a leading '/')", k)
+			return fmt.Errorf("key %s has an empty path segment (\"//\" or a leading '/')", clip.Quote(k))
 		case ".", "..":
-			return fmt.Errorf("key %q has a %q segment", k, seg)
+			return fmt.Errorf("key %s has a %q segment", clip.Quote(k), seg)
 		}
 	}
 	return nil

@@ -171,7 +171,7 @@ func pyVersion(digits string) (major, minor int, ok bool) {
 
 func interpreterFit(py, abi string, r target.Runtime) interpFit {
 	no := func(near int, format string, args ...any) interpFit {
-		return interpFit{near: near, reason: fmt.Sprintf(format, clipped(args)...)}
+		return interpFit{near: near, reason: fmt.Sprintf(format, clip.Args(args)...)}
 	}
 	unusable := func() interpFit {
 		return no(nearImpl, "%s-%s is not a tag CPython on %s loads (want %s, abi3 or py3)", py, abi, r, r.CPTag())
@@ -341,7 +341,7 @@ func parseManylinux(p string) (policy string, glibc target.Glibc, machine string
 
 func platformFit(p string, r target.Runtime, a target.Arch) platFit {
 	no := func(format string, args ...any) platFit {
-		return platFit{reason: fmt.Sprintf(format, clipped(args)...)}
+		return platFit{reason: fmt.Sprintf(format, clip.Args(args)...)}
 	}
 	switch {
 	case p == "any":
@@ -376,17 +376,4 @@ func platformFit(p string, r target.Runtime, a target.Arch) platFit {
 		return no("Android wheel; Lambda runs Linux")
 	}
 	return no("platform tag %s is not one Lambda runs: want manylinux (glibc Linux) or any", p)
-}
-
-// clipped clips the strings among a reason's arguments: they are tags
-// from a file name, which an index may make as long as it likes.
-func clipped(args []any) []any {
-	out := make([]any, len(args))
-	for i, a := range args {
-		if s, ok := a.(string); ok {
-			a = clip.String(s)
-		}
-		out[i] = a
-	}
-	return out
 }

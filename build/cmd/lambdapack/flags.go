@@ -167,8 +167,8 @@ const defaultTimeout = 10 * time.Minute
 type timeoutFlag struct{ d time.Duration }
 
 func (t *timeoutFlag) register(fs *flag.FlagSet) {
-	fs.DurationVar(&t.d, "timeout", defaultTimeout, "fail after `DURATION` (e.g. 10m, 90s) if the command is not done: this bounds all its network work "+
-		"(index pages, downloads, S3 and Lambda requests, and their retries); the error names what was being waited for")
+	fs.DurationVar(&t.d, "timeout", defaultTimeout, "fail after `DURATION` (e.g. 10m, 90s) if the command is not done: this bounds everything it waits for "+
+		"(index pages, downloads, S3 and Lambda requests and their retries, the interpreters it probes and compiles with); the error names what was being waited for")
 }
 
 // timeoutCause is why a command's context ended at its deadline; errors

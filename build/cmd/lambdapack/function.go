@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/galerly/galerly-lambda/build"
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/source"
 )
 
@@ -61,7 +62,7 @@ func runFunction(ctx context.Context, args []string, e *env) error {
 // functionOptions validates the function command's flags.
 func functionOptions(fs *flag.FlagSet, src, lockPath, out string, filter source.Filter, layers sizeList, tf *targetFlags, sf *sourceFlags) (build.FunctionOptions, error) {
 	if fs.NArg() > 0 {
-		return build.FunctionOptions{}, usagef("unexpected argument %q", fs.Arg(0))
+		return build.FunctionOptions{}, usagef("unexpected argument %s", clip.Quote(fs.Arg(0)))
 	}
 	if src == "" {
 		return build.FunctionOptions{}, usagef("--src is required")
@@ -104,6 +105,9 @@ func functionOptions(fs *flag.FlagSet, src, lockPath, out string, filter source.
 	if err := build.CheckOutNotInput(out, opts.Inputs()); err != nil {
 		return build.FunctionOptions{}, usagef("--out: %v", err)
 	}
+	if err := build.CheckCacheNotInSrc(opts.CacheDir, src); err != nil {
+		return build.FunctionOptions{}, usagef("--cache: %v", err)
+	}
 	return opts, nil
 }
 
@@ -123,7 +127,7 @@ func (s *sizeList) String() string {
 func (s *sizeList) Set(v string) error {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 {
-		return fmt.Errorf("want a size in bytes (a whole number, as a layer's unzippedBytes), got %q", v)
+		return fmt.Errorf("want a size in bytes (a whole number, as a layer's unzippedBytes), got %s", clip.Quote(v))
 	}
 	*s = append(*s, n)
 	return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/galerly/galerly-lambda/build"
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 )
 
 // runKey prints the layer key of a lock: the same value the Pulumi program
@@ -21,7 +22,7 @@ func runKey(ctx context.Context, args []string, e *env) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+		return usagef("unexpected argument %s", clip.Quote(fs.Arg(0)))
 	}
 	if *lockPath == "" {
 		return usagef("--lock is required")

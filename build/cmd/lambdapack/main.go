@@ -13,7 +13,7 @@
 //	lambdapack function --src DIR [--lock FILE] --runtime python3.X --arch ... --out FILE.zip [lock flags]
 //	                 [--exclude PAT]... [--include PAT]... [--with-layer-unzipped BYTES]... [source and cache flags] [--upload s3://BUCKET/KEY] [--timeout 10m]
 //	lambdapack copy  --build-key KEY --from s3://BUCKET/KEY [--from-region REGION] --to s3://BUCKET/KEY [--timeout 10m]
-//	lambdapack test  --zip FILE --python INTERPRETER --import MODULE [--import MODULE]... [--expect-bytecode[=false]]
+//	lambdapack test  --zip FILE --python INTERPRETER --import MODULE [--import MODULE]... [--expect-bytecode[=false]] [--timeout 2m]
 //	lambdapack verify --function NAME [--qualifier live] --expect-layer ARN [--invoke] [--sbom s3://BUCKET/KEY.cdx.json] [--timeout 10m]
 //	lambdapack coldstarts --function NAME [--since 24h] [--json] [--timeout 10m]
 //
@@ -24,8 +24,10 @@
 //
 // layer and function compile each runtime's bytecode with its own CPython
 // (--no-bytecode for none, --python 3.X=PATH to name one). --timeout bounds
-// a command's network work (default 10m): past it the command fails,
-// naming what it was waiting for.
+// everything a command waits for (default 10m; 2m for test): the network,
+// the interpreters it looks for and compiles with, test's imports. Past it
+// the command fails, naming what it was waiting for, and every process it
+// started is killed with whatever that process started.
 //
 // coldstarts reads the function's REPORT and INIT_REPORT lines (text log
 // format) or platform.report and platform.initReport records (JSON log
@@ -51,7 +53,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
+
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 )
 
 // Exit codes of the CLI contract.
@@ -120,6 +125,9 @@ func main() {
 
 // run executes one command line and returns the exit code.
 func run(ctx context.Context, args []string, e *env) int {
+	// Whatever quotes an argument on stderr (a message from any depth of
+	// the build, or the flag package's own) quotes it clipped.
+	e = &env{stdout: e.stdout, stderr: &clippingWriter{w: e.stderr, inputs: echoInputs(args)}}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printUsage(e.stderr)
 		if len(args) == 0 {
@@ -149,9 +157,42 @@ func run(ctx context.Context, args []string, e *env) int {
 			return exitFail
 		}
 	}
-	fmt.Fprintf(e.stderr, "lambdapack: unknown command %q\n", args[0])
+	fmt.Fprintf(e.stderr, "lambdapack: unknown command %s\n", clip.Quote(args[0]))
 	printUsage(e.stderr)
 	return exitUsage
+}
+
+// clippingWriter clips, in each write, the inputs it holds (clip.Inputs).
+type clippingWriter struct {
+	w      io.Writer
+	inputs []string
+}
+
+func (c *clippingWriter) Write(p []byte) (int, error) {
+	if len(c.inputs) == 0 {
+		return c.w.Write(p)
+	}
+	if _, err := io.WriteString(c.w, clip.Inputs(string(p), c.inputs)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// echoInputs is what a message may quote of args: each argument, the
+// value of a --flag=VALUE or 3.X=PATH, and a flag's name as the flag
+// package names an unknown one (-NAME).
+func echoInputs(args []string) []string {
+	var out []string
+	for _, a := range args {
+		if len(a) <= clip.Max {
+			continue
+		}
+		out = append(out, a, strings.TrimLeft(a, "-"))
+		if _, v, ok := strings.Cut(a, "="); ok {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // errReported is returned by a command that has already printed why it

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/galerly/galerly-lambda/internal/testenv"
 )
@@ -49,5 +50,41 @@ func TestTestCommandBytecode(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("lambdapack test %q: exit %d, stderr %q; want exit 2 and %q", tc.args, r.code, r.stderr, tc.want)
 		}
+	}
+}
+
+// --timeout bounds the interpreter's start and the imports: a module that
+// sleeps at import fails the test at the deadline (exit 1), named, with
+// the modules before it reported. A name that is not a module is a usage
+// error (exit 2), clipped when it is huge.
+func TestTestCommandTimeoutAndUsage(t *testing.T) {
+	python := testenv.FindPython(t, "3.12")
+	zipPath := filepath.Join(t.TempDir(), "layer.zip")
+	if err := os.WriteFile(zipPath, zipOf(t, "python/sleepy.py", "import time\ntime.sleep(600)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r := lambdapackWithin(t, 30*time.Second, "test", "--zip", zipPath, "--python", python, "--import", "json", "--import", "sleepy", "--timeout", "2s")
+	if took := time.Since(start); took > 8*time.Second {
+		t.Errorf("took %v with --timeout 2s", took)
+	}
+	want := "lambdapack test: layer " + zipPath + ": test with python3.12 stopped while importing sleepy: the --timeout of 2s ran out; the interpreter was killed with the processes it started\n"
+	if r.code != exitFail || r.stderr != want || !strings.HasPrefix(r.stdout, "json\tok\t") || !strings.HasSuffix(r.stdout, "\nsleepy\tFAILED\n") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 and %q", r.code, r.stdout, r.stderr, want)
+	}
+
+	huge := strings.Repeat("x-", 1<<20)
+	for _, c := range []struct{ module, want string }{
+		{"-c", `lambdapack test: --import "-c" is not a module name (want dotted identifiers, e.g. PIL.Image)`},
+		{"a..b", `--import "a..b" is not a module name`},
+		{huge, `--import "` + huge[:200] + `"... (2097152 bytes) is not a module name`},
+	} {
+		r := lambdapack("test", "--zip", zipPath, "--python", python, "--import", c.module)
+		if r.code != exitUsage || !strings.Contains(r.stderr, c.want) || len(r.stderr) > 1000 {
+			t.Errorf("--import %.20q: exit %d, stderr %.300q; want exit 2 and %.300q", c.module, r.code, r.stderr, c.want)
+		}
+	}
+	if r := lambdapack("test", "--zip", zipPath, "--python", python, "--import", "json", "--timeout", "0s"); r.code != exitUsage {
+		t.Errorf("--timeout 0s: exit %d, want 2", r.code)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/galerly/galerly-lambda/build/awsconfig"
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/upload"
 	"github.com/galerly/galerly-lambda/build/verify"
 )
@@ -29,7 +30,7 @@ func runVerify(ctx context.Context, args []string, e *env) error {
 	}
 	switch {
 	case fs.NArg() > 0:
-		return usagef("unexpected argument %q", fs.Arg(0))
+		return usagef("unexpected argument %s", clip.Quote(fs.Arg(0)))
 	case *function == "":
 		return usagef("--function is required")
 	case *expect == "":

@@ -5,7 +5,10 @@
 package clip
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -43,3 +46,59 @@ func head(s string) string {
 	}
 	return s[:n]
 }
+
+// Args returns args with every string among them clipped (String), for
+// a format whose values come from input: fmt.Sprintf(format,
+// clip.Args(args)...).
+func Args(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			a = String(s)
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// Inputs returns msg with every input longer than Max that it holds, as
+// is or quoted (strconv.Quote, as %q writes it), clipped as String and
+// Quote clip it. A command line uses it on what it prints, with its
+// arguments (and, for --flag=VALUE, their values) as inputs: a message
+// may quote an argument from any depth of the code, and however long the
+// argument was, the message stays short.
+func Inputs(msg string, inputs []string) string {
+	var long []string
+	for _, in := range inputs {
+		if len(in) > Max {
+			long = append(long, in)
+		}
+	}
+	// The longest first, so a value is not clipped inside a longer input
+	// that holds it.
+	slices.SortFunc(long, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	for _, in := range long {
+		if !strings.Contains(msg, in) {
+			continue
+		}
+		msg = strings.ReplaceAll(msg, strconv.Quote(in), Quote(in))
+		msg = strings.ReplaceAll(msg, in, String(in))
+	}
+	return msg
+}
+
+// Error returns err with its message clipped as String clips it, for an
+// error from below (a DNS lookup naming a host, a file system call naming
+// a path) that quotes input of any length. errors.Is and errors.As still
+// see err.
+func Error(err error) error {
+	if err == nil || len(err.Error()) <= Max {
+		return err
+	}
+	return &clipped{err}
+}
+
+type clipped struct{ err error }
+
+func (c *clipped) Error() string { return String(c.err.Error()) }
+func (c *clipped) Unwrap() error { return c.err }

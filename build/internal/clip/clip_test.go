@@ -35,3 +35,31 @@ func TestClip(t *testing.T) {
 		})
 	}
 }
+
+// Inputs clips each long input wherever a message holds it, quoted or
+// not; short inputs and the rest of the message are left as they are.
+func TestInputs(t *testing.T) {
+	long := strings.Repeat("x", 1<<20)
+	path := "/tmp/" + long + "/layer.zip"
+	msg := "lambdapack layer: output " + path + " is a folder; unexpected argument " + strconv.Quote(long) + " near --arch arm"
+	got := Inputs(msg, []string{"layer", "--out", path, long, "--arch", "arm"})
+	want := "lambdapack layer: output " + String(path) + " is a folder; unexpected argument " + Quote(long) + " near --arch arm"
+	if got != want {
+		t.Errorf("Inputs = %.300q, want %.300q", got, want)
+	}
+	if len(got) > 1000 {
+		t.Errorf("Inputs left %d bytes", len(got))
+	}
+	if got := Inputs("nothing long", []string{long}); got != "nothing long" {
+		t.Errorf("Inputs changed a message without the input: %q", got)
+	}
+}
+
+// Args clips the strings among a format's arguments and leaves the rest.
+func TestArgs(t *testing.T) {
+	long := strings.Repeat("y", 1000)
+	got := Args([]any{long, 7, "short", strconv.ErrRange})
+	if got[0] != String(long) || got[1] != 7 || got[2] != "short" || got[3] != strconv.ErrRange {
+		t.Errorf("Args = %v", got)
+	}
+}
