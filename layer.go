@@ -74,6 +74,10 @@ type Layer struct {
 	// zip.
 	Licenses  pulumi.StringOutput
 	SbomS3Uri pulumi.StringOutput
+	// SharingWarning is the warning the update logged because the layer
+	// is shared and its builds carry code under terms their declared
+	// licenses do not show; "" when it logged none.
+	SharingWarning pulumi.StringOutput
 
 	// The fields above are the layer of the stack's region built for the
 	// function's architecture (LayerArgs.Target), the one the function
@@ -308,22 +312,24 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs, opts ...pulumi.
 	l.Licenses = built.Report.licenses()
 	l.SbomS3Uri = used.SbomS3Uri
 	l.RegionArns, l.RegionVersionNumbers, l.ArchS3Uris, l.ArchSbomS3Uris = layerMaps(l.Published, used.Version.Arn)
+	l.SharingWarning = warnSharedCopyleft(ctx, l, name, args.Share)
 
 	err := ctx.RegisterResourceOutputs(l, pulumi.Map{
-		"key":           pulumi.String(l.Key),
-		"packages":      pulumi.ToStringArray(l.Packages),
-		"s3Uri":         l.S3Uri,
-		"arn":           l.Arn,
-		"layerArn":      l.LayerArn,
-		"version":       l.VersionNumber,
-		"unzippedBytes": l.UnzippedBytes,
-		"sharedWith":    l.SharedWith,
-		"arns":          l.RegionArns,
-		"versions":      l.RegionVersionNumbers,
-		"s3Uris":        l.ArchS3Uris,
-		"licenses":      l.Licenses,
-		"sbomS3Uri":     l.SbomS3Uri,
-		"sbomS3Uris":    l.ArchSbomS3Uris,
+		"key":            pulumi.String(l.Key),
+		"packages":       pulumi.ToStringArray(l.Packages),
+		"s3Uri":          l.S3Uri,
+		"arn":            l.Arn,
+		"layerArn":       l.LayerArn,
+		"version":        l.VersionNumber,
+		"unzippedBytes":  l.UnzippedBytes,
+		"sharedWith":     l.SharedWith,
+		"arns":           l.RegionArns,
+		"versions":       l.RegionVersionNumbers,
+		"s3Uris":         l.ArchS3Uris,
+		"licenses":       l.Licenses,
+		"sbomS3Uri":      l.SbomS3Uri,
+		"sbomS3Uris":     l.ArchSbomS3Uris,
+		"sharingWarning": l.SharingWarning,
 	})
 	if err != nil {
 		return nil, err

@@ -187,6 +187,10 @@ type mocks struct {
 	// preview leaves every provider-computed output unknown, as a preview
 	// of a stack that does not exist yet sees them.
 	preview bool
+	// previewStdout gives the build and copy steps their stdout in a
+	// preview, as a stack's state has it for a step that does not run
+	// again (its inputs unchanged).
+	previewStdout bool
 	// report, when set, replaces the stdout of the build or copy step
 	// whose triggers start with key and whose command is create.
 	report func(key, create string) string
@@ -235,7 +239,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	m.mu.Unlock()
 
 	state := args.Inputs.Copy()
-	if m.preview && args.TypeToken != typeAWSProvider {
+	if m.preview && args.TypeToken != typeAWSProvider && (args.TypeToken != typeCommand || !m.previewStdout) {
 		return "", state, nil
 	}
 	switch args.TypeToken {
@@ -422,8 +426,10 @@ type run struct {
 	root    string // the project folder; projectRoot if ""
 	stack   string // the stack's name; "prod" if ""
 	preview bool
-	report  func(key, create string) string
-	smoke   func(function string) string
+	// previewStdout: see mocks.previewStdout.
+	previewStdout bool
+	report        func(key, create string) string
+	smoke         func(function string) string
 	// layerVersion is the version number the mocked Lambda publishes.
 	layerVersion string
 	// regionVersions is the version number it publishes in a region,
@@ -437,7 +443,7 @@ type run struct {
 func runProgram(t testing.TB, r run) (*mocks, error) {
 	t.Helper()
 	stack := cmp.Or(r.stack, "prod")
-	m := &mocks{preview: r.preview, report: r.report, smoke: r.smoke, layerVersion: r.layerVersion, stack: stack,
+	m := &mocks{preview: r.preview, previewStdout: r.previewStdout, report: r.report, smoke: r.smoke, layerVersion: r.layerVersion, stack: stack,
 		regionVersions: r.regionVersions}
 	root := r.root
 	if root == "" {
