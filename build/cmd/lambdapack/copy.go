@@ -28,7 +28,7 @@ func runCopy(ctx context.Context, args []string, e *env) error {
 		"the source must be that artifact, its report intact and its bytes shown by S3")
 	var from, to uploadFlag
 	fs.Var(&from, "from", "the stored artifact, `s3://BUCKET/KEY` (as --upload stored it)")
-	fs.Var(&to, "to", "where the copy goes, `s3://BUCKET/KEY`: reused if S3 shows the same bytes there, refused if it holds any other. "+
+	fs.Var(&to, "to", "where the copy goes, `s3://BUCKET/KEY`, with the SBOM (KEY.cdx.json) and report beside it: each reused if S3 shows the same bytes there, refused if it holds any other. "+
 		"Its region, credentials and endpoint: the AWS SDK's defaults (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_S3, ...)")
 	fromRegion := fs.String("from-region", "", "the source bucket's region (default: the destination's, from AWS_REGION)")
 	var timeout timeoutFlag
