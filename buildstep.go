@@ -3,11 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/galerly/galerly-lambda/build/license"
 	"github.com/galerly/galerly-lambda/build/lock"
 )
 
@@ -93,34 +95,82 @@ func newBuildStep(ctx *pulumi.Context, name string, triggers pulumi.Array, creat
 	}, opts...)
 }
 
-// builtSize is the unzipped size step reported for the artifact stored
-// under key. what names the step in errors.
-func builtSize(step *local.Command, what, key string) pulumi.IntOutput {
-	return step.Stdout.ApplyT(func(out string) (int, error) {
-		return reportedUnzippedBytes(what, out, key)
-	}).(pulumi.IntOutput)
-}
-
 // buildReport is the part of lambdapack's JSON report (`layer` and
 // `function` print the same shape) the program reads.
 type buildReport struct {
 	Key           string `json:"key"`
 	UnzippedBytes int    `json:"unzippedBytes"`
+	// Licenses is the SPDX AND of the packages' declared licenses;
+	// LicenseConcerns the packages that carry more than they declare.
+	Licenses        string            `json:"licenses"`
+	LicenseConcerns []license.Concern `json:"licenseConcerns"`
+	// SBOM is where --upload stored the artifact's SBOM, beside its zip.
+	SBOM *reportedSBOM `json:"sbom"`
 }
 
-// reportedUnzippedBytes reads the unzipped size from a build step's
-// stdout, whose last line is lambdapack's JSON report, and checks that the
-// builder agrees with the program on the key the zip was stored under.
-// step names the build step in errors.
-func reportedUnzippedBytes(step, stdout, key string) (int, error) {
+// reportedSBOM is the report's sbom: the stored SBOM's URI and sha256.
+type reportedSBOM struct {
+	S3     string `json:"s3"`
+	SHA256 string `json:"sha256"`
+}
+
+// buildReportOutput is a build step's report, once it has run.
+type buildReportOutput struct{ *pulumi.OutputState }
+
+// ElementType is the report's Go type.
+func (buildReportOutput) ElementType() reflect.Type { return reflect.TypeFor[*buildReport]() }
+
+func init() { pulumi.RegisterOutputType(buildReportOutput{}) }
+
+// stepReport is the report step printed for the artifact stored under
+// key, read from its stdout. what names the step in errors. It is kept in
+// the stack's state with the stdout, so a step that does not run again
+// still has it: the layer's size, licenses and SBOM stay known to a
+// preview and to later updates.
+func stepReport(step *local.Command, what, key string) buildReportOutput {
+	return step.Stdout.ApplyT(func(out string) (*buildReport, error) {
+		return readBuildReport(what, out, key)
+	}).(buildReportOutput)
+}
+
+// unzippedBytes is the report's unzipped size.
+func (o buildReportOutput) unzippedBytes() pulumi.IntOutput {
+	return o.ApplyT(func(r *buildReport) int { return r.UnzippedBytes }).(pulumi.IntOutput)
+}
+
+// licenses is the report's license summary.
+func (o buildReportOutput) licenses() pulumi.StringOutput {
+	return o.ApplyT(func(r *buildReport) string { return r.Licenses }).(pulumi.StringOutput)
+}
+
+// sbomS3Uri is where the build stored the SBOM, beside the zip.
+func (o buildReportOutput) sbomS3Uri() pulumi.StringOutput {
+	return o.ApplyT(func(r *buildReport) string { return r.SBOM.S3 }).(pulumi.StringOutput)
+}
+
+// sbomSHA256 is the stored SBOM's sha256.
+func (o buildReportOutput) sbomSHA256() pulumi.StringOutput {
+	return o.ApplyT(func(r *buildReport) string { return r.SBOM.SHA256 }).(pulumi.StringOutput)
+}
+
+// readBuildReport reads the report from a build step's stdout, whose last
+// line is lambdapack's JSON report, and checks that the builder agrees
+// with the program on the key the zip was stored under and that it stored
+// the SBOM beside the zip (every build step uploads). step names the
+// build step in errors.
+func readBuildReport(step, stdout, key string) (*buildReport, error) {
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	last := strings.TrimSpace(lines[len(lines)-1])
 	var rep buildReport
 	if err := json.Unmarshal([]byte(last), &rep); err != nil {
-		return 0, fmt.Errorf("%s: its output does not end with lambdapack's JSON report (%v): %q", step, err, last)
+		return nil, fmt.Errorf("%s: its output does not end with lambdapack's JSON report (%v): %q", step, err, last)
 	}
 	if rep.Key != key {
-		return 0, fmt.Errorf("%s: lambdapack built key %s, but the program computed %s from the same files: the builder and the program disagree on the key format", step, rep.Key, key)
+		return nil, fmt.Errorf("%s: lambdapack built key %s, but the program computed %s from the same files: the builder and the program disagree on the key format", step, rep.Key, key)
 	}
-	return rep.UnzippedBytes, nil
+	if rep.SBOM == nil || rep.SBOM.S3 == "" || rep.SBOM.SHA256 == "" {
+		return nil, fmt.Errorf("%s: lambdapack's report names no SBOM stored beside the upload (sbom.s3 and sbom.sha256): "+
+			"the step must run this checkout's lambdapack, whose --upload stores KEY.cdx.json beside KEY.zip", step)
+	}
+	return &rep, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/galerly/galerly-lambda/build/awsconfig"
+	"github.com/galerly/galerly-lambda/build/license"
 	"github.com/galerly/galerly-lambda/build/target"
 	"github.com/galerly/galerly-lambda/internal/testenv"
 )
@@ -78,13 +80,32 @@ func TestFunctionBuildStepRuns(t *testing.T) {
 			t.Fatalf("run %d: build step failed: %v\n%s", i+1, err, stderr)
 		}
 		// The program reads the report as it does in an update: the
-		// builder must report the code key the program computed.
-		n, err := reportedUnzippedBytes("function build step", stdout, code)
+		// builder must report the code key the program computed, and the
+		// SBOM it stored beside the package.
+		got, err := readBuildReport("function build step", stdout, code)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n <= 0 {
-			t.Errorf("run %d: unzippedBytes = %d", i+1, n)
+		if got.UnzippedBytes <= 0 {
+			t.Errorf("run %d: unzippedBytes = %d", i+1, got.UnzippedBytes)
+		}
+		if want := "s3://" + bucket + "/" + sbomKey(s3Key); got.SBOM.S3 != want {
+			t.Errorf("run %d: sbom.s3 = %s, want %s, beside the package", i+1, got.SBOM.S3, want)
+		}
+		// --name names the function in its SBOM.
+		doc, err := s3c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(sbomKey(s3Key))})
+		if err != nil {
+			t.Fatalf("run %d: GET the SBOM: %v", i+1, err)
+		}
+		var bom struct {
+			Metadata struct {
+				Component struct{ Name string }
+			}
+		}
+		err = json.NewDecoder(doc.Body).Decode(&bom)
+		doc.Body.Close()
+		if err != nil || bom.Metadata.Component.Name != apiName {
+			t.Errorf("run %d: the SBOM's metadata.component.name = %q (%v), want the function's name %s", i+1, bom.Metadata.Component.Name, err, apiName)
 		}
 		var rep struct {
 			S3 struct {
@@ -127,4 +148,47 @@ func buildLambdapack(t *testing.T) string {
 		t.Fatalf("go build ./build/cmd/lambdapack: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// The program reads a build step's report from the end of its stdout: the
+// key must be the program's and, as every step uploads, the SBOM stored
+// beside the zip must be named; the licenses come along.
+func TestReadBuildReport(t *testing.T) {
+	key := strings.Repeat("ab", 32)
+	sbom := `,"sbom":{"specVersion":"1.6","sha256":"` + strings.Repeat("cd", 32) + `","s3":"s3://b/layers/x/` + key + `.cdx.json"}`
+	for _, tc := range []struct {
+		name, stdout string
+		want         buildReport
+		err          string
+	}{
+		{"report", `{"key":"` + key + `","unzippedBytes":42,"licenses":"MIT AND BSD-3-Clause",` +
+			`"licenseConcerns":[{"package":"numpy","why":"vendors 3 shared libraries"}]` + sbom + `}`,
+			buildReport{Key: key, UnzippedBytes: 42, Licenses: "MIT AND BSD-3-Clause",
+				LicenseConcerns: []license.Concern{{Package: "numpy", Why: "vendors 3 shared libraries"}},
+				SBOM:            &reportedSBOM{S3: "s3://b/layers/x/" + key + ".cdx.json", SHA256: strings.Repeat("cd", 32)}}, ""},
+		{"report after noise", "building\n{\"key\":\"" + key + "\",\"unzippedBytes\":7" + sbom + "}\n\n",
+			buildReport{Key: key, UnzippedBytes: 7, SBOM: &reportedSBOM{S3: "s3://b/layers/x/" + key + ".cdx.json", SHA256: strings.Repeat("cd", 32)}}, ""},
+		{"not json", "done", buildReport{}, "JSON report"},
+		{"empty", "", buildReport{}, "JSON report"},
+		{"other key", `{"key":"cd","unzippedBytes":1` + sbom + `}`, buildReport{}, "disagree"},
+		{"no SBOM", `{"key":"` + key + `","unzippedBytes":1}`, buildReport{}, "layer build step x-build: lambdapack's report names no SBOM"},
+		{"an SBOM written, not stored", `{"key":"` + key + `","unzippedBytes":1,"sbom":{"specVersion":"1.6","sha256":"00","file":"x.cdx.json"}}`,
+			buildReport{}, "names no SBOM stored beside the upload"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := readBuildReport("layer build step x-build", tc.stdout, key)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, &tc.want) {
+				t.Errorf("= %+v %+v\nwant %+v %+v", *got, got.SBOM, tc.want, tc.want.SBOM)
+			}
+		})
+	}
 }

@@ -57,7 +57,7 @@ func TestBytecodeSetting(t *testing.T) {
 				step registered
 				want string
 			}{
-				{lb, " --arch x86_64 --no-bytecode --out .lambdapack/layer-" + layerKey + ".zip "},
+				{lb, " --arch x86_64 --no-bytecode --name " + layerName + " --out .lambdapack/layer-" + layerKey + ".zip "},
 				{fb, " --arch x86_64 --no-bytecode --with-layer-unzipped "},
 			} {
 				create := strValue(t, c.step, "create")

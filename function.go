@@ -74,8 +74,9 @@ type Function struct {
 	// Gateway, other services) should invoke.
 	LiveAliasArn pulumi.StringOutput
 	// UnzippedBytes is the package's unzipped size from the build step's
-	// report.
+	// report, and SbomS3Uri the SBOM its upload stored beside the package.
 	UnzippedBytes pulumi.IntOutput
+	SbomS3Uri     pulumi.StringOutput
 }
 
 // FunctionArgs says what a Function runs and with what.
@@ -291,7 +292,9 @@ func NewFunction(ctx *pulumi.Context, name string, args *FunctionArgs, opts ...p
 	f.Arn = fn.Arn
 	f.Version = fn.Version
 	f.LiveAliasArn = alias.Arn
-	f.UnzippedBytes = builtSize(build, "function "+name+" build step", args.CodeKey)
+	report := stepReport(build, "function build step "+name+"-build", args.CodeKey)
+	f.UnzippedBytes = report.unzippedBytes()
+	f.SbomS3Uri = report.sbomS3Uri()
 
 	err = ctx.RegisterResourceOutputs(f, pulumi.Map{
 		"codeKey":       pulumi.String(f.CodeKey),
@@ -300,6 +303,7 @@ func NewFunction(ctx *pulumi.Context, name string, args *FunctionArgs, opts ...p
 		"version":       f.Version,
 		"liveAliasArn":  f.LiveAliasArn,
 		"unzippedBytes": f.UnzippedBytes,
+		"sbomS3Uri":     f.SbomS3Uri,
 	})
 	if err != nil {
 		return nil, err
@@ -320,7 +324,7 @@ func aliasDescription(smokeTest bool) string {
 //
 //	mkdir -p .lambdapack && go run ./build/cmd/lambdapack function --src app
 //	  --lock locks/function.txt --runtime python3.11 --arch x86_64 [--no-bytecode]
-//	  --with-layer-unzipped "$LAYER_UNZIPPED_BYTES"
+//	  --with-layer-unzipped "$LAYER_UNZIPPED_BYTES" --name NAME
 //	  --out .lambdapack/function-NAME-KEY.zip --upload s3://BUCKET/functions/NAME/KEY.zip
 //
 // The zip's name holds the function's name as well as the key: extra
@@ -336,6 +340,7 @@ func functionBuildCommand(name string, args *FunctionArgs, s3Key string) pulumi.
 	c.flag("arch", string(args.Arch))
 	c.options(args.Options)
 	c.flag("with-layer-unzipped", `"$`+layerSizeVar+`"`)
+	c.flag("name", name)
 	return c.upload(".lambdapack/function-"+name+"-"+args.CodeKey+".zip", args.Bucket, s3Key)
 }
 

@@ -116,7 +116,7 @@ func TestFunctionGraph(t *testing.T) {
 			t.Errorf("triggers = %v, want the code key %s only", got, code)
 		}
 		want := "mkdir -p .lambdapack && go run ./build/cmd/lambdapack function --src app --lock locks/function.txt" +
-			" --runtime python3.11 --arch x86_64 --with-layer-unzipped \"$LAYER_UNZIPPED_BYTES\"" +
+			" --runtime python3.11 --arch x86_64 --with-layer-unzipped \"$LAYER_UNZIPPED_BYTES\" --name " + apiName +
 			" --out .lambdapack/function-" + apiName + "-" + code + ".zip --upload s3://" + mockBucket + "/" + s3Key
 		if got := strValue(t, cmd, "create"); got != want {
 			t.Errorf("create =\n %s\nwant\n %s", got, want)

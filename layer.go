@@ -69,6 +69,15 @@ type Layer struct {
 	// LayerGrant.Who gives them, each once its permission exists; empty
 	// when the layer is not shared.
 	SharedWith pulumi.StringArrayOutput
+	// Licenses is the license summary of the build's report (an SPDX
+	// expression), and SbomS3Uri the SBOM its upload stored beside the
+	// zip.
+	Licenses  pulumi.StringOutput
+	SbomS3Uri pulumi.StringOutput
+	// SharingWarning is the warning the update logged because the layer
+	// is shared and its builds carry code under terms their declared
+	// licenses do not show; "" when it logged none.
+	SharingWarning pulumi.StringOutput
 
 	// The fields above are the layer of the stack's region built for the
 	// function's architecture (LayerArgs.Target), the one the function
@@ -92,6 +101,9 @@ type Layer struct {
 	// ArchS3Uris maps each architecture to each region to the zip a
 	// version was published from: the layerS3Uris output.
 	ArchS3Uris pulumi.StringMapMapOutput
+	// ArchSbomS3Uris is ArchS3Uris's shape with the SBOM beside each zip:
+	// the layerSbomS3Uris output.
+	ArchSbomS3Uris pulumi.StringMapMapOutput
 }
 
 // LayerBuild is the layer built for one architecture: once, whatever the
@@ -105,6 +117,9 @@ type LayerBuild struct {
 	// S3Key is layers/NAME/KEY.zip, in every region's bucket.
 	S3Key string
 	Step  *local.Command
+	// Report is what Step printed: the size, the licenses and the SBOM of
+	// this architecture's layer.
+	Report buildReportOutput
 }
 
 // LayerPublication is the layer version of one architecture in one region.
@@ -119,8 +134,11 @@ type LayerPublication struct {
 	Copy        *local.Command
 	Version     *lambda.LayerVersion
 	Permissions []*lambda.LayerVersionPermission
-	// S3Uri is the zip the version was published from.
-	S3Uri pulumi.StringOutput
+	// S3Uri is the zip the version was published from, and SbomS3Uri the
+	// SBOM beside it, which the version's licenseInfo points to when its
+	// license summary is too long.
+	S3Uri     pulumi.StringOutput
+	SbomS3Uri pulumi.StringOutput
 	// SharedWith is Layer.SharedWith for this version.
 	SharedWith pulumi.StringArrayOutput
 }
@@ -245,12 +263,14 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs, opts ...pulumi.
 		for _, p := range b.Packages {
 			triggers = append(triggers, pulumi.String(p))
 		}
-		step, err := newBuildStep(ctx, layerNameFor(name, arch, home)+"-build", triggers, layerBuildCommand(args, t, b.Key, b.S3Key),
+		lambdaName := layerNameFor(name, arch, home)
+		step, err := newBuildStep(ctx, lambdaName+"-build", triggers, layerBuildCommand(args, t, lambdaName, b.Key, b.S3Key),
 			buildEnvironment(args.Region, args.Endpoint), parent)
 		if err != nil {
 			return nil, err
 		}
 		b.Step = step
+		b.Report = stepReport(step, "layer build step "+lambdaName+"-build", b.Key)
 		l.Builds = append(l.Builds, b)
 	}
 
@@ -288,21 +308,28 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs, opts ...pulumi.
 	l.VersionNumber = used.Version.Version
 	l.S3Uri = used.S3Uri
 	l.SharedWith = used.SharedWith
-	l.UnzippedBytes = builtSize(built.Step, "layer build step", built.Key)
-	l.RegionArns, l.RegionVersionNumbers, l.ArchS3Uris = layerMaps(l.Published, used.Version.Arn)
+	l.UnzippedBytes = built.Report.unzippedBytes()
+	l.Licenses = built.Report.licenses()
+	l.SbomS3Uri = used.SbomS3Uri
+	l.RegionArns, l.RegionVersionNumbers, l.ArchS3Uris, l.ArchSbomS3Uris = layerMaps(l.Published, used.Version.Arn)
+	l.SharingWarning = warnSharedCopyleft(ctx, l, name, args.Share)
 
 	err := ctx.RegisterResourceOutputs(l, pulumi.Map{
-		"key":           pulumi.String(l.Key),
-		"packages":      pulumi.ToStringArray(l.Packages),
-		"s3Uri":         l.S3Uri,
-		"arn":           l.Arn,
-		"layerArn":      l.LayerArn,
-		"version":       l.VersionNumber,
-		"unzippedBytes": l.UnzippedBytes,
-		"sharedWith":    l.SharedWith,
-		"arns":          l.RegionArns,
-		"versions":      l.RegionVersionNumbers,
-		"s3Uris":        l.ArchS3Uris,
+		"key":            pulumi.String(l.Key),
+		"packages":       pulumi.ToStringArray(l.Packages),
+		"s3Uri":          l.S3Uri,
+		"arn":            l.Arn,
+		"layerArn":       l.LayerArn,
+		"version":        l.VersionNumber,
+		"unzippedBytes":  l.UnzippedBytes,
+		"sharedWith":     l.SharedWith,
+		"arns":           l.RegionArns,
+		"versions":       l.RegionVersionNumbers,
+		"s3Uris":         l.ArchS3Uris,
+		"licenses":       l.Licenses,
+		"sbomS3Uri":      l.SbomS3Uri,
+		"sbomS3Uris":     l.ArchSbomS3Uris,
+		"sharingWarning": l.SharingWarning,
 	})
 	if err != nil {
 		return nil, err
@@ -358,11 +385,19 @@ func publishLayer(ctx *pulumi.Context, name string, args *LayerArgs, b *LayerBui
 	for i, r := range args.Target.Runtimes {
 		runtimes[i] = r.String()
 	}
+	// The stack's region has the SBOM the build stored, as its report
+	// names it; an extra region the one its copy step put beside the zip
+	// there.
+	sbomURI := b.Report.sbomS3Uri()
+	if !at.homeRegion {
+		sbomURI = pulumi.Sprintf("s3://%s/%s", at.bucket, sbomKey(b.S3Key))
+	}
 	versionArgs := &lambda.LayerVersionArgs{
 		LayerName:               pulumi.String(layerName),
 		S3Bucket:                at.bucket,
 		S3Key:                   pulumi.String(b.S3Key),
 		Description:             pulumi.String(layerDescription(b.Packages, b.Key)),
+		LicenseInfo:             layerLicenseInfo(b.Report, sbomURI),
 		CompatibleRuntimes:      pulumi.ToStringArray(runtimes),
 		CompatibleArchitectures: pulumi.StringArray{pulumi.String(string(b.Arch))},
 	}
@@ -379,7 +414,7 @@ func publishLayer(ctx *pulumi.Context, name string, args *LayerArgs, b *LayerBui
 	if err != nil {
 		return nil, err
 	}
-	p := &LayerPublication{Region: at.region, Arch: b.Arch, Version: version, S3Uri: pulumi.Sprintf("s3://%s/%s", at.bucket, b.S3Key)}
+	p := &LayerPublication{Region: at.region, Arch: b.Arch, Version: version, S3Uri: pulumi.Sprintf("s3://%s/%s", at.bucket, b.S3Key), SbomS3Uri: sbomURI}
 
 	// One permission per principal, on the version's number: a new version
 	// changes the number, which replaces each permission (the provider
@@ -429,28 +464,33 @@ func publishLayer(ctx *pulumi.Context, name string, args *LayerArgs, b *LayerBui
 	return p, nil
 }
 
-// newCopyStep declares the step that copies build b's zip from the stack
-// region's bucket to region's, inside S3 (`lambdapack copy`): nothing is
-// built again, and nothing is downloaded. Like a build step it runs when
-// its triggers change: the key, and where the copy goes. An object already
-// there with the same bytes is reused, by the same proof as an upload's.
+// newCopyStep declares the step that copies build b's zip, with the SBOM
+// and the report beside it, from the stack region's bucket to region's,
+// inside S3 (`lambdapack copy`): nothing is built again, and nothing is
+// downloaded. Like a build step it runs when its triggers change: the
+// key, where the copy goes, and the SBOM the build reported (so a build
+// that stored a new SBOM for the same key, as the first build with SBOMs
+// does, is copied again). An object already there with the same bytes is
+// reused, by the same proof as an upload's.
 func newCopyStep(ctx *pulumi.Context, name string, args *LayerArgs, b *LayerBuild, region LayerRegion, parent pulumi.ResourceOption) (*local.Command, error) {
 	c := newBuildCommand("copy")
 	c.flag("build-key", b.Key)
 	create := pulumi.Sprintf("%s --from s3://%s/%s --from-region %s --to s3://%s/%s",
 		c.b.String(), args.Bucket, b.S3Key, args.Region, region.Bucket, b.S3Key)
-	triggers := pulumi.Array{pulumi.String(b.Key), pulumi.String(region.Name), pulumi.Sprintf("s3://%s/%s", region.Bucket, b.S3Key)}
+	triggers := pulumi.Array{pulumi.String(b.Key), pulumi.String(region.Name), pulumi.Sprintf("s3://%s/%s", region.Bucket, b.S3Key), b.Report.sbomSHA256()}
 	return newBuildStep(ctx, name, triggers, create, buildEnvironment(region.Name, args.Endpoint),
 		parent, pulumi.DependsOn([]pulumi.Resource{b.Step}))
 }
 
-// layerMaps are the layerArns, layerVersions and layerS3Uris outputs of
-// the published versions. homeArn is the version the function uses: when
-// aws:region is unset, the stack region's name is taken from its ARN.
-func layerMaps(published []*LayerPublication, homeArn pulumi.StringOutput) (arns, versions, uris pulumi.StringMapMapOutput) {
+// layerMaps are the layerArns, layerVersions, layerS3Uris and
+// layerSbomS3Uris outputs of the published versions. homeArn is the
+// version the function uses: when aws:region is unset, the stack region's
+// name is taken from its ARN.
+func layerMaps(published []*LayerPublication, homeArn pulumi.StringOutput) (arns, versions, uris, sboms pulumi.StringMapMapOutput) {
+	const per = 4 // values per publication in parts
 	var parts []any
 	for _, p := range published {
-		parts = append(parts, p.Version.Arn, p.Version.Version, p.S3Uri)
+		parts = append(parts, p.Version.Arn, p.Version.Version, p.S3Uri, p.SbomS3Uri)
 	}
 	all := pulumi.All(append(parts, homeArn)...)
 	toMap := func(pick func(v []any, i int) (outer, inner, value string)) pulumi.StringMapMapOutput {
@@ -473,15 +513,18 @@ func layerMaps(published []*LayerPublication, homeArn pulumi.StringOutput) (arns
 		return arnRegion(v[len(v)-1].(string))
 	}
 	arns = toMap(func(v []any, i int) (string, string, string) {
-		return region(v, i), string(published[i].Arch), v[3*i].(string)
+		return region(v, i), string(published[i].Arch), v[per*i].(string)
 	})
 	versions = toMap(func(v []any, i int) (string, string, string) {
-		return region(v, i), string(published[i].Arch), v[3*i+1].(string)
+		return region(v, i), string(published[i].Arch), v[per*i+1].(string)
 	})
 	uris = toMap(func(v []any, i int) (string, string, string) {
-		return string(published[i].Arch), region(v, i), v[3*i+2].(string)
+		return string(published[i].Arch), region(v, i), v[per*i+2].(string)
 	})
-	return arns, versions, uris
+	sboms = toMap(func(v []any, i int) (string, string, string) {
+		return string(published[i].Arch), region(v, i), v[per*i+3].(string)
+	})
+	return arns, versions, uris, sboms
 }
 
 // arnRegion is the region field of an ARN (arn:PARTITION:SERVICE:REGION:...).
@@ -498,8 +541,11 @@ func arnRegion(arn string) string {
 //
 //	mkdir -p .lambdapack && go run ./build/cmd/lambdapack layer --lock locks/x.txt
 //	  --runtime python3.11 --runtime python3.12 --arch x86_64 [--no-bytecode]
-//	  --out .lambdapack/layer-KEY.zip --upload s3://BUCKET/layers/NAME/KEY.zip
-func layerBuildCommand(args *LayerArgs, t target.Target, key, s3Key string) pulumi.StringOutput {
+//	  --name NAME --out .lambdapack/layer-KEY.zip --upload s3://BUCKET/layers/NAME/KEY.zip
+//
+// lambdaName, the Lambda layer's name for t's architecture, names the
+// layer in its SBOM.
+func layerBuildCommand(args *LayerArgs, t target.Target, lambdaName, key, s3Key string) pulumi.StringOutput {
 	c := newBuildCommand("layer")
 	c.lockFlags(args.LockPath, args.Select)
 	for _, r := range t.Runtimes {
@@ -507,6 +553,7 @@ func layerBuildCommand(args *LayerArgs, t target.Target, key, s3Key string) pulu
 	}
 	c.flag("arch", string(t.Arch))
 	c.options(args.Options)
+	c.flag("name", lambdaName)
 	return c.upload(".lambdapack/layer-"+key+".zip", args.Bucket, s3Key)
 }
 

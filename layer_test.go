@@ -454,31 +454,3 @@ func TestLayerDescription(t *testing.T) {
 		})
 	}
 }
-
-func TestUnzippedBytes(t *testing.T) {
-	key := strings.Repeat("ab", 32)
-	for _, tc := range []struct {
-		name, stdout string
-		want         int
-		err          string
-	}{
-		{"report", `{"key":"` + key + `","unzippedBytes":42}`, 42, ""},
-		{"report after noise", "building\n{\"key\":\"" + key + "\",\"unzippedBytes\":7}\n\n", 7, ""},
-		{"not json", "done", 0, "JSON report"},
-		{"empty", "", 0, "JSON report"},
-		{"other key", `{"key":"cd","unzippedBytes":1}`, 0, "disagree"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := reportedUnzippedBytes("layer build step", tc.stdout, key)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("err = %v, want %q", err, tc.err)
-				}
-				return
-			}
-			if err != nil || got != tc.want {
-				t.Fatalf("= %d, %v; want %d", got, err, tc.want)
-			}
-		})
-	}
-}

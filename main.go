@@ -145,6 +145,9 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 		"layerArns":             layer.RegionArns,
 		"layerVersions":         layer.RegionVersionNumbers,
 		"layerS3Uris":           layer.ArchS3Uris,
+		"layerLicenses":         layer.Licenses,
+		"layerSbomS3Uri":        layer.SbomS3Uri,
+		"layerSbomS3Uris":       layer.ArchSbomS3Uris,
 		"functionName":          fn.Name,
 		"functionArn":           fn.Arn,
 		"functionVersion":       fn.Version,
@@ -152,6 +155,7 @@ func deploy(ctx *pulumi.Context) (map[string]pulumi.Input, error) {
 		"codeKey":               pulumi.String(fn.CodeKey),
 		"functionS3Uri":         pulumi.Sprintf("s3://%s/%s", bucket, fn.S3Key),
 		"functionUnzippedBytes": fn.UnzippedBytes,
+		"functionSbomS3Uri":     fn.SbomS3Uri,
 		"extraLiveAliasArns":    extraAliases,
 		"logQueryNames":         queries,
 	}, nil

@@ -2,6 +2,8 @@ package main
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -19,6 +21,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/galerly/galerly-lambda/build"
+	"github.com/galerly/galerly-lambda/build/license"
 	"github.com/galerly/galerly-lambda/build/lock"
 	"github.com/galerly/galerly-lambda/build/target"
 )
@@ -184,8 +187,13 @@ type mocks struct {
 	// preview leaves every provider-computed output unknown, as a preview
 	// of a stack that does not exist yet sees them.
 	preview bool
-	// report, when set, replaces the build step's stdout.
-	report func(key string) string
+	// previewStdout gives the build and copy steps their stdout in a
+	// preview, as a stack's state has it for a step that does not run
+	// again (its inputs unchanged).
+	previewStdout bool
+	// report, when set, replaces the stdout of the build or copy step
+	// whose triggers start with key and whose command is create.
+	report func(key, create string) string
 	// smoke, when set, replaces the self-test's answer of a function.
 	smoke func(function string) string
 	// layerVersion is the version number the mocked Lambda publishes; "1"
@@ -231,7 +239,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	m.mu.Unlock()
 
 	state := args.Inputs.Copy()
-	if m.preview && args.TypeToken != typeAWSProvider {
+	if m.preview && args.TypeToken != typeAWSProvider && (args.TypeToken != typeCommand || !m.previewStdout) {
 		return "", state, nil
 	}
 	switch args.TypeToken {
@@ -257,9 +265,13 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		return fmt.Sprintf("%s,%v", args.Inputs["layerName"].StringValue(), args.Inputs["versionNumber"].NumberValue()), state, nil
 	case typeCommand:
 		key := args.Inputs["triggers"].ArrayValue()[0].StringValue()
-		out := fmt.Sprintf(`{"key":%q,"sha256":"00","zipBytes":1,"unzippedBytes":%d,"files":1,"packages":[]}`, key, mockUnzip)
+		var create string // unknown in a preview while its bucket is new
+		if c := args.Inputs["create"]; c.IsString() {
+			create = c.StringValue()
+		}
+		out := mockReport(key, create, nil)
 		if m.report != nil {
-			out = m.report(key)
+			out = m.report(key, create)
 		}
 		state["stdout"] = resource.NewProperty("go: downloading nothing\n" + out + "\n")
 		return args.Name + "-id", state, nil
@@ -291,6 +303,41 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		return arn, state, nil
 	}
 	return args.Name + "-id", state, nil
+}
+
+// mockLicenses is the license summary the mocked builds report.
+const mockLicenses = "BSD-3-Clause AND MIT AND MIT-CMU"
+
+// mockReport is the report lambdapack prints for the artifact built from
+// key by the step whose command is create (a build's --upload, a copy's
+// --to): the mocked size and licenses, concerns, and the SBOM beside the
+// zip, with a sha256 of the key's own.
+func mockReport(key, create string, concerns []license.Concern) string {
+	var zip string
+	for _, flag := range []string{" --upload ", " --to "} {
+		if _, rest, ok := strings.Cut(create, flag); ok {
+			zip, _, _ = strings.Cut(rest, " ")
+		}
+	}
+	if concerns == nil {
+		concerns = []license.Concern{}
+	}
+	rep, err := json.Marshal(map[string]any{
+		"key": key, "sha256": "00", "zipBytes": 1, "unzippedBytes": mockUnzip, "files": 1, "packages": []any{},
+		"licenses": mockLicenses, "licenseConcerns": concerns,
+		"sbom": map[string]string{"specVersion": "1.6", "sha256": mockSBOMSHA256(key), "s3": strings.TrimSuffix(zip, ".zip") + ".cdx.json"},
+	})
+	if err != nil {
+		panic(err) // a map of strings and numbers always encodes
+	}
+	return string(rep)
+}
+
+// mockSBOMSHA256 is the sha256 the mocked report gives the SBOM of the
+// artifact built from key.
+func mockSBOMSHA256(key string) string {
+	sum := sha256.Sum256([]byte("sbom of " + key))
+	return hex.EncodeToString(sum[:])
 }
 
 // providerRegion is the region of the provider ref ("URN::ID") a
@@ -379,8 +426,10 @@ type run struct {
 	root    string // the project folder; projectRoot if ""
 	stack   string // the stack's name; "prod" if ""
 	preview bool
-	report  func(key string) string
-	smoke   func(function string) string
+	// previewStdout: see mocks.previewStdout.
+	previewStdout bool
+	report        func(key, create string) string
+	smoke         func(function string) string
 	// layerVersion is the version number the mocked Lambda publishes.
 	layerVersion string
 	// regionVersions is the version number it publishes in a region,
@@ -394,7 +443,8 @@ type run struct {
 func runProgram(t testing.TB, r run) (*mocks, error) {
 	t.Helper()
 	stack := cmp.Or(r.stack, "prod")
-	m := &mocks{preview: r.preview, report: r.report, smoke: r.smoke, layerVersion: r.layerVersion, stack: stack, regionVersions: r.regionVersions}
+	m := &mocks{preview: r.preview, previewStdout: r.previewStdout, report: r.report, smoke: r.smoke, layerVersion: r.layerVersion, stack: stack,
+		regionVersions: r.regionVersions}
 	root := r.root
 	if root == "" {
 		root = projectRoot(t)
@@ -534,7 +584,7 @@ func TestProgramGraph(t *testing.T) {
 			t.Errorf("triggers = %v, want the key and every pin of the lock: %v", got, want)
 		}
 		wantCreate := "mkdir -p .lambdapack && go run ./build/cmd/lambdapack layer --lock locks/image-processing.txt" +
-			" --runtime python3.11 --runtime python3.12 --arch x86_64 --out .lambdapack/layer-" + key + ".zip" +
+			" --runtime python3.11 --runtime python3.12 --arch x86_64 --name " + name + " --out .lambdapack/layer-" + key + ".zip" +
 			" --upload s3://" + mockBucket + "/" + s3Key
 		if got := strValue(t, cmd, "create"); got != wantCreate {
 			t.Errorf("create =\n %s\nwant\n %s", got, wantCreate)
@@ -586,6 +636,10 @@ func TestProgramGraph(t *testing.T) {
 		}
 		if !lv.dependsOn(typeCommand, name+"-build") {
 			t.Errorf("layer version depends on %v, want the build step", lv.Deps)
+		}
+		// The licenses the build reported, not a claim of the program's.
+		if got := strValue(t, lv, "licenseInfo"); got != mockLicenses || !lv.inputFrom("licenseInfo", typeCommand, name+"-build") {
+			t.Errorf("licenseInfo = %q (from %v), want the build report's %q", got, lv.PropDep["licenseInfo"], mockLicenses)
 		}
 		if !lv.inputFrom("s3Bucket", typeBucket, "artifacts") {
 			t.Errorf("s3Bucket does not come from the artifacts bucket")
@@ -698,6 +752,10 @@ func TestProgramOutputs(t *testing.T) {
 		"codeKey":               prodCodeKey(t, "."),
 		"functionS3Uri":         "s3://" + mockBucket + "/functions/galerly-api-prod/" + prodCodeKey(t, ".") + ".zip",
 		"functionUnzippedBytes": mockUnzip,
+		"functionSbomS3Uri":     "s3://" + mockBucket + "/functions/galerly-api-prod/" + prodCodeKey(t, ".") + ".cdx.json",
+		"layerLicenses":         mockLicenses,
+		"layerSbomS3Uri":        "s3://" + mockBucket + "/layers/galerly-image-processing/" + key + ".cdx.json",
+		"layerSbomS3Uris":       map[string]any{"x86_64": map[string]any{"us-east-1": "s3://" + mockBucket + "/layers/galerly-image-processing/" + key + ".cdx.json"}},
 		"extraLiveAliasArns":    map[string]any{},
 		"logQueryNames": map[string]any{
 			"galerly-api-prod": []any{"galerly-api-prod/cold-starts-by-version", "galerly-api-prod/snapstart-restores-by-version"},
@@ -740,8 +798,9 @@ func TestPreviewIsExact(t *testing.T) {
 	if got := strValue(t, lv, "s3Key"); !strings.Contains(got, key) {
 		t.Errorf("preview s3Key = %s, want it to contain %s", got, key)
 	}
-	if !slices.Equal(lv.Unknown, []string{"s3Bucket"}) {
-		t.Errorf("preview: unknown layer-version inputs %v, want only s3Bucket", lv.Unknown)
+	// The licenses come from the build's report: unknown until it runs.
+	if !slices.Equal(lv.Unknown, []string{"licenseInfo", "s3Bucket"}) {
+		t.Errorf("preview: unknown layer-version inputs %v, want only licenseInfo and s3Bucket", lv.Unknown)
 	}
 	code := prodCodeKey(t, ".")
 	fb := m.find(t, typeCommand, "galerly-api-prod-build")
@@ -810,7 +869,7 @@ func TestBuildReportMustAgreeOnKey(t *testing.T) {
 	other := strings.Repeat("ab", 32)
 	_, err := runProgram(t, run{
 		config: stackConfig(t, "prod"),
-		report: func(string) string { return `{"key":"` + other + `","unzippedBytes":1}` },
+		report: func(string, string) string { return `{"key":"` + other + `","unzippedBytes":1}` },
 	})
 	if err == nil || !strings.Contains(err.Error(), other) || !strings.Contains(err.Error(), "disagree") {
 		t.Fatalf("err = %v, want the key disagreement named", err)

@@ -190,8 +190,16 @@ func TestSixLayerVersionsFromTwoBuilds(t *testing.T) {
 			if got := strValue(t, cp, "create"); got != wantCreate {
 				t.Errorf("%s-copy create =\n %s\nwant\n %s", name, got, wantCreate)
 			}
-			if got := strList(t, cp, "triggers"); !slices.Equal(got, []string{key, region, "s3://" + bucket + "/" + s3Key}) {
-				t.Errorf("%s-copy triggers %v, want the key and the destination", name, got)
+			// The SBOM's sha256 from the build's report: a build that
+			// stored a new SBOM for the same key is copied again.
+			if got := strList(t, cp, "triggers"); !slices.Equal(got, []string{key, region, "s3://" + bucket + "/" + s3Key, mockSBOMSHA256(key)}) ||
+				!cp.inputFrom("triggers", typeCommand, pubName(arch, "us-east-1")+"-build") {
+				t.Errorf("%s-copy triggers %v, want the key, the destination and the build's SBOM", name, got)
+			}
+			// The version's licenses are the build's; a long summary
+			// would point at the SBOM beside this region's zip.
+			if got := strValue(t, lv, "licenseInfo"); got != mockLicenses {
+				t.Errorf("%s: licenseInfo %q, want the %s build's %q", name, got, arch, mockLicenses)
 			}
 			if env := cp.Inputs["environment"].ObjectValue(); env["AWS_REGION"].StringValue() != region {
 				t.Errorf("%s-copy environment %v, want AWS_REGION=%s (the destination's)", name, env, region)
@@ -211,6 +219,7 @@ func TestSixLayerVersionsFromTwoBuilds(t *testing.T) {
 	wantArns := map[string]map[string]string{}
 	wantVersions := map[string]map[string]string{}
 	wantURIs := map[string]map[string]string{}
+	wantSBOMs := map[string]map[string]string{}
 	for _, region := range testRegions {
 		v := map[string]string{"us-east-1": "1", "eu-west-1": "4", "ap-southeast-2": "2"}[region]
 		for _, arch := range testArchs {
@@ -225,18 +234,23 @@ func TestSixLayerVersionsFromTwoBuilds(t *testing.T) {
 				bucket = "artifacts-" + region + mockBucketSuffix
 			}
 			if wantURIs[arch] == nil {
-				wantURIs[arch] = map[string]string{}
+				wantURIs[arch], wantSBOMs[arch] = map[string]string{}, map[string]string{}
 			}
 			wantURIs[arch][region] = "s3://" + bucket + "/layers/" + layerName + "/" + archKey(t, arch) + ".zip"
+			// Every region's bucket has the SBOM beside the zip.
+			wantSBOMs[arch][region] = "s3://" + bucket + "/layers/" + layerName + "/" + archKey(t, arch) + ".cdx.json"
 		}
 	}
-	for name, want := range map[string]any{"layerArns": wantArns, "layerVersions": wantVersions, "layerS3Uris": wantURIs} {
+	for name, want := range map[string]any{"layerArns": wantArns, "layerVersions": wantVersions, "layerS3Uris": wantURIs, "layerSbomS3Uris": wantSBOMs} {
 		if got := fmt.Sprint(out[name]); got != fmt.Sprint(want) {
 			t.Errorf("output %s =\n %s\nwant\n %v", name, got, want)
 		}
 	}
 	if got := out["layerArn"]; got != homeArn {
 		t.Errorf("layerArn = %v, want the stack region's x86_64 version %s", got, homeArn)
+	}
+	if got, want := out["layerSbomS3Uri"], wantSBOMs["x86_64"]["us-east-1"]; got != want {
+		t.Errorf("layerSbomS3Uri = %v, want the stack region's x86_64 SBOM %s", got, want)
 	}
 }
 

@@ -174,6 +174,9 @@ type Stored struct {
 	// ETag is the zip's entity tag as the HEAD gave it: a copy made with
 	// it as a condition copies these very bytes or fails (Copy).
 	ETag string
+	// SBOMSHA256 is the sha256 the report names for the SBOM stored
+	// beside the zip (SBOMLocation), "" when it names none.
+	SBOMSHA256 string
 }
 
 // Miss says why Find found no artifact to reuse.
@@ -195,6 +198,9 @@ type storedReport struct {
 	Key      string `json:"key"`
 	SHA256   string `json:"sha256"`
 	ZipBytes *int64 `json:"zipBytes"`
+	SBOM     *struct {
+		SHA256 string `json:"sha256"`
+	} `json:"sbom"`
 }
 
 // Find looks for the artifact built from buildKey at loc. It returns the
@@ -246,7 +252,11 @@ func Find(ctx context.Context, c *s3.Client, loc Location, buildKey string) (*St
 	if p.sha256 != rep.SHA256 {
 		return nil, missed("%s has sha256 %s by %s, not %s as its report says", loc, p.sha256, p.how, rep.SHA256), nil
 	}
-	return &Stored{Report: report, SHA256: p.sha256, Size: ex.Size, ETag: ex.ETag}, Miss{}, nil
+	st := &Stored{Report: report, SHA256: p.sha256, Size: ex.Size, ETag: ex.ETag}
+	if rep.SBOM != nil {
+		st.SBOMSHA256 = rep.SBOM.SHA256
+	}
+	return st, Miss{}, nil
 }
 
 // readReport reads the report at rloc, hashing it as it comes: it must

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -75,7 +77,7 @@ func testCopyThenReuse(t *testing.T, s *motoS3) {
 	to := s.regionClient(t, awayRegion)
 
 	s.rec.Reset()
-	obj, err := Copy(ctx, s.c, to, src, dst, buildKey, nil)
+	obj, err := Copy(ctx, s.c, to, src, dst, buildKey, nil, nil)
 	if err != nil {
 		t.Fatalf("Copy: %v", err)
 	}
@@ -123,7 +125,7 @@ func testCopyThenReuse(t *testing.T, s *motoS3) {
 	}
 
 	s.rec.Reset()
-	again, err := Copy(ctx, s.c, to, src, dst, buildKey, nil)
+	again, err := Copy(ctx, s.c, to, src, dst, buildKey, nil, nil)
 	if err != nil || !again.Reused || again.CopiedFrom != "" {
 		t.Fatalf("second Copy = %+v, %v; want the copy reused", again, err)
 	}
@@ -142,7 +144,7 @@ func testCopyConflict(t *testing.T, s *motoS3) {
 	if _, err := s.direct.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(dst.Bucket), Key: aws.String(dst.Key), Body: bytes.NewReader(other)}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Copy(ctx, s.c, to, src, dst, buildKey, nil)
+	_, err := Copy(ctx, s.c, to, src, dst, buildKey, nil, nil)
 	if !errors.Is(err, ErrConflict) {
 		t.Fatalf("Copy over another object = %v, want ErrConflict", err)
 	}
@@ -160,14 +162,14 @@ func testCopyNoSource(t *testing.T, s *motoS3) {
 	to := s.regionClient(t, awayRegion)
 	away := s.regionBucket(t, awayRegion)
 	missing := Location{Bucket: s.bucket(t), Key: "layers/img/" + buildKey + ".zip"}
-	_, err := Copy(ctx, s.c, to, missing, Location{Bucket: away, Key: missing.Key}, buildKey, nil)
+	_, err := Copy(ctx, s.c, to, missing, Location{Bucket: away, Key: missing.Key}, buildKey, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "holds no artifact built from key "+buildKey) || !strings.Contains(err.Error(), "no object") {
 		t.Errorf("Copy of a missing source = %v, want it named, with why", err)
 	}
 
 	// A source built from another key is not the artifact asked for.
 	src, _, _ := s.storedArtifact(t, strings.Repeat("f", 64), 100)
-	_, err = Copy(ctx, s.c, to, src, Location{Bucket: away, Key: src.Key}, buildKey, nil)
+	_, err = Copy(ctx, s.c, to, src, Location{Bucket: away, Key: src.Key}, buildKey, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "built from key "+strings.Repeat("f", 64)) {
 		t.Errorf("Copy of another key's artifact = %v, want both keys named", err)
 	}
@@ -175,7 +177,7 @@ func testCopyNoSource(t *testing.T, s *motoS3) {
 		t.Errorf("something was copied anyway")
 	}
 
-	if _, err := Copy(ctx, s.c, s.c, src, src, buildKey, nil); err == nil || !strings.Contains(err.Error(), "same object") {
+	if _, err := Copy(ctx, s.c, s.c, src, src, buildKey, nil, nil); err == nil || !strings.Contains(err.Error(), "same object") {
 		t.Errorf("Copy onto itself = %v, want it refused", err)
 	}
 }
@@ -208,7 +210,7 @@ func TestCopyPermissions(t *testing.T) {
 	}
 
 	from, to := clients(readerKey, readerSecret)
-	if _, err := Copy(ctx, from, to, src, dst, buildKey, nil); !errors.Is(err, ErrAccessDenied) {
+	if _, err := Copy(ctx, from, to, src, dst, buildKey, nil, nil); !errors.Is(err, ErrAccessDenied) {
 		t.Errorf("copy by a user who may not write the destination = %v, want ErrAccessDenied", err)
 	}
 
@@ -219,11 +221,154 @@ func TestCopyPermissions(t *testing.T) {
 			t.Errorf("after the refused copy, %s: %+v, %v; want nothing there", loc, ex, err)
 		}
 	}
-	obj, err := Copy(ctx, from, to, src, dst, buildKey, nil)
+	obj, err := Copy(ctx, from, to, src, dst, buildKey, nil, nil)
 	if err != nil || obj.CopiedFrom != src.String() {
 		t.Fatalf("copy with the documented permissions = %+v, %v", obj, err)
 	}
 	if got, err := hashObject(ctx, to, dst, int64(len(data))); err != nil || got != sha(data) {
 		t.Errorf("the copy's sha256 = %s, %v; want the source's %s", got, err, sha(data))
+	}
+}
+
+// The SBOM beside an artifact goes with it to every region: copied inside
+// S3 before the report and the zip, reused when the same bytes are there,
+// refused when others are; the report beside the copy is the one relocate
+// gives, told where the copy's SBOM is.
+func TestCopySBOMAgainstMoto(t *testing.T) {
+	s := startS3(t)
+	doc := []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","components":[]}` + "\n")
+	other := []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"name":"other"}]}` + "\n")
+	for i, tc := range []struct {
+		name string
+		// beside is the SBOM stored beside the source (nil: none); named
+		// is the sha256 the source's report names ("": none, a report
+		// from before SBOMs).
+		beside []byte
+		named  string
+		// atDst is an SBOM already beside the destination (nil: none).
+		atDst []byte
+		// want: the SBOM found beside the copy (nil: none), or the error.
+		want    []byte
+		wantErr string
+		note    string
+	}{
+		{name: "named by the report", beside: doc, named: sha(doc), want: doc},
+		{name: "the same bytes already there", beside: doc, named: sha(doc), atDst: doc, want: doc},
+		{name: "another SBOM already there", beside: doc, named: sha(doc), atDst: other, wantErr: "already holds a different object"},
+		{name: "not the one the report names", beside: other, named: sha(doc), wantErr: "not " + sha(doc) + " as the report"},
+		{name: "named but missing", named: sha(doc), wantErr: "but there is none at"},
+		{name: "a report from before SBOMs, one stored since", beside: doc, want: doc, note: "names no SBOM"},
+		{name: "a report from before SBOMs, none stored", note: "has no SBOM beside it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			buildKey := fmt.Sprintf("%064x", i+1)
+			src := Location{Bucket: s.bucket(t), Key: "layers/img/" + buildKey + ".zip"}
+			path, data, sum := artifact(t, 4000)
+			report := `{"key":"` + buildKey + `","sha256":"` + sum + `","zipBytes":4000`
+			if tc.named != "" {
+				report += `,"sbom":{"specVersion":"1.6","sha256":"` + tc.named + `","s3":"` + SBOMLocation(src).String() + `"}`
+			}
+			report += "}\n"
+			a := Artifact{Path: path, SHA256: sum, BuildKey: buildKey, Report: []byte(report), SBOM: tc.beside, SBOMType: "application/vnd.cyclonedx+json"}
+			if _, err := UploadArtifact(ctx, s.c, src, a, Options{}, nil); err != nil {
+				t.Fatal(err)
+			}
+			dst := Location{Bucket: s.regionBucket(t, awayRegion), Key: src.Key}
+			if tc.atDst != nil {
+				if _, err := UploadSBOM(ctx, s.direct, dst, tc.atDst, "application/json"); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			var got *CopiedSBOM
+			relocated := []byte(`{"relocated":true}` + "\n")
+			relocate := func(r []byte, sb *CopiedSBOM) ([]byte, error) {
+				if string(r) != report {
+					t.Errorf("relocate was given %q, want the source's report %q", r, report)
+				}
+				got = sb
+				return relocated, nil
+			}
+			var log strings.Builder
+			s.rec.Reset()
+			_, err := Copy(ctx, s.c, s.regionClient(t, awayRegion), src, dst, buildKey, relocate, &log)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Copy = %v, want an error saying %q", err, tc.wantErr)
+				}
+				if strings.Contains(tc.wantErr, "different object") && !errors.Is(err, ErrConflict) {
+					t.Errorf("Copy = %v, want an ErrConflict", err)
+				}
+				// Nothing is left beside a zip it would not describe.
+				for _, loc := range []Location{dst, ReportLocation(dst)} {
+					if b := s.get(t, loc); b != nil {
+						t.Errorf("%s was written after the SBOM was refused", loc)
+					}
+				}
+				if b := s.get(t, SBOMLocation(dst)); !bytes.Equal(b, tc.atDst) {
+					t.Errorf("the SBOM at the destination is now %q, want it left as %q", b, tc.atDst)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Copy: %v", err)
+			}
+			if tc.note != "" && !strings.Contains(log.String(), tc.note) {
+				t.Errorf("log %q, want a note saying %q", log.String(), tc.note)
+			}
+			if b := s.get(t, SBOMLocation(dst)); !bytes.Equal(b, tc.want) {
+				t.Errorf("beside the copy: SBOM %q, want %q", b, tc.want)
+			}
+			switch {
+			case tc.want == nil && got != nil:
+				t.Errorf("relocate was told of an SBOM %+v, want none", got)
+			case tc.want != nil && (got == nil || got.Location != SBOMLocation(dst) || got.SHA256 != sha(tc.want)):
+				t.Errorf("relocate was told of the SBOM %+v, want %s with sha256 %s", got, SBOMLocation(dst), sha(tc.want))
+			}
+			if b := s.get(t, ReportLocation(dst)); !bytes.Equal(b, relocated) {
+				t.Errorf("the report beside the copy is %q, want relocate's %q", b, relocated)
+			}
+			if b := s.get(t, dst); !bytes.Equal(b, data) {
+				t.Error("the zip was not copied")
+			}
+			// The SBOM is copied inside S3 (never read out and sent), and
+			// stored before the report and the zip.
+			var order []string
+			for _, r := range s.rec.Requests() {
+				if r.Method == http.MethodGet && strings.HasSuffix(r.Path, SBOMSuffix) {
+					t.Errorf("the SBOM was read: %s %s", r.Method, r.Path)
+				}
+				if r.Method != http.MethodPut || !strings.HasPrefix(r.Path, "/"+dst.Bucket+"/") {
+					continue
+				}
+				order = append(order, strings.TrimPrefix(r.Path, "/"+dst.Bucket+"/layers/img/"+buildKey))
+				if strings.HasSuffix(r.Path, SBOMSuffix) && r.Header.Get("X-Amz-Copy-Source") != src.Bucket+"/"+SBOMLocation(src).Key {
+					t.Errorf("the SBOM was written by %s %s without x-amz-copy-source", r.Method, r.Path)
+				}
+			}
+			wantOrder := []string{".zip" + ReportSuffix, ".zip"}
+			if tc.want != nil && tc.atDst == nil {
+				wantOrder = append([]string{SBOMSuffix}, wantOrder...)
+			}
+			if !slices.Equal(order, wantOrder) {
+				t.Errorf("writes to the destination %v, want %v", order, wantOrder)
+			}
+			if tc.want != nil && tc.atDst == nil {
+				out, err := s.direct.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(dst.Bucket), Key: aws.String(SBOMLocation(dst).Key)})
+				if err != nil || aws.ToString(out.ContentType) != a.SBOMType {
+					t.Errorf("the copied SBOM's content type = %v (%v), want the source's %s", out, err, a.SBOMType)
+				}
+			}
+
+			// Again: everything is there, nothing is written.
+			s.rec.Reset()
+			if _, err := Copy(ctx, s.c, s.regionClient(t, awayRegion), src, dst, buildKey, relocate, nil); err != nil {
+				t.Fatalf("second Copy: %v", err)
+			}
+			if s.writes() != 0 {
+				t.Errorf("second Copy wrote: %v", methods(s.rec.Requests()))
+			}
+		})
 	}
 }

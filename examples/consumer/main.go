@@ -6,6 +6,8 @@
 // checks that the layer holds the packages its code imports, and attaches
 // the layer to a function of its own. A new layer version reaches this
 // function on its next `pulumi up`: the reference then gives the new ARN.
+// It also exports the licenses the layer states (layerLicenses), so this
+// stack shows what it ships with its function.
 //
 // A layer can only be attached in its own region, and its version numbers
 // differ between regions, so the ARN is always read from layerArns for
@@ -156,7 +158,24 @@ func program(ctx *pulumi.Context) error {
 	ctx.Export("functionName", fn.Name)
 	ctx.Export("layerArn", layerArn)
 	ctx.Export("layerPackages", packages)
+	ctx.Export("layerLicenses", ref.GetOutput(pulumi.String("layerLicenses")).ApplyT(func(v any) (string, error) {
+		return statedLicenses(s.LayerStack, v)
+	}).(pulumi.StringOutput))
 	return nil
+}
+
+// statedLicenses reads the producer's layerLicenses output: the SPDX
+// expression of the licenses its layer's wheels declare (its SBOM,
+// layerSbomS3Uris, has the rest). A producer from before SBOMs has none:
+// "".
+func statedLicenses(stack string, v any) (string, error) {
+	switch v := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	}
+	return "", fmt.Errorf("stack %s output layerLicenses = %v, want an SPDX license expression", stack, v)
 }
 
 // pickLayerArn picks the layer version for a function in region on arch

@@ -137,9 +137,13 @@ func producerOutputs() map[string]any {
 		"layerArn":      producerArn,
 		"layerArns":     producerArns(),
 		"layerPackages": producerPackages,
+		"layerLicenses": producerLicenses,
 		"functionName":  "galerly-api-prod",
 	}
 }
+
+// producerLicenses is the layerLicenses output of the referenced stack.
+const producerLicenses = "BSD-3-Clause AND MIT AND MIT-CMU"
 
 // The versions a producer with layerRegions [us-east-1, eu-west-1] and
 // layerArchitectures [x86_64, arm64] publishes: the numbers differ between
@@ -308,5 +312,28 @@ func TestMissingPackages(t *testing.T) {
 		if got := missingPackages(pins, tc.required); fmt.Sprint(got) != fmt.Sprint(tc.want) {
 			t.Errorf("missingPackages(%v) = %v, want %v", tc.required, got, tc.want)
 		}
+	}
+}
+
+func TestStatedLicenses(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		v    any
+		want string // the licenses, or what the error says
+		ok   bool
+	}{
+		{"stated", producerLicenses, producerLicenses, true},
+		{"a producer from before SBOMs", nil, "", true},
+		{"not an expression", []any{"MIT"}, "want an SPDX license expression", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := statedLicenses(layerStack, tc.v)
+			switch {
+			case tc.ok && (err != nil || got != tc.want):
+				t.Errorf("= %q, %v; want %q", got, err, tc.want)
+			case !tc.ok && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), layerStack)):
+				t.Errorf("= %q, %v; want an error naming the stack and saying %q", got, err, tc.want)
+			}
+		})
 	}
 }

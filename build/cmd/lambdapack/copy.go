@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 
@@ -10,23 +11,24 @@ import (
 	"github.com/galerly/galerly-lambda/build"
 	"github.com/galerly/galerly-lambda/build/awsconfig"
 	"github.com/galerly/galerly-lambda/build/internal/clip"
+	"github.com/galerly/galerly-lambda/build/sbom"
 	"github.com/galerly/galerly-lambda/build/upload"
 )
 
 // runCopy copies an artifact that `layer --upload` or `function --upload`
-// stored (its zip and the report beside it) to another bucket, usually in
-// another region, inside S3: nothing is built, downloaded or sent but the
-// report. It is how one build reaches every region a layer is published
-// in. It prints the artifact's report, as the build printed it, with "s3"
-// naming the copy ("copiedFrom" when this run wrote it, "reused" when it
-// was already there).
+// stored (its zip, and the SBOM and report beside it) to another bucket,
+// usually in another region, inside S3: nothing is built, downloaded or
+// sent but the report. It is how one build reaches every region a layer is
+// published in. It prints the artifact's report, as the build printed it,
+// with "s3" naming the copy ("copiedFrom" when this run wrote it, "reused"
+// when it was already there) and "sbom" the SBOM beside it.
 func runCopy(ctx context.Context, args []string, e *env) error {
 	fs := newFlagSet("copy", "--build-key KEY --from s3://BUCKET/KEY [--from-region REGION] --to s3://BUCKET/KEY [--timeout DURATION]", e.stderr)
 	buildKey := fs.String("build-key", "", "the layer or code key the artifact was built from (`lambdapack key`, the report's \"key\"); "+
 		"the source must be that artifact, its report intact and its bytes shown by S3")
 	var from, to uploadFlag
 	fs.Var(&from, "from", "the stored artifact, `s3://BUCKET/KEY` (as --upload stored it)")
-	fs.Var(&to, "to", "where the copy goes, `s3://BUCKET/KEY`: reused if S3 shows the same bytes there, refused if it holds any other. "+
+	fs.Var(&to, "to", "where the copy goes, `s3://BUCKET/KEY`, with the SBOM (KEY.cdx.json) and report beside it: each reused if S3 shows the same bytes there, refused if it holds any other. "+
 		"Its region, credentials and endpoint: the AWS SDK's defaults (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_S3, ...)")
 	fromRegion := fs.String("from-region", "", "the source bucket's region (default: the destination's, from AWS_REGION)")
 	var timeout timeoutFlag
@@ -68,7 +70,7 @@ func runCopy(ctx context.Context, args []string, e *env) error {
 		}
 		srcCfg = awsconfig.WithLog(srcCfg, log)
 	}
-	obj, err := upload.Copy(ctx, awsconfig.NewS3(srcCfg), awsconfig.NewS3(dstCfg), from.loc, to.loc, *buildKey, log)
+	obj, err := upload.Copy(ctx, awsconfig.NewS3(srcCfg), awsconfig.NewS3(dstCfg), from.loc, to.loc, *buildKey, relocatedReport, log)
 	if err != nil {
 		return explainTimeout(ctx, err)
 	}
@@ -92,6 +94,27 @@ func runCopy(ctx context.Context, args []string, e *env) error {
 		fmt.Fprintf(e.stderr, "copied %s to %s inside S3 (sha256 %s, %d bytes)\n", from.loc, to.loc, res.SHA256, res.ZipBytes)
 	}
 	return printReport(e, report{Result: res, S3: obj}, to.loc.String())
+}
+
+// relocatedReport is the report stored beside a copy whose SBOM is sb:
+// the source's, naming the copy's SBOM instead of the source's, encoded as
+// a build uploading there would have stored it, so a build at the
+// destination finds the artifact and skips, as it does at the source.
+func relocatedReport(report []byte, sb *upload.CopiedSBOM) ([]byte, error) {
+	if sb == nil {
+		return report, nil
+	}
+	var res build.Result
+	if err := json.Unmarshal(report, &res); err != nil {
+		return nil, fmt.Errorf("the source's report does not decode: %w", err)
+	}
+	// What --upload stores beside a zip is CycloneDX 1.6 (sbomStoredAt).
+	res.SBOM = &build.SBOMReport{SpecVersion: sbom.Spec16, SHA256: sb.SHA256, S3: sb.Location.String()}
+	data, err := json.Marshal(storedReport(&res))
+	if err != nil {
+		return nil, fmt.Errorf("encode the copy's report: %w", err)
+	}
+	return append(data, '\n'), nil
 }
 
 // buildKeyPattern is a layer or code key: 64 lowercase hex digits.

@@ -13,6 +13,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/galerly/galerly-lambda/build/internal/wheeltest"
+	"github.com/galerly/galerly-lambda/build/upload"
 )
 
 // A layer built once and uploaded to the home region's bucket reaches a
@@ -81,6 +82,34 @@ func TestCopyToASecondRegion(t *testing.T) {
 			t.Errorf("copy downloaded the zip: %s %s", req.Method, req.Path)
 		}
 	}
+
+	// The SBOM goes with the zip, and the copy's report names it there:
+	// the same report a build uploading to that bucket would store, so
+	// such a build finds the artifact and builds nothing.
+	sbomKey := strings.TrimSuffix(s3Key, ".zip") + upload.SBOMSuffix
+	if layer.SBOM == nil || copied.SBOM == nil {
+		t.Fatalf("sbom: built %+v, copied %+v; want both", layer.SBOM, copied.SBOM)
+	}
+	if got := s.objectIn(t, awayBucket, sbomKey); sha256hex(got) != layer.SBOM.SHA256 {
+		t.Errorf("the SBOM beside the copy has sha256 %s, the build's %s", sha256hex(got), layer.SBOM.SHA256)
+	}
+	if want := "s3://" + awayBucket + "/" + sbomKey; copied.SBOM.S3 != want || copied.SBOM.SHA256 != layer.SBOM.SHA256 {
+		t.Errorf("copy's sbom = %+v, want %s with sha256 %s", copied.SBOM, want, layer.SBOM.SHA256)
+	}
+	if copied.Licenses != layer.Licenses || copied.Licenses == "" {
+		t.Errorf("copy's licenses %q, want the build's %q", copied.Licenses, layer.Licenses)
+	}
+	t.Run("a build in the copy's bucket finds it", func(t *testing.T) {
+		t.Setenv("AWS_REGION", away)
+		b := lambdapack(append([]string{"layer"}, append(target, "--no-index", "--find-links", dir, "--cache", t.TempDir(),
+			"--out", filepath.Join(t.TempDir(), "layer.zip"), "--upload", dest)...)...)
+		if b.code != 0 {
+			t.Fatalf("layer --upload %s: exit %d\n%s", dest, b.code, b.stderr)
+		}
+		if u := decodeUploaded(t, b); u.S3 == nil || !u.S3.BuildSkipped || u.SBOM == nil || u.SBOM.S3 != copied.SBOM.S3 {
+			t.Errorf("layer --upload %s = s3 %+v sbom %+v, want the copy found and the build skipped\n%s", dest, u.S3, u.SBOM, b.stderr)
+		}
+	})
 
 	again := lambdapack("copy", "--build-key", key, "--from", home, "--from-region", "us-east-1", "--to", dest)
 	if again.code != 0 {
