@@ -203,11 +203,11 @@ func (r *configReader) strings(key string) (items []string, set bool) {
 // listHowTo says how to set the list key in a form the Pulumi CLI
 // accepts: item by item with --path from [0] in order (the first item
 // replaces the default list, and a gap is stored as null), with --type
-// string so digits stay text. README shows the one-command form too.
+// string so digits stay text. docs/configuration.md shows the one-command form too.
 func listHowTo(key string) string {
 	return fmt.Sprintf("Set a list item by item from [0], in order: `pulumi config rm %[1]s`, then "+
 		"`pulumi config set --path --type string '%[1]s[0]' FIRST`, `pulumi config set --path --type string '%[1]s[1]' SECOND`, ... "+
-		"(README, Config keys, also shows how to set it in one command)", key)
+		"(docs/configuration.md, Lists, also shows how to set it in one command)", key)
 }
 
 // secret reads a value that must have been stored encrypted; "" when

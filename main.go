@@ -5,7 +5,8 @@
 // live alias moves.
 //
 // Run it with the Pulumi CLI (`pulumi stack select prod && pulumi up`);
-// README.md describes the config keys and outputs.
+// docs/configuration.md describes the config keys, docs/operations.md the
+// outputs.
 package main
 
 import (

@@ -455,21 +455,6 @@ func TestWorkflowsAWSAccess(t *testing.T) {
 	}
 }
 
-// readmeTestCommand returns the test command README.md names in its
-// table of commands.
-func readmeTestCommand(t *testing.T) string {
-	t.Helper()
-	data, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?m)^\\| *run every test *\\| *`([^`]+)` *\\|").FindSubmatch(data)
-	if m == nil {
-		t.Fatal("README.md has no \"| run every test | `COMMAND` |\" row")
-	}
-	return string(m[1])
-}
-
 // testedPythons returns the Python versions the project's tests ask
 // testenv.FindPython for.
 func testedPythons(t *testing.T) []string {
@@ -505,7 +490,7 @@ func testedPythons(t *testing.T) []string {
 }
 
 func TestWorkflowsRunTheTests(t *testing.T) {
-	command := readmeTestCommand(t)
+	command := readmeCommand(t, "run every test")
 	ciRun, err := os.ReadFile(".ci/run")
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,7 @@
 //
 // It needs read access to the galerly-lambda stack's state (the same
 // backend); a consumer without it takes the ARN as plain config instead
-// (README: Sharing the layer).
+// (docs/operations.md: the layer's lifecycle).
 package main
 
 import (
