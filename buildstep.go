@@ -16,8 +16,9 @@ import (
 // The layer and the function are each built by a build step: a
 // command:local:Command that runs this checkout's lambdapack from the
 // project folder and uploads the zip to S3 under its key. This file holds
-// what the two steps share: the command line, the environment, the
-// resource itself and the reading of lambdapack's report.
+// what the steps share (the layer's copies to other regions too): the
+// command line, the environment, the resource itself and the reading of
+// lambdapack's report.
 
 // buildCommand is the shell command line of one build step, written word
 // by word. Every word is either fixed or validated config (paths, names
@@ -66,6 +67,13 @@ func (c *buildCommand) lockFlags(path string, sel lock.Selection) {
 func (c *buildCommand) upload(out string, bucket pulumi.StringInput, s3Key string) pulumi.StringOutput {
 	c.flag("out", out)
 	return pulumi.Sprintf("%s --upload s3://%s/%s", c.b.String(), bucket, s3Key)
+}
+
+// copy ends the command line with the stored artifact to copy,
+// s3://FROM/S3KEY in fromRegion, and where the copy goes, s3://TO/S3KEY:
+// the same key in another region's bucket.
+func (c *buildCommand) copy(from pulumi.StringInput, fromRegion string, to pulumi.StringInput, s3Key string) pulumi.StringOutput {
+	return pulumi.Sprintf("%s --from s3://%s/%s --from-region %s --to s3://%s/%s", c.b.String(), from, s3Key, fromRegion, to, s3Key)
 }
 
 // buildEnvironment is what a build step's lambdapack needs beyond the

@@ -803,18 +803,6 @@ func itemInt(item map[string]json.RawMessage, field string, bad func(string, ...
 	return n, true
 }
 
-// partition is the AWS partition of a region: "aws" unless the region is
-// in China or GovCloud. It goes into AWS-managed policy ARNs.
-func partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
-}
-
 func joinInts(ns []int) string {
 	s := make([]string, len(ns))
 	for i, n := range ns {

@@ -75,6 +75,16 @@ func regionPartition(name string) (string, bool) {
 	return "", false
 }
 
+// partition is the AWS partition of region (for ARNs: the basic execution
+// policy, the photos bucket), by the same region forms layerRegions is
+// checked against; "aws" for a region of no known form, or none.
+func partition(region string) string {
+	if p, ok := regionPartition(region); ok {
+		return p
+	}
+	return "aws"
+}
+
 // readRegionsConfig reads layerRegions, layerArchitectures and
 // artifactsBuckets. home is aws:region, arch the function's architecture
 // ("" when bad) and layer the layer's config as read, for checking its

@@ -475,8 +475,7 @@ func publishLayer(ctx *pulumi.Context, name string, args *LayerArgs, b *LayerBui
 func newCopyStep(ctx *pulumi.Context, name string, args *LayerArgs, b *LayerBuild, region LayerRegion, parent pulumi.ResourceOption) (*local.Command, error) {
 	c := newBuildCommand("copy")
 	c.flag("build-key", b.Key)
-	create := pulumi.Sprintf("%s --from s3://%s/%s --from-region %s --to s3://%s/%s",
-		c.b.String(), args.Bucket, b.S3Key, args.Region, region.Bucket, b.S3Key)
+	create := c.copy(args.Bucket, args.Region, region.Bucket, b.S3Key)
 	triggers := pulumi.Array{pulumi.String(b.Key), pulumi.String(region.Name), pulumi.Sprintf("s3://%s/%s", region.Bucket, b.S3Key), b.Report.sbomSHA256()}
 	return newBuildStep(ctx, name, triggers, create, buildEnvironment(region.Name, args.Endpoint),
 		parent, pulumi.DependsOn([]pulumi.Resource{b.Step}))

@@ -542,6 +542,10 @@ func TestRegionPartitions(t *testing.T) {
 		if got, ok := regionPartition(region); !ok || got != want {
 			t.Errorf("regionPartition(%s) = %s, %v; want %s", region, got, ok, want)
 		}
+		// The ARNs the program writes (basic execution, photos) use the same rule.
+		if got := partition(region); got != want {
+			t.Errorf("partition(%s) = %s, want %s", region, got, want)
+		}
 		// A whole stack in that partition accepts it beside another of its regions.
 		cfg := prodConfig(t, map[string]string{"layerRegions": `["` + region + `"]`})
 		cfg["aws:region"] = region
@@ -552,6 +556,9 @@ func TestRegionPartitions(t *testing.T) {
 	for _, bad := range []string{"", "us-east", "us-east-1a", "useast1", "us_east_1", "aws-global", "local"} {
 		if p, ok := regionPartition(bad); ok {
 			t.Errorf("regionPartition(%q) = %s, want no partition", bad, p)
+		}
+		if p := partition(bad); p != "aws" {
+			t.Errorf("partition(%q) = %s, want the default aws", bad, p)
 		}
 	}
 }
