@@ -45,11 +45,12 @@ failed: <why>". "python" is the interpreter's version.
 
 "decode" has one entry per sample the function ships (imaging/samples.py):
 {"ok", "ms" (wall time of the decode, one decimal), "via"}, and "error"
-when not ok, where "ms" and "via" are null. The RAW sample is decoded by
-the thumbnail route's own RAW path, in a child process; its "via" is
-"preview" or "demosaic" (the sample's preview is too small for the size
-asked, so "demosaic", after the preview was extracted). HEIC's "via" is
-"pillow_heif", JPEG's "PIL".
+when not ok, where "ms" and "via" are null. Each sample is made a thumbnail
+of by the thumbnail route's own code: the RAW one by its RAW path, in a
+child process, with "via" "preview" or "demosaic" (the sample's preview is
+too small for the size asked, so "demosaic", after the preview was
+extracted); the HEIC and JPEG ones by its Pillow path, with "via"
+"pillow_heif" and "PIL".
 
 "initializationType" is AWS_LAMBDA_INITIALIZATION_TYPE ("on-demand",
 "provisioned-concurrency", "snap-start"; null off Lambda), and "primed"
