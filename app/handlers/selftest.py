@@ -122,6 +122,14 @@ LAYER_PACKAGES = (
 # import are that package's own, not its dependencies'.
 IMPORT_ORDER = ("numpy", "PIL", "pillow_heif", "rawpy")
 
+
+def layer_imports() -> list[tuple[str, str]]:
+    """(name in the result, module to import) of each layer package, in
+    IMPORT_ORDER: what the self-test imports, and SnapStart init primes."""
+    modules = dict(LAYER_PACKAGES)
+    return [(name, modules[name]) for name in IMPORT_ORDER]
+
+
 # The first measured import of each package in this process: module name ->
 # (the module measured, its figures). Lambda reuses a container for later
 # invocations, where importing again costs nothing; they report these.
@@ -136,9 +144,7 @@ def run() -> dict:
     errors: dict[str, str] = {}
     modules: dict[str, Any] = {}
     imports: dict[str, dict] = {}
-    module_names = dict(LAYER_PACKAGES)
-    for name in IMPORT_ORDER:
-        module_name = module_names[name]
+    for name, module_name in layer_imports():
         try:
             imports[name] = import_measured(module_name)
             # The top-level module holds __version__ (PIL, not PIL.Image).
