@@ -15,10 +15,11 @@ Input, one of:
 256); the aspect ratio is kept and an image is never enlarged. The photo's
 orientation is applied, so a portrait shot stays upright.
 
-JPEG, PNG, WebP and HEIC are decoded by Pillow in this process. Anything
-Pillow does not recognise as one of those is tried as a camera RAW (DNG,
-CR2, CR3, NEF, ARW, RAF, ORF, RW2, PEF, ...) with rawpy, in a child process
-with memory and time limits (imaging/raw.py).
+JPEG, PNG, WebP and HEIC are decoded by Pillow in this process
+(imaging/pil.py). Anything Pillow does not recognise as one of those is
+tried as a camera RAW (DNG, CR2, CR3, NEF, ARW, RAF, ORF, RW2, PEF, ...)
+with rawpy, in a child process with memory and time limits
+(imaging/raw.py).
 
 Output 200: ``{"contentType": "image/jpeg", "width": w, "height": h,
 "source": {"format": "PNG", "width": W, "height": H}, "image": "<base64>"}``;
@@ -43,11 +44,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 from typing import Any
 
-from imaging import raw
-from imaging.encode import encode
+from imaging import pil, raw
 from utils import photos
 from utils.logs import get_logger
 from utils.request import Request
@@ -73,36 +72,31 @@ def thumbnail(request: Request) -> dict:
     """Handle POST /images/thumbnail; see the module doc."""
     data, size = _read_input(request)
     try:
-        from PIL import Image, ImageOps, UnidentifiedImageError
+        from PIL import Image, UnidentifiedImageError
     except ImportError as err:
         log.error("PIL is not importable, is the image layer attached? %s", err)
         raise HTTPError(500, "image support is not available") from None
 
     formats = [f for f in FORMATS if f != "HEIF" or _register_heif()]
     try:
-        with Image.open(io.BytesIO(data), formats=formats) as img:
-            source = {"format": img.format, "width": img.width, "height": img.height}
-            if img.width * img.height > MAX_PIXELS:
-                raise BadRequest(
-                    f"image is {img.width}x{img.height} pixels, more than the {MAX_PIXELS:,} allowed"
-                )
-            img.thumbnail((size, size))
-            thumb = ImageOps.exif_transpose(img)
-            content_type, encoded = encode(thumb)
+        meta, encoded = pil.decode(data, size, formats=formats, max_pixels=MAX_PIXELS)
     except UnidentifiedImageError:
         # Not one of Pillow's formats: perhaps a camera RAW.
         return _raw_thumbnail(data, size, formats, request)
+    except pil.TooManyPixels as err:
+        raise BadRequest(str(err)) from None
     except Image.DecompressionBombError as err:
         raise BadRequest(f"image has too many pixels: {err}") from None
     except (OSError, SyntaxError, ValueError) as err:
         # Truncated or corrupt data surfaces only when the pixels decode.
         raise BadRequest(f"image could not be decoded: {err}") from None
 
+    source = meta["source"]
     log.info(
         "thumbnail %s %dx%d -> %s %dx%d",
-        source["format"], source["width"], source["height"], content_type, thumb.width, thumb.height,
+        source["format"], source["width"], source["height"], meta["contentType"], meta["width"], meta["height"],
     )
-    return _answer(content_type, thumb.width, thumb.height, source, encoded)
+    return _answer(meta, encoded)
 
 
 def _raw_thumbnail(data: bytes, size: int, formats: list[str], request: Request) -> dict:
@@ -123,20 +117,12 @@ def _raw_thumbnail(data: bytes, size: int, formats: list[str], request: Request)
         source["width"], source["height"], source["raw"]["make"], source["raw"]["model"], source["raw"]["via"],
         meta["contentType"], meta["width"], meta["height"],
     )
-    return _answer(meta["contentType"], meta["width"], meta["height"], source, encoded)
+    return _answer(meta, encoded)
 
 
-def _answer(content_type: str, width: int, height: int, source: dict, encoded: bytes) -> dict:
-    return json_response(
-        200,
-        {
-            "contentType": content_type,
-            "width": width,
-            "height": height,
-            "source": source,
-            "image": base64.b64encode(encoded).decode("ascii"),
-        },
-    )
+def _answer(meta: dict, encoded: bytes) -> dict:
+    """The 200: meta as imaging's decoders give it, and the image in base64."""
+    return json_response(200, {**meta, "image": base64.b64encode(encoded).decode("ascii")})
 
 
 def _read_input(request: Request) -> tuple[bytes, int]:

@@ -45,11 +45,12 @@ failed: <why>". "python" is the interpreter's version.
 
 "decode" has one entry per sample the function ships (imaging/samples.py):
 {"ok", "ms" (wall time of the decode, one decimal), "via"}, and "error"
-when not ok, where "ms" and "via" are null. The RAW sample is decoded by
-the thumbnail route's own RAW path, in a child process; its "via" is
-"preview" or "demosaic" (the sample's preview is too small for the size
-asked, so "demosaic", after the preview was extracted). HEIC's "via" is
-"pillow_heif", JPEG's "PIL".
+when not ok, where "ms" and "via" are null. Each sample is made a thumbnail
+of by the thumbnail route's own code: the RAW one by its RAW path, in a
+child process, with "via" "preview" or "demosaic" (the sample's preview is
+too small for the size asked, so "demosaic", after the preview was
+extracted); the HEIC and JPEG ones by its Pillow path, with "via"
+"pillow_heif" and "PIL".
 
 "initializationType" is AWS_LAMBDA_INITIALIZATION_TYPE ("on-demand",
 "provisioned-concurrency", "snap-start"; null off Lambda), and "primed"
@@ -121,6 +122,14 @@ LAYER_PACKAGES = (
 # import are that package's own, not its dependencies'.
 IMPORT_ORDER = ("numpy", "PIL", "pillow_heif", "rawpy")
 
+
+def layer_imports() -> list[tuple[str, str]]:
+    """(name in the result, module to import) of each layer package, in
+    IMPORT_ORDER: what the self-test imports, and SnapStart init primes."""
+    modules = dict(LAYER_PACKAGES)
+    return [(name, modules[name]) for name in IMPORT_ORDER]
+
+
 # The first measured import of each package in this process: module name ->
 # (the module measured, its figures). Lambda reuses a container for later
 # invocations, where importing again costs nothing; they report these.
@@ -135,9 +144,7 @@ def run() -> dict:
     errors: dict[str, str] = {}
     modules: dict[str, Any] = {}
     imports: dict[str, dict] = {}
-    module_names = dict(LAYER_PACKAGES)
-    for name in IMPORT_ORDER:
-        module_name = module_names[name]
+    for name, module_name in layer_imports():
         try:
             imports[name] = import_measured(module_name)
             # The top-level module holds __version__ (PIL, not PIL.Image).

@@ -6,20 +6,24 @@ test that gates the "live" alias. So the self-test decodes three tiny files
 the function ships in ../samples, made by the tests' generators
 (tests/rawgen.py, and libheif's heif-enc for the HEIC):
 
-- sample.dng (64x48 Bayer mosaic, 24x18 JPEG preview): decoded through the
-  thumbnail route's own RAW path (raw.decode: a forked child under
-  limits) at SIZE. Its preview is smaller than SIZE, so LibRaw extracts the
-  preview and then demosaics: both of its paths run; "via" says which one
-  gave the image.
-- sample.heic (32x24) with Pillow and pillow_heif's opener;
-- sample.jpg (32x24) with Pillow.
+- sample.dng (64x48 Bayer mosaic, 24x18 JPEG preview), through the
+  thumbnail route's RAW path (raw.decode: a forked child under limits).
+  Its preview is smaller than SIZE, so LibRaw extracts the preview and
+  then demosaics: both of its paths run; "via" says which one gave the
+  image.
+- sample.heic (32x24), through the route's Pillow path (pil.decode) with
+  pillow_heif's opener;
+- sample.jpg (32x24), through the route's Pillow path.
 
-Each must decode to 32x24 pixels of the samples' scene (top red, bottom
-blue), so a decoder that returns garbage of the right size fails too.
+Each is asked for a thumbnail of SIZE, as a request would, and the
+thumbnail the route would answer with must be 32x24 pixels of the samples'
+scene (top red, bottom blue), so a decoder that returns garbage of the
+right size fails too.
 
 Result per sample: {"ok": true, "ms": 12.3, "via": "demosaic"} or
 {"ok": false, "ms": null, "via": null, "error": "<what went wrong>"};
-"ms" is the wall time of the decode in milliseconds, one decimal.
+"ms" is the wall time of the route's path (decode, thumbnail, encode) in
+milliseconds, one decimal.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import os
 import time
 from typing import Any, Callable
 
-from imaging import raw
+from imaging import pil, raw
 
 FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "samples")
 RAW = "sample.dng"
@@ -37,8 +41,8 @@ HEIC = "sample.heic"
 JPEG = "sample.jpg"
 SIZE = 48
 EXPECTED_SIZE = (32, 24)
-# Pixels (images.MAX_PIXELS's role) a sample's preview may have; they have hundreds.
-MAX_PREVIEW_PIXELS = 1_000_000
+# Pixels (images.MAX_PIXELS's role) a sample or its preview may have; they have hundreds.
+MAX_PIXELS = 1_000_000
 
 
 def decode_all() -> dict:
@@ -50,40 +54,40 @@ def decode_raw() -> dict:
     """The RAW sample through the route's RAW path."""
 
     def decode() -> tuple[Any, str]:
-        from PIL import Image
-
-        meta, encoded = raw.decode(_read(RAW), SIZE, max_preview_pixels=MAX_PREVIEW_PIXELS)
-        return Image.open(io.BytesIO(encoded)), meta["source"]["raw"]["via"]
+        meta, encoded = raw.decode(_read(RAW), SIZE, max_preview_pixels=MAX_PIXELS)
+        return _opened(encoded), meta["source"]["raw"]["via"]
 
     return _timed(decode)
 
 
 def decode_heic() -> dict:
-    """The HEIC sample with Pillow, through pillow_heif's opener."""
+    """The HEIC sample through the route's Pillow path, with pillow_heif's opener."""
 
     def decode() -> tuple[Any, str]:
         import pillow_heif
-        from PIL import Image
 
         pillow_heif.register_heif_opener()
-        img = Image.open(io.BytesIO(_read(HEIC)), formats=["HEIF"])
-        img.load()
-        return img, "pillow_heif"
+        _, encoded = pil.decode(_read(HEIC), SIZE, formats=["HEIF"], max_pixels=MAX_PIXELS)
+        return _opened(encoded), "pillow_heif"
 
     return _timed(decode)
 
 
 def decode_jpeg() -> dict:
-    """The JPEG sample with Pillow."""
+    """The JPEG sample through the route's Pillow path."""
 
     def decode() -> tuple[Any, str]:
-        from PIL import Image
-
-        img = Image.open(io.BytesIO(_read(JPEG)), formats=["JPEG"])
-        img.load()
-        return img, "PIL"
+        _, encoded = pil.decode(_read(JPEG), SIZE, formats=["JPEG"], max_pixels=MAX_PIXELS)
+        return _opened(encoded), "PIL"
 
     return _timed(decode)
+
+
+def _opened(thumbnail: bytes) -> Any:
+    """The route's answer (JPEG or PNG bytes) opened again, for its pixels."""
+    from PIL import Image
+
+    return Image.open(io.BytesIO(thumbnail))
 
 
 def _timed(decode: Callable[[], tuple[Any, str]]) -> dict:

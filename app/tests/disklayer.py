@@ -16,8 +16,9 @@ ships: PEP 552 unchecked-hash, at __pycache__/NAME.<cache tag>.pyc, with
 the run-time path /opt/python/... as its code's filename, compiled by this
 interpreter (so run it with the one that will import it).
 
-PIL.Image and rawpy decode the self-test's samples through the in-memory
-fakes (tests/fakes.py), fetched only when first used.
+PIL.Image, PIL.ImageOps and rawpy decode the self-test's samples through
+the in-memory fakes (tests/fakes.py), fetched only when first used;
+PIL.ImageOps is imported only then, not by the self-test's measured imports.
 
     python -m tests.disklayer DIR [--bytecode]   (from app/) writes it to DIR
 """
@@ -48,6 +49,7 @@ SOURCES = {
     "numpy/core.py": "ndarray = list\n",
     "PIL/__init__.py": f"__version__ = {VERSIONS['PIL']!r}\n",
     "PIL/Image.py": "OPEN = {'PNG': None, 'JPEG': None}\n" + _DECODING,
+    "PIL/ImageOps.py": _DECODING,
     "pillow_heif/__init__.py": (
         f"from PIL import Image\nfrom pillow_heif._lib import libheif_version, libheif_info\n"
         f"__version__ = {VERSIONS['pillow_heif']!r}\n"

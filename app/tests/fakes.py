@@ -33,6 +33,8 @@ import zlib
 from typing import Iterator
 from unittest import mock
 
+from tests.libraw_ctypes import rawpy_types
+
 LAYER_TOP_LEVEL = ("PIL", "rawpy", "pillow_heif", "numpy")
 
 VERSIONS = {"PIL": "11.0.0", "rawpy": "0.24.0", "pillow_heif": "0.20.0", "numpy": "2.1.3"}
@@ -279,35 +281,16 @@ class FakeLayer:
 
 def _fake_rawpy_api(rawpy: types.ModuleType) -> None:
     """The part of rawpy's API the function uses; see the module doc."""
-
-    class LibRawError(Exception):
-        pass
-
-    class LibRawFatalError(LibRawError):
-        pass
-
-    class LibRawNonFatalError(LibRawError):
-        pass
-
-    errors = {"LibRawError": LibRawError, "LibRawFatalError": LibRawFatalError,
-              "LibRawNonFatalError": LibRawNonFatalError}
-    for name in ("LibRawFileUnsupportedError", "LibRawNoThumbnailError", "LibRawUnsupportedThumbnailError"):
-        errors[name] = type(name, (LibRawNonFatalError,), {})
-    for name in ("LibRawUnsufficientMemoryError", "LibRawDataError", "LibRawIOError", "LibRawTooBigError",
-                 "LibRawMemPoolOverflowError"):
-        errors[name] = type(name, (LibRawFatalError,), {})
-    vars(rawpy).update(errors)
-
-    class ThumbFormat(enum.Enum):
-        JPEG = 1
-        BITMAP = 2
+    # rawpy's own classes (LibRawError and the rest, ThumbFormat, ...),
+    # shared with the ctypes stand-in.
+    vars(rawpy).update({name: v for name, v in vars(rawpy_types).items() if isinstance(v, type)})
 
     sizes = types.SimpleNamespace(raw_width=64, raw_height=48, width=64, height=48, flip=0)
 
     class RawPy:
         def __init__(self, data: bytes):
             if data[:4] not in (b"II*\x00", b"MM\x00*"):
-                raise errors["LibRawFileUnsupportedError"]("Unsupported file format or not RAW file")
+                raise rawpy_types.LibRawFileUnsupportedError("Unsupported file format or not RAW file")
             self.sizes = sizes
 
         def __enter__(self):
@@ -317,13 +300,12 @@ def _fake_rawpy_api(rawpy: types.ModuleType) -> None:
             return None
 
         def extract_thumb(self):
-            raise errors["LibRawNoThumbnailError"]("No thumbnail in file")
+            raise rawpy_types.LibRawNoThumbnailError("No thumbnail in file")
 
         def postprocess(self, **params):
             rawpy.postprocessed.append(params)
             return FakeArray((sizes.height // 2, sizes.width // 2, 3))
 
-    rawpy.ThumbFormat = ThumbFormat
     rawpy.postprocessed = []
     rawpy.imread = lambda fileobj, shot_select=0: RawPy(fileobj.read())
 

@@ -148,6 +148,24 @@ class DirectFormTest(unittest.TestCase):
                 self.assertEqual((result["raw"], result["heic"]), (raw, heic))
 
 
+    def test_the_samples_go_through_the_thumbnail_routes_code(self):
+        # Not only a decode: the HEIC and JPEG samples are made thumbnails
+        # of as a request's upload is (imaging/pil.py), so a Pillow that
+        # decodes but cannot make the route's thumbnail fails the test.
+        def broken(image, **kw):
+            raise OSError("exif_transpose is broken")
+
+        with fake_layer() as layer, self.assertLogs("galerly", "INFO"):
+            layer.ImageOps.exif_transpose = broken
+            result = api.handler({"test": "imports"}, None)
+        self.assertIs(result["ok"], False)
+        failed = {"ok": False, "ms": None, "via": None, "error": "OSError: exif_transpose is broken"}
+        self.assertEqual(result["decode"], {"raw": DECODED["raw"], "heic": failed, "jpeg": failed})
+        self.assertEqual(result["errors"], {
+            "PIL": "JPEG decoding failed: OSError: exif_transpose is broken",
+            "pillow_heif": "HEIC support disabled: the sample did not decode: OSError: exif_transpose is broken",
+        })
+
 class APIFormTest(unittest.TestCase):
     def test_every_api_form_wraps_the_direct_result(self):
         events = {

@@ -8,9 +8,10 @@ So when AWS_LAMBDA_INITIALIZATION_TYPE is "snap-start", init() (called by
 api.py as the handler module loads) primes:
 
 - imports numpy, PIL (with pillow_heif's HEIF opener), pillow_heif and
-  rawpy, through the self-test's measured import, so the self-test later
-  reports the figures of those imports; and boto3 when PHOTOS_BUCKET is
-  set (the "s3" input's first request would pay for it);
+  rawpy, the self-test's packages in its order, through its measured
+  import, so the self-test later reports the figures of those imports; and
+  boto3 when PHOTOS_BUCKET is set (the "s3" input's first request would
+  pay for it);
 - decodes the self-test's samples once (imaging/samples.py), which maps
   and warms LibRaw, libheif, libde265 and the JPEG codec. The RAW sample is
   decoded the way a request's is, in a forked child: LibRaw's OpenMP
@@ -46,15 +47,6 @@ INIT_TYPE_VARIABLE = "AWS_LAMBDA_INITIALIZATION_TYPE"
 SNAP_START = "snap-start"
 HOOKS_MODULE = "snapshot_restore_py"
 
-# (name reported in "primed", module imported), dependencies first as the
-# self-test imports them.
-PRIME = (
-    ("numpy", "numpy"),
-    ("PIL", "PIL.Image"),
-    ("pillow_heif", "pillow_heif"),
-    ("rawpy", "rawpy"),
-)
-
 # What this process primed in init, in order; [] when it did not prime.
 primed: list[str] = []
 
@@ -82,7 +74,7 @@ def prime() -> list[str]:
     from handlers import selftest
 
     done = []
-    for name, module in PRIME:
+    for name, module in selftest.layer_imports():
         try:
             selftest.import_measured(module)
         except Exception as err:  # noqa: BLE001 - the self-test reports it; init goes on

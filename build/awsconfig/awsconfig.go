@@ -1,9 +1,10 @@
-// Package awsconfig loads the AWS configuration lambdapack talks to S3 and
-// Lambda with: the SDK's default chain (environment, shared config and
-// credentials files, SSO, web identity, container and instance roles), with
-// a clear error when no region or no credentials can be found, and clients
-// that work against S3-compatible endpoints (moto, LocalStack, MinIO) as
-// well as AWS.
+// Package awsconfig loads the AWS configuration lambdapack talks to S3,
+// Lambda and CloudWatch Logs with: the SDK's default chain (environment,
+// shared config and credentials files, SSO, web identity, container and
+// instance roles), with a clear error when no region or no credentials can
+// be found, and clients that work against S3-compatible endpoints (moto,
+// LocalStack, MinIO) as well as AWS. Explain says what a failed call's
+// error means to a person.
 package awsconfig
 
 import (

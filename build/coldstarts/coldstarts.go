@@ -21,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+
+	"github.com/galerly/galerly-lambda/build/awsconfig"
 )
 
 // FilterPattern asks CloudWatch Logs for the platform lines only, so the
@@ -168,19 +170,19 @@ func (e *LogGroupNotFoundError) Error() string {
 // would check.
 func explain(c *cloudwatchlogs.Client, group string, err error) error {
 	o := c.Options()
-	endpoint := "CloudWatch Logs in " + o.Region
-	if o.BaseEndpoint != nil && *o.BaseEndpoint != "" {
-		endpoint = *o.BaseEndpoint
-	}
-	op := "reading log group " + group
 	var nf *types.ResourceNotFoundException
 	if errors.As(err, &nf) {
 		return &LogGroupNotFoundError{Group: group, Region: o.Region}
 	}
-	return explainAPI(err, apiContext{
-		op:       op,
-		endpoint: endpoint,
-		envVar:   "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
-		denied:   fmt.Sprintf("the credentials need logs:FilterLogEvents on arn:aws:logs:%s:ACCOUNT:log-group:%s:*", o.Region, group),
+	endpoint := "AWS CloudWatch Logs in " + o.Region
+	if o.BaseEndpoint != nil && *o.BaseEndpoint != "" {
+		endpoint = *o.BaseEndpoint
+	}
+	return awsconfig.Explain(err, awsconfig.Call{
+		Op:       "reading log group " + group,
+		Service:  "CloudWatch Logs",
+		Endpoint: endpoint,
+		EnvVar:   "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+		Denied:   fmt.Sprintf("the credentials need logs:FilterLogEvents on arn:aws:logs:%s:ACCOUNT:log-group:%s:*", o.Region, group),
 	})
 }

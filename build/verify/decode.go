@@ -121,18 +121,10 @@ func initResult(st SelfTest) (Result, bool) {
 }
 
 // selfTestDetails are the lines that follow the self-test's own: one per
-// decoded sample, then the init line. None for an answer that is not a
-// report, or a report older than these fields.
-func selfTestDetails(f Facts) []Result {
-	inv := *f.SelfTest
-	if inv.FunctionError != "" {
-		return nil
-	}
-	st, err := ParseSelfTest(inv.Payload)
-	if err != nil {
-		return nil
-	}
-	reproduce, logs := selfTestHelp(f.Function)
+// decoded sample, then the init line. None for a report older than these
+// fields.
+func selfTestDetails(st SelfTest, fn Function) []Result {
+	reproduce, logs := selfTestHelp(fn)
 	rs := decodeResults(st, reproduce, logs)
 	if r, ok := initResult(st); ok {
 		rs = append(rs, r)

@@ -165,7 +165,9 @@ type lambdaError struct {
 	ErrorType    string `json:"errorType"`
 }
 
-func checkSelfTest(f Facts) Result {
+// checkSelfTest is the self-test's line, and the report when the answer
+// is one (nil when the function raised or answered something else).
+func checkSelfTest(f Facts) (Result, *SelfTest) {
 	inv := *f.SelfTest
 	fn := f.Function
 	r := Result{Check: "self-test", Status: Fail}
@@ -181,13 +183,13 @@ func checkSelfTest(f Facts) Result {
 		if le.ErrorType == "Runtime.ImportModuleError" {
 			r.Fix = fmt.Sprintf("the handler cannot import a module: check the layer lines above, reproduce with %s, and read the logs: %s", reproduce, logs)
 		}
-		return r
+		return r, nil
 	}
 	st, err := ParseSelfTest(inv.Payload)
 	if err != nil {
 		r.Detail = fmt.Sprintf("the answer to %s is not a self-test report (%v): %s", SelfTestRequest, err, oneLine(string(inv.Payload)))
 		r.Fix = "deploy the app with the self-test handler (app/api.py answers " + SelfTestRequest + ")"
-		return r
+		return r, nil
 	}
 	if !*st.OK || len(st.Errors) > 0 {
 		var errs []string
@@ -197,19 +199,19 @@ func checkSelfTest(f Facts) Result {
 		if off := st.CodecsOff(); len(errs) == 0 && len(off) > 0 {
 			r.Detail = fmt.Sprintf("on python %s: %s failed", orDash(st.Python), strings.Join(off, " and "))
 			r.Fix = codecFix(reproduce, logs)
-			return r
+			return r, &st
 		}
 		if len(errs) == 0 {
 			errs = []string{"the report names no package"}
 		}
 		r.Detail = fmt.Sprintf("on python %s: %s", orDash(st.Python), strings.Join(errs, "; "))
 		r.Fix = importFix(errs, reproduce, logs)
-		return r
+		return r, &st
 	}
 	if off := st.CodecsOff(); len(off) > 0 {
 		r.Detail = fmt.Sprintf("imports worked but %s is unavailable", strings.Join(off, " and "))
 		r.Fix = codecFix(reproduce, logs)
-		return r
+		return r, &st
 	}
 	var pkgs, compiled []string
 	var total float64
@@ -243,7 +245,7 @@ func checkSelfTest(f Facts) Result {
 			"every cold start compiles %s again (build with bytecode, i.e. without --no-bytecode, with python%s on the build machine)",
 			joinAnd(compiled), wasWere(len(compiled)), orDash(st.Python), itThem(len(compiled)), minorOf(st.Python, fn.Runtime))
 	}
-	return r
+	return r, &st
 }
 
 // joinAnd lists names as a sentence does: "a", "a and b", "a, b and c".

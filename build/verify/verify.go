@@ -130,8 +130,11 @@ func Check(f Facts) []Result {
 		rs = append(rs, c(f))
 	}
 	if f.SelfTest != nil {
-		rs = append(rs, checkSelfTest(f))
-		rs = append(rs, selfTestDetails(f)...)
+		r, st := checkSelfTest(f)
+		rs = append(rs, r)
+		if st != nil {
+			rs = append(rs, selfTestDetails(*st, f.Function)...)
+		}
 	}
 	return rs
 }

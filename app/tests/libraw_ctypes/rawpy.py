@@ -16,7 +16,8 @@ unchanged on a real decoder:
   use_auto_wb, output_bps, user_flip);
 - ``libraw_version`` (a 3-tuple) and ``flags`` (None, as rawpy reports for a
   LibRaw built without cmake's libraw_config.h, which Debian's is);
-- ``LibRawError`` and its subclasses, raised for LibRaw's error codes as
+- ``LibRawError`` and its subclasses (defined, with ``ThumbFormat`` and the
+  tuples, in rawpy_types.py beside this file), raised for LibRaw's error codes as
   rawpy raises them, including LibRawDataError when LibRaw counted data
   errors during a call (rawpy asks ``error_count()``; the C API has no such
   call, so a data-error callback counts them here).
@@ -33,9 +34,7 @@ once per process: nothing about LibRaw's struct layout is written down here.
 
 from __future__ import annotations
 
-import collections
 import ctypes
-import enum
 import functools
 import io
 import json
@@ -44,6 +43,14 @@ import subprocess
 import tempfile
 
 import numpy
+from rawpy_types import (  # noqa: F401 - rawpy's names, re-exported as rawpy does
+    ImageSizes, Thumbnail, ThumbFormat, LibRawError, LibRawFatalError, LibRawNonFatalError,
+    LibRawUnspecifiedError, LibRawFileUnsupportedError, LibRawRequestForNonexistentImageError,
+    LibRawOutOfOrderCallError, LibRawNoThumbnailError, LibRawUnsupportedThumbnailError,
+    LibRawInputClosedError, LibRawNotImplementedError, LibRawUnsufficientMemoryError, LibRawDataError,
+    LibRawIOError, LibRawCancelledByCallbackError, LibRawBadCropError, LibRawTooBigError,
+    LibRawMemPoolOverflowError, NotSupportedError,
+)
 
 __version__ = "0+libraw.ctypes"
 
@@ -162,97 +169,6 @@ def _version() -> tuple[int, int, int]:
 libraw_version = _version()
 flags = None
 _offsets()  # at import, as rawpy's own cost is: never inside a decode
-
-ImageSizes = collections.namedtuple("ImageSizes", [
-    "raw_height", "raw_width", "height", "width", "top_margin", "left_margin", "iheight", "iwidth",
-    "pixel_aspect", "flip", "crop_left_margin", "crop_top_margin", "crop_width", "crop_height",
-])
-
-Thumbnail = collections.namedtuple("Thumbnail", ["format", "data"])
-
-
-class ThumbFormat(enum.Enum):
-    """Thumbnail/preview image type, as LibRaw_image_formats numbers them."""
-
-    JPEG = 1
-    BITMAP = 2
-
-
-class LibRawError(Exception):
-    pass
-
-
-class LibRawFatalError(LibRawError):
-    pass
-
-
-class LibRawNonFatalError(LibRawError):
-    pass
-
-
-class LibRawUnspecifiedError(LibRawNonFatalError):
-    pass
-
-
-class LibRawFileUnsupportedError(LibRawNonFatalError):
-    pass
-
-
-class LibRawRequestForNonexistentImageError(LibRawNonFatalError):
-    pass
-
-
-class LibRawOutOfOrderCallError(LibRawNonFatalError):
-    pass
-
-
-class LibRawNoThumbnailError(LibRawNonFatalError):
-    pass
-
-
-class LibRawUnsupportedThumbnailError(LibRawNonFatalError):
-    pass
-
-
-class LibRawInputClosedError(LibRawNonFatalError):
-    pass
-
-
-class LibRawNotImplementedError(LibRawNonFatalError):
-    pass
-
-
-class LibRawUnsufficientMemoryError(LibRawFatalError):
-    pass
-
-
-class LibRawDataError(LibRawFatalError):
-    pass
-
-
-class LibRawIOError(LibRawFatalError):
-    pass
-
-
-class LibRawCancelledByCallbackError(LibRawFatalError):
-    pass
-
-
-class LibRawBadCropError(LibRawFatalError):
-    pass
-
-
-class LibRawTooBigError(LibRawFatalError):
-    pass
-
-
-class LibRawMemPoolOverflowError(LibRawFatalError):
-    pass
-
-
-class NotSupportedError(Exception):
-    pass
-
 
 # LibRaw_errors (libraw_const.h) -> the class rawpy raises for it.
 _ERRORS = {

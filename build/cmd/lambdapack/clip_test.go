@@ -88,6 +88,9 @@ func TestOversizedArgumentsAreClipped(t *testing.T) {
 		{"verify --expect-layer", []string{"verify", "--function", "f", "--expect-layer", huge}, exitUsage},
 		{"verify --qualifier", verify("--qualifier", huge), exitFail},
 		{"verify --timeout", verify("--timeout", huge), exitUsage},
+		{"coldstarts --function", []string{"coldstarts", "--function", huge, "--timeout", "1s"}, exitFail},
+		{"coldstarts --since", []string{"coldstarts", "--function", "f", "--since", huge}, exitUsage},
+		{"coldstarts argument", []string{"coldstarts", "--function", "f", huge}, exitUsage},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

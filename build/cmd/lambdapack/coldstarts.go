@@ -16,6 +16,7 @@ import (
 
 	"github.com/galerly/galerly-lambda/build/awsconfig"
 	"github.com/galerly/galerly-lambda/build/coldstarts"
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 )
 
 // defaultSince is --since's default: a day of traffic.
@@ -36,7 +37,7 @@ func runColdstarts(ctx context.Context, args []string, e *env) error {
 	}
 	switch {
 	case fs.NArg() > 0:
-		return usagef("unexpected argument %q", fs.Arg(0))
+		return usagef("unexpected argument %s", clip.Quote(fs.Arg(0)))
 	case *function == "":
 		return usagef("--function is required")
 	}

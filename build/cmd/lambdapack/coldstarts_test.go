@@ -173,7 +173,7 @@ func TestColdstartsAgainstMoto(t *testing.T) {
 		t.Setenv("AWS_ENDPOINT_URL", hang.URL)
 		start := time.Now()
 		r := lambdapack("coldstarts", "--function", "galerly-api-prod", "--timeout", "1s")
-		if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "reading log group /aws/lambda/galerly-api-prod: timed out waiting for "+hang.URL) ||
+		if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "reading log group /aws/lambda/galerly-api-prod: timed out waiting for the CloudWatch Logs endpoint "+hang.URL) ||
 			!strings.Contains(r.stderr, "the --timeout of 1s ran out") {
 			t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 naming the log group, the endpoint and the --timeout", r.code, r.stdout, r.stderr)
 		}
