@@ -14,6 +14,7 @@ import (
 
 	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/internal/redact"
+	"github.com/galerly/galerly-lambda/build/internal/regular"
 )
 
 // maxIncludedFiles bounds how many files one lock may include, directly
@@ -295,15 +296,19 @@ func (r *includer) include(from, fromPath string, o option) error {
 	if len(r.read) > maxIncludedFiles {
 		return fmt.Errorf("%s: more than %d included files: is an include generated in a loop?", what, maxIncludedFiles)
 	}
-	st, err := os.Stat(real)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("%s: %s is not a regular file (%s): an include is a requirements file", what, name, st.Mode().Type())
-	}
-	data, err := os.ReadFile(real)
-	if err != nil {
+	// As the lock itself is read: a FIFO or device is refused unopened,
+	// a regular file read within the size bound.
+	data, err := regular.ReadFile(real, MaxFileBytes)
+	var (
+		notRegular *regular.NotRegularError
+		tooLarge   *regular.TooLargeError
+	)
+	switch {
+	case errors.As(err, &notRegular):
+		return fmt.Errorf("%s: %s is not a regular file (%s): an include is a requirements file", what, name, regular.Describe(notRegular.Mode))
+	case errors.As(err, &tooLarge):
+		return fmt.Errorf("%s: %s is %d bytes, more than the %d a lock may hold", what, name, tooLarge.Size, tooLarge.Limit)
+	case err != nil:
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	r.read[real] = true

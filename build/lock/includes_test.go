@@ -5,8 +5,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/galerly/galerly-lambda/internal/testenv"
 )
 
 // writeFiles writes files (slash paths relative to dir) and returns dir.
@@ -212,10 +213,27 @@ func TestIncludeLinksAndSpecialFiles(t *testing.T) {
 	if _, err := ReadFile(filepath.Join(root, "l.txt")); err == nil || !strings.Contains(err.Error(), "link.txt is outside the project folder") {
 		t.Errorf("symlink out: %v", err)
 	}
-	if err := syscall.Mkfifo(filepath.Join(root, "fifo.txt"), 0o644); err != nil {
-		t.Skipf("mkfifo: %v", err)
+	testenv.FIFO(t, filepath.Join(root, "fifo.txt"))
+	testenv.NoBlock(t, "reading a lock that includes a FIFO", func() {
+		if _, err := ReadFile(filepath.Join(root, "f.txt")); err == nil || !strings.Contains(err.Error(), "fifo.txt is not a regular file") {
+			t.Errorf("FIFO: %v", err)
+		}
+	})
+	// An include is held to a lock's size bound, and refused unread.
+	big := filepath.Join(root, "big.txt")
+	if err := os.WriteFile(filepath.Join(root, "b.txt"), []byte("-r big.txt\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := ReadFile(filepath.Join(root, "f.txt")); err == nil || !strings.Contains(err.Error(), "fifo.txt is not a regular file") {
-		t.Errorf("FIFO: %v", err)
+	if err := os.WriteFile(big, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, MaxFileBytes+1); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ReadFile(filepath.Join(root, "b.txt"))
+	for _, want := range []string{"b.txt:1: -r big.txt: ", "big.txt is 16777217 bytes, more than the 16777216"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("a 16 MB include: %v, want %q", err, want)
+		}
 	}
 }
