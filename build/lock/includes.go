@@ -73,10 +73,8 @@ func (o Option) Display() string {
 // folder, so a build reads on every machine what its preview read.
 type includer struct {
 	lock *Lock
-	// canRead says files can be read: false for Parse, which has only
-	// the lock's bytes.
-	canRead bool
-	// lockPath is the lock's file on disk; "" when !canRead.
+	// lockPath is the lock's file on disk; "" for Parse, which has only
+	// the lock's bytes, so an include is refused.
 	lockPath string
 	// root is the project folder, absolute, and realRoot the same with
 	// symlinks resolved; found by findRoot the first time an include
@@ -94,7 +92,7 @@ type includer struct {
 // lock that holds one of projectMarkers (the lock's own folder when none
 // does).
 func newFileIncluder(lockPath, root string) *includer {
-	r := &includer{canRead: true, lockPath: lockPath, read: map[string]bool{}}
+	r := &includer{lockPath: lockPath, read: map[string]bool{}}
 	if root != "" {
 		r.rootDesc = "the project folder"
 		r.findRoot = func() (string, error) { return filepath.Abs(root) }
@@ -138,14 +136,13 @@ func findProject(dir string) string {
 }
 
 // readRequirements reads a requirements lock named name whose bytes are
-// data, read from path ("" when there is no file system), with its
-// includes.
-func readRequirements(r *includer, name, path string, data []byte) (*Lock, error) {
+// data, read from r.lockPath, with its includes.
+func (r *includer) readRequirements(name string, data []byte) (*Lock, error) {
 	r.lock = &Lock{File: name}
 	if len(r.reading) == 1 {
 		r.names = []string{name}
 	}
-	if err := r.readRequirementsFile(name, path, data, false); err != nil {
+	if err := r.readRequirementsFile(name, r.lockPath, data, false); err != nil {
 		return nil, err
 	}
 	sortRequirements(r.lock.Requirements)
@@ -246,7 +243,7 @@ func (r *includer) include(from, fromPath string, o option) error {
 	if strings.Contains(o.value, "://") {
 		return fmt.Errorf("%s: includes are read from files in the project folder, not from URLs: save the file beside the lock", what)
 	}
-	if !r.canRead || fromPath == "" {
+	if fromPath == "" {
 		return fmt.Errorf("%s: includes are read from the file system, and this lock was given as text: read it with its path (lambdapack --lock FILE, the program's layerLock)", what)
 	}
 	if r.root == "" {
@@ -322,7 +319,7 @@ func (r *includer) include(from, fromPath string, o option) error {
 // without --hash options and a marker. A constraint only narrows a
 // requirement that another line makes (Check): the version it must have,
 // and with hashes the files it may be installed from.
-func parseConstraintLine(file, text string) (*Requirement, error) {
+func parseConstraintLine(text string) (*Requirement, error) {
 	req, err := parsePinned(text)
 	if err != nil {
 		return nil, fmt.Errorf("constraint: %w", err)

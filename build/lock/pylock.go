@@ -164,7 +164,7 @@ func parseSelected(name string, data []byte, sel Selection, inc *includer) (*Loc
 	if !sel.IsZero() {
 		return nil, fmt.Errorf("lock %s: %s: extras and dependency groups are chosen in a pylock.toml only; a requirements file lists exactly what it installs", clip.String(name), clip.String(sel.String()))
 	}
-	return readRequirements(inc, name, inc.lockPath, data)
+	return inc.readRequirements(name, data)
 }
 
 // pylockChecks is what a pylock.toml says that depends on the target, kept
