@@ -16,6 +16,7 @@ import (
 	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/internal/pep440"
 	"github.com/galerly/galerly-lambda/build/internal/pyname"
+	"github.com/galerly/galerly-lambda/build/internal/redact"
 	"github.com/galerly/galerly-lambda/build/internal/regular"
 	"github.com/galerly/galerly-lambda/build/wheel"
 )
@@ -576,11 +577,10 @@ func (p *pylockParser) pkg(t map[string]any, where string, sets *markerSets) (*R
 func (p *pylockParser) sourceProblem(t map[string]any, where, name, kind string) error {
 	src, _, _ := p.table(t, where, kind) // read once already
 	desc := ""
-	for _, k := range []string{"url", "path"} {
-		if s, ok := src[k].(string); ok {
-			desc = " " + s
-			break
-		}
+	if s, ok := src["url"].(string); ok {
+		desc = " " + redact.URL(s) // a vcs url may carry a token
+	} else if s, ok := src["path"].(string); ok {
+		desc = " " + s
 	}
 	hint := map[string]string{
 		"vcs":       "build a wheel, publish it to an index or a --find-links folder, and lock that",
@@ -658,7 +658,7 @@ func (p *pylockParser) wheelFile(t map[string]any, where string, e pylockEntry, 
 	// PEP 751 prefers the path; a url beside it says where the file came
 	// from, and is not used.
 	if w.Path == "" && w.URL != "" && !fetchableURL(w.URL) {
-		return w, p.fail(join(where, "url"), "%q: want an http:// or https:// URL, or file:///ABSOLUTE/PATH (use path for a file beside the lock)", displayURL(w.URL)), nil
+		return w, p.fail(join(where, "url"), "%q: want an http:// or https:// URL, or file:///ABSOLUTE/PATH (use path for a file beside the lock)", redact.URL(w.URL)), nil
 	}
 	if problem := p.settleFilename(&w, e, version); problem != nil {
 		return w, problem, nil
@@ -696,17 +696,6 @@ func (p *pylockParser) sameNameSameFile(files []WheelFile) error {
 		byName[w.Filename] = w.SHA256
 	}
 	return nil
-}
-
-// displayURL returns a URL without the credentials it may hold, for
-// messages.
-func displayURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(a URL that does not parse)"
-	}
-	u.User = nil
-	return u.String()
 }
 
 // settleFilename sets w.Filename to the wheel's file name and checks that
