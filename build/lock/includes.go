@@ -205,9 +205,21 @@ func (r *includer) options(name, path string, line int, opts []option) error {
 	return nil
 }
 
-// pipEnvVar is pip's ${NAME} in a requirements file, expanded from the
-// environment when the file is used.
-var pipEnvVar = regexp.MustCompile(`\$\{[A-Z0-9_]+\}`)
+// pipEnvVar is pip's ${NAME} in a requirements file's option values,
+// expanded from the environment when the file is used (Expanded), so a
+// token need not be written into the lock.
+var pipEnvVar = regexp.MustCompile(`\$\{([A-Z0-9_]+)\}`)
+
+// Expanded is the option's value with each ${NAME} replaced by the
+// environment variable NAME, left as is when NAME is unset, as pip does.
+func (o Option) Expanded() string {
+	return pipEnvVar.ReplaceAllStringFunc(o.Value, func(m string) string {
+		if v, ok := os.LookupEnv(m[2 : len(m)-1]); ok {
+			return v
+		}
+		return m
+	})
+}
 
 // checkIndexValue checks the URL of an --index-url or --extra-index-url
 // line: absolute http(s). ${NAME} (pip's environment variables, say a

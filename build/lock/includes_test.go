@@ -237,3 +237,13 @@ func TestIncludeLinksAndSpecialFiles(t *testing.T) {
 		}
 	}
 }
+
+// An option's ${NAME} is expanded from the environment as pip does: an
+// unset NAME stays as written, and lowercase is not a variable.
+func TestOptionExpanded(t *testing.T) {
+	t.Setenv("LAMBDAPACK_TEST_TOKEN", "s3cret")
+	o := Option{Name: "--index-url", Value: "https://ci:${LAMBDAPACK_TEST_TOKEN}@h/${LAMBDAPACK_TEST_UNSET}/${lower}/simple"}
+	if got, want := o.Expanded(), "https://ci:s3cret@h/${LAMBDAPACK_TEST_UNSET}/${lower}/simple"; got != want {
+		t.Errorf("Expanded() = %q, want %q", got, want)
+	}
+}
