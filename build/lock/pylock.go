@@ -126,20 +126,25 @@ func ReadFileSelected(path string, sel Selection) (*Lock, error) {
 	if _, err := formatOf(path); err != nil {
 		return nil, err
 	}
-	// A lock path may name a FIFO or a device: refused unread, and a
-	// regular file only up to a size no real lock comes near.
-	data, err := regular.ReadFile(path, MaxFileBytes)
+	data, err := ReadData(path)
 	if err != nil {
 		return nil, fmt.Errorf("read lock: %w", err)
 	}
 	return parseSelected(path, data, sel, newFileIncluder(path, ""))
 }
 
-// ParseInProject parses the lock whose contents are data, named name: a
-// slash-separated path relative to the project folder root, which is how
-// messages name it. The files a requirements lock includes are read
-// relative to it and must be inside root. It is how the Pulumi program
-// reads its locks.
+// ReadData reads the bytes of the lock file at path as every reader of a
+// lock does, the CLI's and the Pulumi program's: a lock path may name a
+// FIFO or a device, refused unopened (a *regular.NotRegularError), and a
+// regular file is read only up to MaxFileBytes, a size no real lock comes
+// near.
+func ReadData(path string) ([]byte, error) { return regular.ReadFile(path, MaxFileBytes) }
+
+// ParseInProject parses the lock whose contents are data (ReadData),
+// named name: a slash-separated path relative to the project folder root,
+// which is how messages name it. The files a requirements lock includes
+// are read relative to it and must be inside root. It is how the Pulumi
+// program reads its locks.
 func ParseInProject(root, name string, data []byte, sel Selection) (*Lock, error) {
 	return parseSelected(name, data, sel, newFileIncluder(filepath.Join(root, filepath.FromSlash(name)), root))
 }
