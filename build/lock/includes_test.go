@@ -10,21 +10,6 @@ import (
 	"github.com/galerly/galerly-lambda/internal/testenv"
 )
 
-// writeFiles writes files (slash paths relative to dir) and returns dir.
-func writeFiles(t *testing.T, dir string, files map[string]string) string {
-	t.Helper()
-	for name, text := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 // Index option lines (pip-compile writes them when a private index was
 // used) are read with the line that gave each, do not change the key,
 // and never show the credentials in a URL.
@@ -78,7 +63,7 @@ func TestIndexOptions(t *testing.T) {
 // requires and adds nothing. The key is that of the requirements that
 // result.
 func TestIncludes(t *testing.T) {
-	root := writeFiles(t, t.TempDir(), map[string]string{
+	root := testenv.WriteTree(t, t.TempDir(), map[string]string{
 		"go.mod": "module example\n",
 		"locks/layer.txt": "-r base.txt\n-r common/extra.txt\n-c constraints.txt\n" +
 			"pillow==11.0.0 --hash=sha256:" + h(3) + " --hash=sha256:" + h(4) + "\n",
@@ -188,7 +173,7 @@ func TestIncludesRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := writeFiles(t, t.TempDir(), tt.files)
+			dir := testenv.WriteTree(t, t.TempDir(), tt.files)
 			l, err := ReadFile(filepath.Join(dir, filepath.FromSlash(tt.lock)))
 			if err == nil {
 				err = l.Check(mustTarget(t, "x86_64", "python3.12"))
@@ -205,8 +190,8 @@ func TestIncludesRefused(t *testing.T) {
 // A symlink cannot carry an include out of the project folder, and a FIFO
 // (which would block the reader) is refused, not read.
 func TestIncludeLinksAndSpecialFiles(t *testing.T) {
-	outside := writeFiles(t, t.TempDir(), map[string]string{"secret.txt": "a==1 --hash=sha256:" + h(1) + "\n"})
-	root := writeFiles(t, t.TempDir(), map[string]string{"go.mod": "", "l.txt": "-r link.txt\n", "f.txt": "-r fifo.txt\n"})
+	outside := testenv.WriteTree(t, t.TempDir(), map[string]string{"secret.txt": "a==1 --hash=sha256:" + h(1) + "\n"})
+	root := testenv.WriteTree(t, t.TempDir(), map[string]string{"go.mod": "", "l.txt": "-r link.txt\n", "f.txt": "-r fifo.txt\n", "b.txt": "-r big.txt\n", "big.txt": ""})
 	if err := os.Symlink(filepath.Join(outside, "secret.txt"), filepath.Join(root, "link.txt")); err != nil {
 		t.Fatal(err)
 	}
@@ -220,14 +205,7 @@ func TestIncludeLinksAndSpecialFiles(t *testing.T) {
 		}
 	})
 	// An include is held to a lock's size bound, and refused unread.
-	big := filepath.Join(root, "big.txt")
-	if err := os.WriteFile(filepath.Join(root, "b.txt"), []byte("-r big.txt\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(big, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(big, MaxFileBytes+1); err != nil {
+	if err := os.Truncate(filepath.Join(root, "big.txt"), MaxFileBytes+1); err != nil {
 		t.Fatal(err)
 	}
 	_, err := ReadFile(filepath.Join(root, "b.txt"))
