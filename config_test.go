@@ -192,15 +192,7 @@ func TestDefaultsWithoutCLI(t *testing.T) {
 // folder.
 func writeLock(t *testing.T, rel, text string) string {
 	t.Helper()
-	root := t.TempDir()
-	path := filepath.Join(root, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return root
+	return testenv.WriteTree(t, t.TempDir(), map[string]string{rel: text})
 }
 
 // Bad config fails before any resource is declared, with messages that
