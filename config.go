@@ -550,12 +550,15 @@ func readLock(root, rel string, sel lock.Selection) (*lock.Lock, error) {
 	if err := checkRelPath(rel, "lock"); err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
+	// Read as the build steps read it, so the preview neither blocks on a
+	// FIFO nor accepts a lock over the size they refuse.
+	abs := filepath.Join(root, filepath.FromSlash(rel))
+	data, err := lock.ReadData(abs)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("lock file %s does not exist (paths are relative to the project folder)", rel)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read lock %s: %w", rel, causeOnly(err))
+		return nil, fmt.Errorf("read lock %s: %s", rel, strings.ReplaceAll(causeOnly(err).Error(), abs, rel))
 	}
 	// In the project, so the files it includes (-r, -c) are read too:
 	// the preview reads all the build will.

@@ -17,6 +17,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/galerly/galerly-lambda/build/lock"
+	"github.com/galerly/galerly-lambda/internal/testenv"
 )
 
 // Pulumi.yaml declares exactly the keys the program reads, with the same
@@ -191,15 +192,7 @@ func TestDefaultsWithoutCLI(t *testing.T) {
 // folder.
 func writeLock(t *testing.T, rel, text string) string {
 	t.Helper()
-	root := t.TempDir()
-	path := filepath.Join(root, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return root
+	return testenv.WriteTree(t, t.TempDir(), map[string]string{rel: text})
 }
 
 // Bad config fails before any resource is declared, with messages that
@@ -434,6 +427,28 @@ func TestLockErrorKeepsFileAndLine(t *testing.T) {
 	var le *lock.Error
 	if !errors.As(err, &le) || le.File != "locks/bad.txt" || le.Line != 1 {
 		t.Fatalf("err = %v, want a *lock.Error for locks/bad.txt line 1", err)
+	}
+}
+
+// The program reads a lock as the build steps do: a FIFO is refused
+// without blocking the preview, and a lock over lock.MaxFileBytes is
+// refused as they refuse it; the message names the lock as config gives it.
+func TestReadLockRefusesWhatTheBuildRefuses(t *testing.T) {
+	root := writeLock(t, "locks/big.txt", "")
+	if err := os.Truncate(filepath.Join(root, "locks", "big.txt"), lock.MaxFileBytes+1); err != nil {
+		t.Fatal(err)
+	}
+	testenv.FIFO(t, filepath.Join(root, "locks", "fifo.txt"))
+	for rel, want := range map[string]string{
+		"locks/fifo.txt": "read lock locks/fifo.txt: locks/fifo.txt is a named pipe (FIFO), not a regular file",
+		"locks/big.txt":  "read lock locks/big.txt: locks/big.txt is 16777217 bytes, more than the 16777216 bytes accepted here",
+	} {
+		testenv.NoBlock(t, "reading "+rel, func() {
+			_, err := readLock(root, rel, lock.Selection{})
+			if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), root) {
+				t.Errorf("readLock(%s) = %v, want %q without the absolute folder", rel, err, want)
+			}
+		})
 	}
 }
 

@@ -109,7 +109,7 @@ func prodGraph(t *testing.T, cfg map[string]string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return recordGraph(t, mustRun(t, run{config: cfg}), key, prodCodeKey(t, "."), pins(l, prodTarget(t)))
+	return recordGraph(t, mustRun(t, run{config: cfg}), key, prodCodeKey(t, "."), lock.Pins(l, prodTarget(t)))
 }
 
 // prodConfig is the prod stack's config with set (keys without the

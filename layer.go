@@ -254,7 +254,7 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs, opts ...pulumi.
 	for _, arch := range archs {
 		t := args.Target
 		t.Arch = arch
-		b := &LayerBuild{Arch: arch, Key: lock.Key(args.Lock, t, args.Options), Packages: pins(args.Lock, t)}
+		b := &LayerBuild{Arch: arch, Key: lock.Key(args.Lock, t, args.Options), Packages: lock.Pins(args.Lock, t)}
 		b.S3Key = "layers/" + name + "/" + b.Key + ".zip"
 		// The triggers name the key and every pin, so a changed lock
 		// replaces the build step and the preview lists the pins that
@@ -555,11 +555,6 @@ func layerBuildCommand(args *LayerArgs, t target.Target, lambdaName, key, s3Key 
 	c.flag("name", lambdaName)
 	return c.upload(".lambdapack/layer-"+key+".zip", args.Bucket, s3Key)
 }
-
-// pins returns "name==version" for each requirement of l that applies to
-// t, sorted, with the runtimes after a package that has a line per
-// runtime (lock.Pins).
-func pins(l *lock.Lock, t target.Target) []string { return lock.Pins(l, t) }
 
 // layerDescription names the pinned versions and the start of the key,
 // within Lambda's 256 characters. When the pins do not all fit, it keeps

@@ -24,6 +24,7 @@ import (
 	"github.com/galerly/galerly-lambda/build/license"
 	"github.com/galerly/galerly-lambda/build/lock"
 	"github.com/galerly/galerly-lambda/build/target"
+	"github.com/galerly/galerly-lambda/internal/testenv"
 )
 
 // The program runs here as the Pulumi CLI would run it (same config, same
@@ -893,16 +894,7 @@ func copyProjectWith(t *testing.T, replace map[string]string) string {
 	for _, rel := range []string{"app", "locks/function.txt", "locks/image-processing.txt"} {
 		copyTree(t, rel, filepath.Join(root, filepath.FromSlash(rel)))
 	}
-	for rel, text := range replace {
-		path := filepath.Join(root, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
+	return testenv.WriteTree(t, root, replace)
 }
 
 // copyTree copies the file or folder src to dst, keeping each file's mode

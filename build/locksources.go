@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/galerly/galerly-lambda/build/index"
@@ -15,21 +14,6 @@ import (
 // --extra-index-url, --find-links, --no-index, as pip-compile writes them)
 // join the command line's: they say where to look for the files the
 // hashes pin, so they are not part of the key.
-
-// envVar is pip's ${NAME} in a requirements file's values, which it
-// replaces with the environment variable NAME (left as is when unset), so
-// a token need not be written into the lock.
-var envVar = regexp.MustCompile(`\$\{([A-Z0-9_]+)\}`)
-
-// expandEnv replaces ${NAME} in s as pip does.
-func expandEnv(s string) string {
-	return envVar.ReplaceAllStringFunc(s, func(m string) string {
-		if v, ok := os.LookupEnv(m[2 : len(m)-1]); ok {
-			return v
-		}
-		return m
-	})
-}
 
 // sourcesFor returns where a build from l looks for wheels: s, from the
 // command line, with the lock's index options of each kind the command
@@ -60,16 +44,17 @@ func sourcesFor(s index.Sources, l *lock.Lock) (index.Sources, []string, error) 
 		notes = append(notes, "the command line's index options are used, not the lock's "+describeLines(indexLines))
 	default:
 		for _, o := range indexLines {
+			v := o.Expanded()
 			switch o.Name {
 			case "--no-index":
 				out.NoIndex = true
 				continue
 			case "--extra-index-url":
-				out.ExtraIndexURLs = append(out.ExtraIndexURLs, expandEnv(o.Value))
+				out.ExtraIndexURLs = append(out.ExtraIndexURLs, v)
 			default:
-				out.IndexURL = expandEnv(o.Value)
+				out.IndexURL = v
 			}
-			if err := index.CheckIndexURL(expandEnv(o.Value)); err != nil {
+			if err := index.CheckIndexURL(v); err != nil {
 				return s, nil, fmt.Errorf("%s: %w", o.Where(), err)
 			}
 		}
@@ -100,7 +85,7 @@ func sourcesFor(s index.Sources, l *lock.Lock) (index.Sources, []string, error) 
 // relative to the folder of the file that names it (as in pip), which
 // must exist.
 func findLinksOf(o lock.Option) (string, error) {
-	v := expandEnv(o.Value)
+	v := o.Expanded()
 	if strings.Contains(v, "://") {
 		return v, nil
 	}

@@ -127,11 +127,10 @@ func (r *resolver) place(ctx context.Context) ([]placement, error) {
 }
 
 // applying returns the requirements of l that apply to t, refusing a lock
-// that would make an empty layer.
+// that would make an empty layer. l is one readLock accepted for t: Check
+// is not made again (for a pylock.toml it chooses every package's wheels,
+// and a warm build would pay for it twice).
 func applying(l *lock.Lock, t target.Target) ([]lock.Applied, error) {
-	if err := l.Check(t); err != nil {
-		return nil, err
-	}
 	applied := l.For(t)
 	if len(applied) == 0 {
 		return nil, fmt.Errorf("lock %s: no requirement applies to %s, so the layer would be empty", l.File, t)

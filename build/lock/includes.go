@@ -14,6 +14,7 @@ import (
 
 	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/internal/redact"
+	"github.com/galerly/galerly-lambda/build/internal/regular"
 )
 
 // maxIncludedFiles bounds how many files one lock may include, directly
@@ -72,10 +73,8 @@ func (o Option) Display() string {
 // folder, so a build reads on every machine what its preview read.
 type includer struct {
 	lock *Lock
-	// canRead says files can be read: false for Parse, which has only
-	// the lock's bytes.
-	canRead bool
-	// lockPath is the lock's file on disk; "" when !canRead.
+	// lockPath is the lock's file on disk; "" for Parse, which has only
+	// the lock's bytes, so an include is refused.
 	lockPath string
 	// root is the project folder, absolute, and realRoot the same with
 	// symlinks resolved; found by findRoot the first time an include
@@ -93,7 +92,7 @@ type includer struct {
 // lock that holds one of projectMarkers (the lock's own folder when none
 // does).
 func newFileIncluder(lockPath, root string) *includer {
-	r := &includer{canRead: true, lockPath: lockPath, read: map[string]bool{}}
+	r := &includer{lockPath: lockPath, read: map[string]bool{}}
 	if root != "" {
 		r.rootDesc = "the project folder"
 		r.findRoot = func() (string, error) { return filepath.Abs(root) }
@@ -137,14 +136,13 @@ func findProject(dir string) string {
 }
 
 // readRequirements reads a requirements lock named name whose bytes are
-// data, read from path ("" when there is no file system), with its
-// includes.
-func readRequirements(r *includer, name, path string, data []byte) (*Lock, error) {
+// data, read from r.lockPath, with its includes.
+func (r *includer) readRequirements(name string, data []byte) (*Lock, error) {
 	r.lock = &Lock{File: name}
 	if len(r.reading) == 1 {
 		r.names = []string{name}
 	}
-	if err := r.readRequirementsFile(name, path, data, false); err != nil {
+	if err := r.readRequirementsFile(name, r.lockPath, data, false); err != nil {
 		return nil, err
 	}
 	sortRequirements(r.lock.Requirements)
@@ -207,9 +205,21 @@ func (r *includer) options(name, path string, line int, opts []option) error {
 	return nil
 }
 
-// pipEnvVar is pip's ${NAME} in a requirements file, expanded from the
-// environment when the file is used.
-var pipEnvVar = regexp.MustCompile(`\$\{[A-Z0-9_]+\}`)
+// pipEnvVar is pip's ${NAME} in a requirements file's option values,
+// expanded from the environment when the file is used (Expanded), so a
+// token need not be written into the lock.
+var pipEnvVar = regexp.MustCompile(`\$\{([A-Z0-9_]+)\}`)
+
+// Expanded is the option's value with each ${NAME} replaced by the
+// environment variable NAME, left as is when NAME is unset, as pip does.
+func (o Option) Expanded() string {
+	return pipEnvVar.ReplaceAllStringFunc(o.Value, func(m string) string {
+		if v, ok := os.LookupEnv(m[2 : len(m)-1]); ok {
+			return v
+		}
+		return m
+	})
+}
 
 // checkIndexValue checks the URL of an --index-url or --extra-index-url
 // line: absolute http(s). ${NAME} (pip's environment variables, say a
@@ -245,7 +255,7 @@ func (r *includer) include(from, fromPath string, o option) error {
 	if strings.Contains(o.value, "://") {
 		return fmt.Errorf("%s: includes are read from files in the project folder, not from URLs: save the file beside the lock", what)
 	}
-	if !r.canRead || fromPath == "" {
+	if fromPath == "" {
 		return fmt.Errorf("%s: includes are read from the file system, and this lock was given as text: read it with its path (lambdapack --lock FILE, the program's layerLock)", what)
 	}
 	if r.root == "" {
@@ -295,15 +305,19 @@ func (r *includer) include(from, fromPath string, o option) error {
 	if len(r.read) > maxIncludedFiles {
 		return fmt.Errorf("%s: more than %d included files: is an include generated in a loop?", what, maxIncludedFiles)
 	}
-	st, err := os.Stat(real)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("%s: %s is not a regular file (%s): an include is a requirements file", what, name, st.Mode().Type())
-	}
-	data, err := os.ReadFile(real)
-	if err != nil {
+	// As the lock itself is read: a FIFO or device is refused unopened,
+	// a regular file read within the size bound.
+	data, err := regular.ReadFile(real, MaxFileBytes)
+	var (
+		notRegular *regular.NotRegularError
+		tooLarge   *regular.TooLargeError
+	)
+	switch {
+	case errors.As(err, &notRegular):
+		return fmt.Errorf("%s: %s is not a regular file (%s): an include is a requirements file", what, name, regular.Describe(notRegular.Mode))
+	case errors.As(err, &tooLarge):
+		return fmt.Errorf("%s: %s is %d bytes, more than the %d a lock may hold", what, name, tooLarge.Size, tooLarge.Limit)
+	case err != nil:
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	r.read[real] = true
@@ -317,7 +331,7 @@ func (r *includer) include(from, fromPath string, o option) error {
 // without --hash options and a marker. A constraint only narrows a
 // requirement that another line makes (Check): the version it must have,
 // and with hashes the files it may be installed from.
-func parseConstraintLine(file, text string) (*Requirement, error) {
+func parseConstraintLine(text string) (*Requirement, error) {
 	req, err := parsePinned(text)
 	if err != nil {
 		return nil, fmt.Errorf("constraint: %w", err)

@@ -5,24 +5,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
-)
 
-// writeFiles writes files (slash paths relative to dir) and returns dir.
-func writeFiles(t *testing.T, dir string, files map[string]string) string {
-	t.Helper()
-	for name, text := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
+	"github.com/galerly/galerly-lambda/internal/testenv"
+)
 
 // Index option lines (pip-compile writes them when a private index was
 // used) are read with the line that gave each, do not change the key,
@@ -77,7 +63,7 @@ func TestIndexOptions(t *testing.T) {
 // requires and adds nothing. The key is that of the requirements that
 // result.
 func TestIncludes(t *testing.T) {
-	root := writeFiles(t, t.TempDir(), map[string]string{
+	root := testenv.WriteTree(t, t.TempDir(), map[string]string{
 		"go.mod": "module example\n",
 		"locks/layer.txt": "-r base.txt\n-r common/extra.txt\n-c constraints.txt\n" +
 			"pillow==11.0.0 --hash=sha256:" + h(3) + " --hash=sha256:" + h(4) + "\n",
@@ -187,7 +173,7 @@ func TestIncludesRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := writeFiles(t, t.TempDir(), tt.files)
+			dir := testenv.WriteTree(t, t.TempDir(), tt.files)
 			l, err := ReadFile(filepath.Join(dir, filepath.FromSlash(tt.lock)))
 			if err == nil {
 				err = l.Check(mustTarget(t, "x86_64", "python3.12"))
@@ -204,18 +190,38 @@ func TestIncludesRefused(t *testing.T) {
 // A symlink cannot carry an include out of the project folder, and a FIFO
 // (which would block the reader) is refused, not read.
 func TestIncludeLinksAndSpecialFiles(t *testing.T) {
-	outside := writeFiles(t, t.TempDir(), map[string]string{"secret.txt": "a==1 --hash=sha256:" + h(1) + "\n"})
-	root := writeFiles(t, t.TempDir(), map[string]string{"go.mod": "", "l.txt": "-r link.txt\n", "f.txt": "-r fifo.txt\n"})
+	outside := testenv.WriteTree(t, t.TempDir(), map[string]string{"secret.txt": "a==1 --hash=sha256:" + h(1) + "\n"})
+	root := testenv.WriteTree(t, t.TempDir(), map[string]string{"go.mod": "", "l.txt": "-r link.txt\n", "f.txt": "-r fifo.txt\n", "b.txt": "-r big.txt\n", "big.txt": ""})
 	if err := os.Symlink(filepath.Join(outside, "secret.txt"), filepath.Join(root, "link.txt")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ReadFile(filepath.Join(root, "l.txt")); err == nil || !strings.Contains(err.Error(), "link.txt is outside the project folder") {
 		t.Errorf("symlink out: %v", err)
 	}
-	if err := syscall.Mkfifo(filepath.Join(root, "fifo.txt"), 0o644); err != nil {
-		t.Skipf("mkfifo: %v", err)
+	testenv.FIFO(t, filepath.Join(root, "fifo.txt"))
+	testenv.NoBlock(t, "reading a lock that includes a FIFO", func() {
+		if _, err := ReadFile(filepath.Join(root, "f.txt")); err == nil || !strings.Contains(err.Error(), "fifo.txt is not a regular file") {
+			t.Errorf("FIFO: %v", err)
+		}
+	})
+	// An include is held to a lock's size bound, and refused unread.
+	if err := os.Truncate(filepath.Join(root, "big.txt"), MaxFileBytes+1); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := ReadFile(filepath.Join(root, "f.txt")); err == nil || !strings.Contains(err.Error(), "fifo.txt is not a regular file") {
-		t.Errorf("FIFO: %v", err)
+	_, err := ReadFile(filepath.Join(root, "b.txt"))
+	for _, want := range []string{"b.txt:1: -r big.txt: ", "big.txt is 16777217 bytes, more than the 16777216"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("a 16 MB include: %v, want %q", err, want)
+		}
+	}
+}
+
+// An option's ${NAME} is expanded from the environment as pip does: an
+// unset NAME stays as written, and lowercase is not a variable.
+func TestOptionExpanded(t *testing.T) {
+	t.Setenv("LAMBDAPACK_TEST_TOKEN", "s3cret")
+	o := Option{Name: "--index-url", Value: "https://ci:${LAMBDAPACK_TEST_TOKEN}@h/${LAMBDAPACK_TEST_UNSET}/${lower}/simple"}
+	if got, want := o.Expanded(), "https://ci:s3cret@h/${LAMBDAPACK_TEST_UNSET}/${lower}/simple"; got != want {
+		t.Errorf("Expanded() = %q, want %q", got, want)
 	}
 }

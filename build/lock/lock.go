@@ -126,7 +126,7 @@ func (r *includer) readRequirementsFile(name, path string, data []byte, constrai
 		if constraint {
 			parse = parseConstraintLine
 		}
-		req, err := parse(name, ll.text)
+		req, err := parse(ll.text)
 		if err != nil {
 			return &Error{File: name, Line: ll.line, Err: err}
 		}
@@ -254,7 +254,7 @@ func isSpace(c byte) bool {
 
 // parseLine parses one logical line that is not an option line. It
 // returns nil, nil for a blank line.
-func parseLine(file, text string) (*Requirement, error) {
+func parseLine(text string) (*Requirement, error) {
 	req, err := parsePinned(text)
 	if req == nil || err != nil {
 		return nil, err

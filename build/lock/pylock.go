@@ -16,6 +16,7 @@ import (
 	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/internal/pep440"
 	"github.com/galerly/galerly-lambda/build/internal/pyname"
+	"github.com/galerly/galerly-lambda/build/internal/redact"
 	"github.com/galerly/galerly-lambda/build/internal/regular"
 	"github.com/galerly/galerly-lambda/build/wheel"
 )
@@ -125,20 +126,25 @@ func ReadFileSelected(path string, sel Selection) (*Lock, error) {
 	if _, err := formatOf(path); err != nil {
 		return nil, err
 	}
-	// A lock path may name a FIFO or a device: refused unread, and a
-	// regular file only up to a size no real lock comes near.
-	data, err := regular.ReadFile(path, MaxFileBytes)
+	data, err := ReadData(path)
 	if err != nil {
 		return nil, fmt.Errorf("read lock: %w", err)
 	}
 	return parseSelected(path, data, sel, newFileIncluder(path, ""))
 }
 
-// ParseInProject parses the lock whose contents are data, named name: a
-// slash-separated path relative to the project folder root, which is how
-// messages name it. The files a requirements lock includes are read
-// relative to it and must be inside root. It is how the Pulumi program
-// reads its locks.
+// ReadData reads the bytes of the lock file at path as every reader of a
+// lock does, the CLI's and the Pulumi program's: a lock path may name a
+// FIFO or a device, refused unopened (a *regular.NotRegularError), and a
+// regular file is read only up to MaxFileBytes, a size no real lock comes
+// near.
+func ReadData(path string) ([]byte, error) { return regular.ReadFile(path, MaxFileBytes) }
+
+// ParseInProject parses the lock whose contents are data (ReadData),
+// named name: a slash-separated path relative to the project folder root,
+// which is how messages name it. The files a requirements lock includes
+// are read relative to it and must be inside root. It is how the Pulumi
+// program reads its locks.
 func ParseInProject(root, name string, data []byte, sel Selection) (*Lock, error) {
 	return parseSelected(name, data, sel, newFileIncluder(filepath.Join(root, filepath.FromSlash(name)), root))
 }
@@ -164,7 +170,7 @@ func parseSelected(name string, data []byte, sel Selection, inc *includer) (*Loc
 	if !sel.IsZero() {
 		return nil, fmt.Errorf("lock %s: %s: extras and dependency groups are chosen in a pylock.toml only; a requirements file lists exactly what it installs", clip.String(name), clip.String(sel.String()))
 	}
-	return readRequirements(inc, name, inc.lockPath, data)
+	return inc.readRequirements(name, data)
 }
 
 // pylockChecks is what a pylock.toml says that depends on the target, kept
@@ -576,11 +582,10 @@ func (p *pylockParser) pkg(t map[string]any, where string, sets *markerSets) (*R
 func (p *pylockParser) sourceProblem(t map[string]any, where, name, kind string) error {
 	src, _, _ := p.table(t, where, kind) // read once already
 	desc := ""
-	for _, k := range []string{"url", "path"} {
-		if s, ok := src[k].(string); ok {
-			desc = " " + s
-			break
-		}
+	if s, ok := src["url"].(string); ok {
+		desc = " " + redact.URL(s) // a vcs url may carry a token
+	} else if s, ok := src["path"].(string); ok {
+		desc = " " + s
 	}
 	hint := map[string]string{
 		"vcs":       "build a wheel, publish it to an index or a --find-links folder, and lock that",
@@ -658,7 +663,7 @@ func (p *pylockParser) wheelFile(t map[string]any, where string, e pylockEntry, 
 	// PEP 751 prefers the path; a url beside it says where the file came
 	// from, and is not used.
 	if w.Path == "" && w.URL != "" && !fetchableURL(w.URL) {
-		return w, p.fail(join(where, "url"), "%q: want an http:// or https:// URL, or file:///ABSOLUTE/PATH (use path for a file beside the lock)", displayURL(w.URL)), nil
+		return w, p.fail(join(where, "url"), "%q: want an http:// or https:// URL, or file:///ABSOLUTE/PATH (use path for a file beside the lock)", redact.URL(w.URL)), nil
 	}
 	if problem := p.settleFilename(&w, e, version); problem != nil {
 		return w, problem, nil
@@ -696,17 +701,6 @@ func (p *pylockParser) sameNameSameFile(files []WheelFile) error {
 		byName[w.Filename] = w.SHA256
 	}
 	return nil
-}
-
-// displayURL returns a URL without the credentials it may hold, for
-// messages.
-func displayURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(a URL that does not parse)"
-	}
-	u.User = nil
-	return u.String()
 }
 
 // settleFilename sets w.Filename to the wheel's file name and checks that

@@ -6,22 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// writeTree writes files (slash paths relative to dir) and returns dir.
-func writeTree(t *testing.T, dir string, files map[string]string) string {
-	t.Helper()
-	for name, text := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
+	"github.com/galerly/galerly-lambda/internal/testenv"
+)
 
 func digest(n int) string { return fmt.Sprintf("%064x", n) }
 
@@ -32,7 +19,7 @@ func digest(n int) string { return fmt.Sprintf("%064x", n) }
 // include that leaves the project folder, each with exit 1 naming the file
 // and line.
 func TestKeyReadsEveryRequirementsShape(t *testing.T) {
-	dir := writeTree(t, t.TempDir(), map[string]string{
+	dir := testenv.WriteTree(t, t.TempDir(), map[string]string{
 		"go.mod": "module x\n",
 		"locks/universal.txt": "numpy==2.0.2 ; python_full_version < '3.12' \\\n    --hash=sha256:" + digest(1) + "\n" +
 			"numpy==2.1.3 ; python_full_version >= '3.12' \\\n    --hash=sha256:" + digest(2) + "\n",
