@@ -404,13 +404,11 @@ func (cp *compiler) compile(u unit) (bundleRecord, string, error) {
 			r.skipped = bytecode.TooLargeReason(s.size)
 			return nil
 		}
+		// One that grew since it was listed is read to one byte past the
+		// bound, and Compile skips it as it does any source over it.
 		data, err := s.read(bytecode.MaxSourceBytes)
 		if err != nil {
 			return fmt.Errorf("%s: %s: %w", u.label, clip.String(s.path), err)
-		}
-		if int64(len(data)) > bytecode.MaxSourceBytes {
-			r.skipped = bytecode.TooLargeReason(int64(len(data)))
-			return nil
 		}
 		r.pyc, r.skipped, err = procs[n%len(procs)].Compile(u.root+s.path, data)
 		return err

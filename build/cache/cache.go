@@ -171,7 +171,7 @@ func (c *Cache) Get(sum string) (path string, ok bool, err error) {
 		return "", false, err
 	}
 	path = c.blobPath(sum)
-	f, _, err := regular.Open(path)
+	f, opened, err := regular.Open(path)
 	var special *regular.NotRegularError
 	if errors.As(err, &special) {
 		// Not written by a cache (a FIFO planted in a restored cache would
@@ -195,9 +195,7 @@ func (c *Cache) Get(sum string) (path string, ok bool, err error) {
 	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
 		// Remove only the file we hashed: another process may have just
 		// renamed a good copy into place, and that one must survive.
-		opened, err1 := f.Stat()
-		current, err2 := os.Stat(path)
-		if err1 == nil && err2 == nil && os.SameFile(opened, current) {
+		if current, err := os.Stat(path); err == nil && os.SameFile(opened, current) {
 			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return "", false, fmt.Errorf("cache: remove damaged %s: %w", path, err)
 			}

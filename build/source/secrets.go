@@ -99,13 +99,13 @@ var credentialFiles = func() map[string]credentialFile {
 // credentialsIn describes the file at abs, named name, when it is a
 // credential file that sets a secret ("an npm config file holding
 // _authToken"), and is "" otherwise. Only such names are read, and only
-// their first pemReadMax bytes.
+// their first pemReadMax bytes. abs was listed as a regular file.
 func credentialsIn(name, abs string) string {
 	cf, ok := credentialFiles[strings.ToLower(name)]
 	if !ok {
 		return ""
 	}
-	fh, _, err := regular.Open(abs)
+	fh, _, err := regular.OpenListed(abs)
 	if err != nil {
 		return ""
 	}
@@ -155,7 +155,8 @@ func (w *walker) checkShipped(rel, name, abs string, scan *keyScanner) {
 
 // checkExcluded warns about a file that does not ship, by its name; only a
 // .pem file or a credential file's name is read, to tell a private key
-// from a certificate bundle, and a secret from harmless settings.
+// from a certificate bundle, and a secret from harmless settings. abs
+// was listed as a regular file.
 func (w *walker) checkExcluded(rel, name, abs string) {
 	switch {
 	case isEnvFile(name):
@@ -164,7 +165,7 @@ func (w *walker) checkExcluded(rel, name, abs string) {
 		w.warn(rel, keyByName(name), false)
 	case strings.HasSuffix(strings.ToLower(name), ".pem"):
 		var scan keyScanner
-		if fh, _, err := regular.Open(abs); err == nil {
+		if fh, _, err := regular.OpenListed(abs); err == nil {
 			io.Copy(&scan, io.LimitReader(fh, pemReadMax))
 			fh.Close()
 		}

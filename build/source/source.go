@@ -268,8 +268,8 @@ func (w *walker) file(rel, name, abs string) error {
 		return fmt.Errorf("source folder %s: file %s cannot go in a zip: %w; rename it or exclude it", clip.String(w.root), clip.Quote(rel), err)
 	}
 	// Listed as a regular file, but it may have been replaced since (by a
-	// FIFO, which would block the read): regular.Open refuses that unread.
-	fh, st, err := regular.Open(abs)
+	// FIFO, which would block the read): OpenListed refuses that unread.
+	fh, st, err := regular.OpenListed(abs)
 	var special *regular.NotRegularError
 	if errors.As(err, &special) {
 		return fmt.Errorf("source folder %s: %s is %s, not a regular file; exclude it with --exclude %s", clip.String(w.root), clip.String(rel), regular.Describe(special.Mode), clip.String(rel))

@@ -60,33 +60,28 @@ func Describe(m fs.FileMode) string {
 	}
 }
 
-// Check returns a *NotRegularError unless path (symlinks followed) is a
-// regular file; other errors are os.Stat's.
-func Check(path string) (fs.FileInfo, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, &NotRegularError{Path: path, Mode: st.Mode()}
-	}
-	return st, nil
-}
-
 // Open opens path for reading if it is a regular file, following
 // symlinks, and returns it with its FileInfo. Anything else is refused
 // with a *NotRegularError: first by a stat, so a FIFO or device is never
-// opened, then (for one swapped in after the stat) by the open file's
-// own stat, the open being non-blocking so a FIFO cannot stall it.
+// opened, then (for one swapped in after the stat) as OpenListed refuses
+// it.
 func Open(path string) (*os.File, fs.FileInfo, error) {
-	if _, err := Check(path); err != nil {
+	st, err := os.Stat(path)
+	if err != nil {
 		return nil, nil, err
 	}
-	return openChecked(path)
+	if !st.Mode().IsRegular() {
+		return nil, nil, &NotRegularError{Path: path, Mode: st.Mode()}
+	}
+	return OpenListed(path)
 }
 
-// openChecked is Open's second check, on the file it opened.
-func openChecked(path string) (*os.File, fs.FileInfo, error) {
+// OpenListed is Open for a path that a folder listing (os.ReadDir) has
+// just shown to be a regular file, not a link: the listing stands for
+// Open's stat. What was swapped in since is refused with a
+// *NotRegularError by the open file's own stat, the open being
+// non-blocking so that a FIFO cannot stall it.
+func OpenListed(path string) (*os.File, fs.FileInfo, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, nil, err
