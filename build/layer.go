@@ -178,7 +178,7 @@ func Layer(ctx context.Context, opts LayerOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	wheels, pkgs, err := describe(ctx, c, placed, r.log)
+	described, err := describe(placed)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +197,7 @@ func Layer(ctx context.Context, opts LayerOptions) (*Result, error) {
 	}
 	res.Key = key
 	res.Bytecode = reports
-	if err := finishSBOM(res, opts.SBOM, "layer", opts.Out, opts.Target, wheels, pkgs, nil); err != nil {
+	if err := finishSBOM(res, opts.SBOM, "layer", opts.Out, opts.Target, described, nil); err != nil {
 		return nil, err
 	}
 	return res, nil
