@@ -95,7 +95,7 @@ type Result struct {
 	// and how many sources it compiled; absent with NoBytecode.
 	Bytecode []BytecodeReport `json:"bytecode,omitempty"`
 	// Licenses is the AND of the packages' declared licenses, as SPDX
-	// (license.Summary); "" for a function package with no dependencies.
+	// (license.And); "" for a function package with no dependencies.
 	Licenses string `json:"licenses"`
 	// LicenseConcerns are the packages that carry more than they declare
 	// (or declare copyleft terms), each with why.

@@ -84,7 +84,8 @@ type described struct {
 // the SBOM's wheels and the license summary.
 func describe(placed []placement) (*described, error) {
 	d := &described{}
-	var pkgs []license.Package
+	var exprs []*license.Expr
+	var concerns []license.Concern
 	index := map[string]int{} // sha256 -> wheels index: one component per wheel file
 	for _, p := range placed {
 		if i, ok := index[p.SHA256]; ok {
@@ -103,9 +104,10 @@ func describe(placed []placement) (*described, error) {
 		for _, l := range inv.Libraries {
 			lp.Libraries = append(lp.Libraries, l.Path)
 		}
-		var whys []string
-		for _, cn := range license.Concerns(lp) {
-			whys = append(whys, cn.Why)
+		cs := license.Concerns(lp)
+		whys := make([]string, len(cs))
+		for i, cn := range cs {
+			whys[i] = cn.Why
 		}
 		index[p.SHA256] = len(d.wheels)
 		d.wheels = append(d.wheels, sbom.Wheel{
@@ -113,9 +115,10 @@ func describe(placed []placement) (*described, error) {
 			Paths: []string{p.Path}, Declared: lp.Declared, LicenseFiles: inv.LicenseFiles,
 			Libraries: inv.Libraries, Concerns: whys, EmbeddedSBOMs: inv.EmbeddedSBOMs,
 		})
-		pkgs = append(pkgs, lp)
+		exprs = append(exprs, lp.SPDX())
+		concerns = append(concerns, cs...)
 	}
-	d.licenses, d.concerns = license.Summary(pkgs)
+	d.licenses, d.concerns = license.And(exprs...), license.SortConcerns(concerns)
 	return d, nil
 }
 
