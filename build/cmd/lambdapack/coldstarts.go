@@ -31,12 +31,10 @@ func runColdstarts(ctx context.Context, args []string, e *env) error {
 	asJSON := fs.Bool("json", false, `print one JSON object: {"function", "since", "versions": [{"version", "invocations", "coldStarts", "initMs", "restoreMs"}]}`)
 	var timeout timeoutFlag
 	timeout.register(fs)
-	if err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	switch {
-	case fs.NArg() > 0:
-		return usagef("unexpected argument %q", fs.Arg(0))
 	case *function == "":
 		return usagef("--function is required")
 	}
