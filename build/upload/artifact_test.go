@@ -18,6 +18,37 @@ func TestArtifactAgainstMoto(t *testing.T) {
 	t.Run("found by its build key", func(t *testing.T) { testFoundByBuildKey(t, s) })
 	t.Run("a report that does not match is ignored", func(t *testing.T) { testMismatchedReport(t, s) })
 	t.Run("another report beside the zip", func(t *testing.T) { testAnotherReport(t, s) })
+	t.Run("a missing report, an SBOM read back", func(t *testing.T) { testReadBack(t, s) })
+}
+
+// A zip whose report is gone is not found, and says so; an SBOM is read
+// back only with the sha256 asked for, and a missing one says so.
+func testReadBack(t *testing.T, s *motoS3) {
+	ctx := context.Background()
+	loc := Location{Bucket: s.bucket(t), Key: "layers/gone.zip"}
+	key := strings.Repeat("e", 64)
+	path, _, sum := artifact(t, 100)
+	doc := []byte(`{"bomFormat":"CycloneDX"}`)
+	a := Artifact{Path: path, SHA256: sum, BuildKey: key, Report: []byte(`{"key":"` + key + `","sha256":"` + sum + `"}`), SBOM: doc, SBOMType: "application/json"}
+	if _, err := UploadArtifact(ctx, s.c, loc, a, Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	sloc := SBOMLocation(loc)
+	if got, err := ReadSBOM(ctx, s.c, sloc, sha(doc)); err != nil || !bytes.Equal(got, doc) {
+		t.Errorf("ReadSBOM = %q, %v; want the SBOM", got, err)
+	}
+	if _, err := ReadSBOM(ctx, s.c, sloc, strings.Repeat("0", 64)); err == nil || !strings.Contains(err.Error(), "has sha256 "+sha(doc)) {
+		t.Errorf("ReadSBOM with another sha256 = %v, want the mismatch named", err)
+	}
+	if _, err := ReadSBOM(ctx, s.c, Location{Bucket: loc.Bucket, Key: "layers/none.cdx.json"}, ""); err == nil || !strings.Contains(err.Error(), "is missing") {
+		t.Errorf("ReadSBOM of no object = %v, want it said missing", err)
+	}
+	if _, err := s.direct.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(loc.Bucket), Key: aws.String(ReportLocation(loc).Key)}); err != nil {
+		t.Fatal(err)
+	}
+	if st, miss, err := Find(ctx, s.c, loc, key); err != nil || st != nil || !strings.Contains(miss.Why, "the report "+ReportLocation(loc).String()+" is missing") {
+		t.Errorf("Find without the report = %+v, %+v, %v; want nothing, because it is missing", st, miss, err)
+	}
 }
 
 func testFoundByBuildKey(t *testing.T, s *motoS3) {
