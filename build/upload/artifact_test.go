@@ -34,14 +34,14 @@ func testReadBack(t *testing.T, s *motoS3) {
 		t.Fatal(err)
 	}
 	sloc := SBOMLocation(loc)
-	if got, err := ReadSBOM(ctx, s.c, sloc, sha(doc)); err != nil || !bytes.Equal(got, doc) {
-		t.Errorf("ReadSBOM = %q, %v; want the SBOM", got, err)
+	if got, why, err := ReadSBOM(ctx, s.c, sloc, sha(doc)); err != nil || why != "" || !bytes.Equal(got, doc) {
+		t.Errorf("ReadSBOM = %q, %q, %v; want the SBOM", got, why, err)
 	}
-	if _, err := ReadSBOM(ctx, s.c, sloc, strings.Repeat("0", 64)); err == nil || !strings.Contains(err.Error(), "has sha256 "+sha(doc)) {
-		t.Errorf("ReadSBOM with another sha256 = %v, want the mismatch named", err)
+	if got, why, err := ReadSBOM(ctx, s.c, sloc, strings.Repeat("0", 64)); err != nil || got != nil || !strings.Contains(why, "has sha256 "+sha(doc)) {
+		t.Errorf("ReadSBOM with another sha256 = %q, %q, %v; want the mismatch named", got, why, err)
 	}
-	if _, err := ReadSBOM(ctx, s.c, Location{Bucket: loc.Bucket, Key: "layers/none.cdx.json"}, ""); err == nil || !strings.Contains(err.Error(), "is missing") {
-		t.Errorf("ReadSBOM of no object = %v, want it said missing", err)
+	if got, why, err := ReadSBOM(ctx, s.c, Location{Bucket: loc.Bucket, Key: "layers/none.cdx.json"}, ""); err != nil || got != nil || !strings.Contains(why, "is missing") {
+		t.Errorf("ReadSBOM of no object = %q, %q, %v; want it said missing", got, why, err)
 	}
 	if _, err := s.direct.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(loc.Bucket), Key: aws.String(ReportLocation(loc).Key)}); err != nil {
 		t.Fatal(err)

@@ -73,20 +73,22 @@ func HasSBOM(ctx context.Context, c *s3.Client, loc Location, want string) (ok b
 	return true, "", nil
 }
 
-// ReadSBOM reads the SBOM at loc (an SBOM's own location, not its zip's),
-// refusing one over 64 MiB, and checks it has sha256 want unless want is
-// "".
-func ReadSBOM(ctx context.Context, c *s3.Client, loc Location, want string) ([]byte, error) {
+// ReadSBOM reads the SBOM at loc (an SBOM's own location, not its
+// zip's). why, when not "", says why there is none to use: no object,
+// one over 64 MiB, bytes other than S3's checksum of them says, or, unless
+// want is "", bytes whose sha256 is not want. Only failures to talk to S3
+// are errors.
+func ReadSBOM(ctx context.Context, c *s3.Client, loc Location, want string) (doc []byte, why string, err error) {
 	data, sum, why, err := getSmall(ctx, c, loc, maxSBOM)
 	switch {
 	case err != nil:
-		return nil, err
+		return nil, "", err
 	case why != "":
-		return nil, fmt.Errorf("%s %s", loc, why)
+		return nil, fmt.Sprintf("%s %s", loc, why), nil
 	case want != "" && sum != want:
-		return nil, fmt.Errorf("%s has sha256 %s, not %s", loc, sum, want)
+		return nil, fmt.Sprintf("%s has sha256 %s, not %s", loc, sum, want), nil
 	}
-	return data, nil
+	return data, "", nil
 }
 
 // getSmall reads the object at loc, at most max bytes, hashing it as it
