@@ -82,7 +82,7 @@ func runCopy(ctx context.Context, args []string, e *env) error {
 		// leaves it untied.
 		return fmt.Errorf("%s holds the artifact's bytes, but not tied to its report (see the note above): delete the report beside it deliberately and copy again", to.loc)
 	}
-	res, err := storedResult(stored, *buildKey, artifactJob{fits: func(*build.Result) error { return nil }})
+	res, err := storedResult(stored, *buildKey, nil)
 	if err != nil {
 		return fmt.Errorf("%s: %w", to.loc, err)
 	}
