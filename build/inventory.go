@@ -18,6 +18,7 @@ import (
 
 	"github.com/galerly/galerly-lambda/build/cache"
 	"github.com/galerly/galerly-lambda/build/internal/clip"
+	"github.com/galerly/galerly-lambda/build/license"
 	"github.com/galerly/galerly-lambda/build/pack"
 	"github.com/galerly/galerly-lambda/build/sbom"
 )
@@ -116,10 +117,6 @@ func (e *entryFeed) Write(b []byte) (int, error) {
 	return e.hash.Write(b)
 }
 
-// maxMetadata bounds a METADATA file (a few kB; the longest real ones,
-// with a README as description, are under 1 MB).
-const maxMetadata = 16 << 20
-
 // planInventory reads the central directory of p's wheel, the size bytes
 // of r: which entries are METADATA, license files and vendored libraries.
 func planInventory(r io.ReaderAt, size int64, p placement) (*inventoryPlan, error) {
@@ -165,8 +162,8 @@ func planInventory(r io.ReaderAt, size int64, p placement) (*inventoryPlan, erro
 		var err error
 		switch {
 		case f.Name == distInfo+"/METADATA":
-			if f.UncompressedSize64 > maxMetadata {
-				return nil, fmt.Errorf("wheel %s: entry %s is over %d bytes", p.Wheel, clip.Quote(f.Name), maxMetadata)
+			if f.UncompressedSize64 > license.MaxMetadata {
+				return nil, fmt.Errorf("wheel %s: entry %s is over %d bytes", p.Wheel, clip.Quote(f.Name), license.MaxMetadata)
 			}
 			pl.metadata, err = feed(f, true)
 		case licenseFile(distInfo, f.Name):
