@@ -179,8 +179,8 @@ func planInventory(r io.ReaderAt, size int64, p placement) (*inventoryPlan, erro
 		case strings.HasPrefix(f.Name, distInfo+"/sboms/"):
 			pl.inv.EmbeddedSBOMs = append(pl.inv.EmbeddedSBOMs, f.Name)
 		default:
-			installed, err := pack.WheelEntryPath(f)
-			if err != nil || installed == "" || !SharedLibrary(installed) {
+			installed, perr := pack.WheelEntryPath(f)
+			if perr != nil || installed == "" || !SharedLibrary(installed) {
 				continue
 			}
 			var lib *entryFeed
