@@ -253,7 +253,7 @@ func Function(ctx context.Context, opts FunctionOptions) (*Result, error) {
 		}
 	}
 	key := CodeKeyOf(tree, lockKey, t, opts.KeyOptions())
-	wheels, pkgs, err := describe(ctx, c, placed, log)
+	described, err := describe(placed)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +297,7 @@ func Function(ctx context.Context, opts FunctionOptions) (*Result, error) {
 		res.Packages = append(res.Packages, Package{Name: p.Name, Version: p.Version, Wheel: p.Wheel, SHA256: p.SHA256, Path: ""})
 	}
 	code := &sbom.Code{Name: codeName(opts.Src), Key: key, Files: len(tree.Files)}
-	if err := finishSBOM(res, opts.SBOM, "function", opts.Out, t, wheels, pkgs, code); err != nil {
+	if err := finishSBOM(res, opts.SBOM, "function", opts.Out, t, described, code); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -2,24 +2,23 @@ package build
 
 import (
 	"archive/zip"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"path"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/galerly/galerly-lambda/build/cache"
 	"github.com/galerly/galerly-lambda/build/internal/clip"
+	"github.com/galerly/galerly-lambda/build/license"
 	"github.com/galerly/galerly-lambda/build/pack"
 	"github.com/galerly/galerly-lambda/build/sbom"
 )
@@ -58,77 +57,73 @@ const (
 	maxLicenseText  = 1 << 20
 )
 
-// takeInventories returns the inventory of each distinct wheel of placed,
-// by sha256, from the cache's sealed records when it has them.
-func takeInventories(ctx context.Context, c *cache.Cache, placed []placement, log func(string, ...any)) (map[string]*inventory, error) {
-	out := map[string]*inventory{}
-	var mu sync.Mutex
-	var noted sync.Once
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(1, runtime.NumCPU()))
-	seen := map[string]bool{}
-	for _, p := range placed {
-		if seen[p.SHA256] {
-			continue
-		}
-		seen[p.SHA256] = true
-		g.Go(func() error {
-			inv, err := cachedInventory(gctx, c, p, log, func(err error) {
-				noted.Do(func() { log("note: %v; wheel inventories are taken on every build", err) })
-			})
-			if err != nil {
-				return err
-			}
-			mu.Lock()
-			out[p.SHA256] = inv
-			mu.Unlock()
-			return nil
-		})
+// recordedInventory returns the inventory of p's wheel from its sealed
+// record, or nil when there is none to believe.
+func recordedInventory(c *cache.Cache, p placement, log func(string, ...any), noSeal func(error)) *inventory {
+	data, ok, err := c.ReadSealed(inventoryRecord(p.SHA256))
+	var inv inventory
+	switch {
+	case ok && json.Unmarshal(data, &inv) == nil && inv.Format == inventoryFormat:
+		return &inv
+	case errors.Is(err, cache.ErrSeal):
+		log("note: %v; taking the inventory of %s again", err, p.Wheel)
+	case err != nil:
+		noSeal(err)
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return nil
 }
 
-// cachedInventory returns the inventory of p's wheel from its sealed
-// record, or takes it and records it.
-func cachedInventory(ctx context.Context, c *cache.Cache, p placement, log func(string, ...any), noSeal func(error)) (*inventory, error) {
-	if c != nil {
-		data, ok, err := c.ReadSealed(inventoryRecord(p.SHA256))
-		var inv inventory
-		switch {
-		case ok && json.Unmarshal(data, &inv) == nil && inv.Format == inventoryFormat:
-			return &inv, nil
-		case errors.Is(err, cache.ErrSeal):
-			log("note: %v; taking the inventory of %s again", err, p.Wheel)
-		case err != nil:
-			noSeal(err)
-		}
+// recordInventory keeps inv, the inventory of p's wheel, as a sealed
+// record.
+func recordInventory(c *cache.Cache, p placement, inv *inventory, noSeal func(error)) {
+	data, err := json.Marshal(inv)
+	if err == nil {
+		err = c.WriteSealed(inventoryRecord(p.SHA256), data)
 	}
-	inv, err := takeInventory(ctx, p)
 	if err != nil {
-		return nil, err
+		noSeal(err)
 	}
-	if c != nil {
-		if data, err := json.Marshal(inv); err == nil {
-			if err := c.WriteSealed(inventoryRecord(p.SHA256), data); err != nil {
-				noSeal(err)
-			}
-		}
-	}
-	return inv, nil
 }
 
-// takeInventory reads p's wheel: METADATA, license files and vendored
-// libraries, the libraries hashed as they inflate (nothing is held but
-// the license texts).
-func takeInventory(ctx context.Context, p placement) (*inventory, error) {
-	zr, err := zip.OpenReader(p.file)
+// An inventoryPlan is a wheel's inventory before its archive is read:
+// what its central directory shows, and the entries whose bytes it needs,
+// each with a feed. One pass over the archive fills the feeds: the wheel
+// check's (wheel.CheckArchive's tee) when the wheel is checked, its own
+// (readAll) when the check is already recorded.
+type inventoryPlan struct {
+	p        placement
+	inv      *inventory
+	metadata *entryFeed
+	texts    []*entryFeed // by inv.LicenseFiles; nil for a file kept without its text
+	libs     []*entryFeed // by inv.Libraries
+	feeds    []*entryFeed // all of them, in the archive's order
+	byName   map[string]*entryFeed
+}
+
+// entryFeed takes one entry's bytes as they inflate: its text when text
+// is set, else its sha256.
+type entryFeed struct {
+	f    *zip.File
+	n    int64
+	text *bytes.Buffer
+	hash hash.Hash
+}
+
+func (e *entryFeed) Write(b []byte) (int, error) {
+	e.n += int64(len(b))
+	if e.text != nil {
+		return e.text.Write(b)
+	}
+	return e.hash.Write(b)
+}
+
+// planInventory reads the central directory of p's wheel, the size bytes
+// of r: which entries are METADATA, license files and vendored libraries.
+func planInventory(r io.ReaderAt, size int64, p placement) (*inventoryPlan, error) {
+	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("wheel %s (%s %s): not a readable zip: %w", p.Wheel, p.Name, p.Version, err)
 	}
-	defer zr.Close()
 	distInfo := ""
 	for _, f := range zr.File {
 		if top, _, ok := strings.Cut(f.Name, "/"); ok && strings.HasSuffix(top, ".dist-info") {
@@ -139,51 +134,122 @@ func takeInventory(ctx context.Context, p placement) (*inventory, error) {
 	if distInfo == "" {
 		return nil, fmt.Errorf("wheel %s: no .dist-info folder", p.Wheel)
 	}
-	inv := &inventory{Format: inventoryFormat, LicenseFiles: []sbom.LicenseFile{}, Libraries: []sbom.Library{}, EmbeddedSBOMs: []string{}}
-	var metadata *zip.File
-	for _, f := range zr.File {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	pl := &inventoryPlan{
+		p:      p,
+		inv:    &inventory{Format: inventoryFormat, LicenseFiles: []sbom.LicenseFile{}, Libraries: []sbom.Library{}, EmbeddedSBOMs: []string{}},
+		byName: map[string]*entryFeed{},
+	}
+	// A name the inventory reads may not stand twice: the check's tee
+	// goes by name. (The zip would be refused for it anyway.)
+	feed := func(f *zip.File, text bool) (*entryFeed, error) {
+		if _, dup := pl.byName[f.Name]; dup {
+			return nil, fmt.Errorf("wheel %s: entry %s is in it twice", p.Wheel, clip.Quote(f.Name))
 		}
+		e := &entryFeed{f: f}
+		if text {
+			e.text = &bytes.Buffer{}
+		} else {
+			e.hash = sha256.New()
+		}
+		pl.byName[f.Name] = e
+		pl.feeds = append(pl.feeds, e)
+		return e, nil
+	}
+	for _, f := range zr.File {
 		if f.FileInfo().IsDir() {
 			continue
 		}
+		var err error
 		switch {
 		case f.Name == distInfo+"/METADATA":
-			metadata = f
+			if f.UncompressedSize64 > license.MaxMetadata {
+				return nil, fmt.Errorf("wheel %s: entry %s is over %d bytes", p.Wheel, clip.Quote(f.Name), license.MaxMetadata)
+			}
+			pl.metadata, err = feed(f, true)
 		case licenseFile(distInfo, f.Name):
-			if len(inv.LicenseFiles) == maxLicenseFiles {
+			if len(pl.inv.LicenseFiles) == maxLicenseFiles {
 				continue
 			}
-			lf := sbom.LicenseFile{Path: f.Name}
+			var text *entryFeed
 			if f.UncompressedSize64 <= maxLicenseText {
-				if lf.Text, err = readEntry(f, maxLicenseText); err != nil {
-					return nil, fmt.Errorf("wheel %s: %w", p.Wheel, err)
-				}
+				text, err = feed(f, true)
 			}
-			inv.LicenseFiles = append(inv.LicenseFiles, lf)
+			pl.texts = append(pl.texts, text)
+			pl.inv.LicenseFiles = append(pl.inv.LicenseFiles, sbom.LicenseFile{Path: f.Name})
 		case strings.HasPrefix(f.Name, distInfo+"/sboms/"):
-			inv.EmbeddedSBOMs = append(inv.EmbeddedSBOMs, f.Name)
+			pl.inv.EmbeddedSBOMs = append(pl.inv.EmbeddedSBOMs, f.Name)
 		default:
-			installed, err := pack.WheelEntryPath(f)
-			if err != nil || installed == "" || !SharedLibrary(installed) {
+			installed, perr := pack.WheelEntryPath(f)
+			if perr != nil || installed == "" || !SharedLibrary(installed) {
 				continue
 			}
-			sum, n, err := hashEntry(f)
-			if err != nil {
-				return nil, fmt.Errorf("wheel %s: %w", p.Wheel, err)
-			}
-			inv.Libraries = append(inv.Libraries, sbom.Library{Path: installed, SHA256: sum, Size: n})
+			var lib *entryFeed
+			lib, err = feed(f, false)
+			pl.libs = append(pl.libs, lib)
+			pl.inv.Libraries = append(pl.inv.Libraries, sbom.Library{Path: installed})
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
-	if metadata == nil {
+	if pl.metadata == nil {
 		return nil, fmt.Errorf("wheel %s: no %s/METADATA", p.Wheel, distInfo)
 	}
-	data, err := readEntry(metadata, 16<<20)
-	if err != nil {
-		return nil, fmt.Errorf("wheel %s: %w", p.Wheel, err)
+	return pl, nil
+}
+
+// feed is where the bytes of the entry name go; nil for an entry the
+// inventory does not read.
+func (pl *inventoryPlan) feed(name string) io.Writer {
+	if e, ok := pl.byName[name]; ok {
+		return e
 	}
-	inv.Metadata = string(data)
+	return nil
+}
+
+// readAll inflates the entries the plan reads into their feeds (zip
+// checks each one's CRC-32 at its end).
+func (pl *inventoryPlan) readAll(ctx context.Context) error {
+	for _, e := range pl.feeds {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rc, err := e.f.Open()
+		if err != nil {
+			return fmt.Errorf("wheel %s: entry %s: %w", pl.p.Wheel, clip.Quote(e.f.Name), err)
+		}
+		_, err = io.Copy(e, io.LimitReader(rc, int64(e.f.UncompressedSize64)+1))
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("wheel %s: entry %s: %w", pl.p.Wheel, clip.Quote(e.f.Name), err)
+		}
+	}
+	return nil
+}
+
+// finish returns the inventory once every feed has had its entry's bytes,
+// exactly as many as its headers give.
+func (pl *inventoryPlan) finish() (*inventory, error) {
+	for _, e := range pl.feeds {
+		// Only a zip whose central directory reads one way to the check
+		// and another to archive/zip gets here.
+		if uint64(e.n) != e.f.UncompressedSize64 {
+			return nil, fmt.Errorf("wheel %s: entry %s was read as %d bytes, not the %d its headers give",
+				pl.p.Wheel, clip.Quote(e.f.Name), e.n, e.f.UncompressedSize64)
+		}
+	}
+	inv := pl.inv
+	inv.Metadata = pl.metadata.text.String()
+	for i, e := range pl.texts {
+		if e != nil {
+			// An empty file has an empty text, not none.
+			inv.LicenseFiles[i].Text = append([]byte{}, e.text.Bytes()...)
+		}
+	}
+	for i, e := range pl.libs {
+		inv.Libraries[i].SHA256 = hex.EncodeToString(e.hash.Sum(nil))
+		inv.Libraries[i].Size = e.n
+	}
 	slices.SortFunc(inv.Libraries, func(a, b sbom.Library) int { return strings.Compare(a.Path, b.Path) })
 	slices.SortFunc(inv.LicenseFiles, func(a, b sbom.LicenseFile) int { return strings.Compare(a.Path, b.Path) })
 	slices.Sort(inv.EmbeddedSBOMs)
@@ -234,37 +300,4 @@ func SharedLibrary(p string) bool {
 		return false
 	}
 	return sharedLibraryName.MatchString(base)
-}
-
-// readEntry inflates a small entry, refusing one over max bytes.
-func readEntry(f *zip.File, max int64) ([]byte, error) {
-	rc, err := f.Open()
-	if err != nil {
-		return nil, fmt.Errorf("entry %s: %w", clip.Quote(f.Name), err)
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("entry %s: %w", clip.Quote(f.Name), err)
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("entry %s is over %d bytes", clip.Quote(f.Name), max)
-	}
-	return data, nil
-}
-
-// hashEntry inflates an entry into sha256 (zip checks its CRC-32 at the
-// end) and returns the sum and size.
-func hashEntry(f *zip.File) (string, int64, error) {
-	rc, err := f.Open()
-	if err != nil {
-		return "", 0, fmt.Errorf("entry %s: %w", clip.Quote(f.Name), err)
-	}
-	defer rc.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, rc)
-	if err != nil {
-		return "", 0, fmt.Errorf("entry %s: %w", clip.Quote(f.Name), err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
 }

@@ -95,7 +95,7 @@ type Result struct {
 	// and how many sources it compiled; absent with NoBytecode.
 	Bytecode []BytecodeReport `json:"bytecode,omitempty"`
 	// Licenses is the AND of the packages' declared licenses, as SPDX
-	// (license.Summary); "" for a function package with no dependencies.
+	// (license.And); "" for a function package with no dependencies.
 	Licenses string `json:"licenses"`
 	// LicenseConcerns are the packages that carry more than they declare
 	// (or declare copyleft terms), each with why.
@@ -178,7 +178,7 @@ func Layer(ctx context.Context, opts LayerOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	wheels, pkgs, err := describe(ctx, c, placed, r.log)
+	described, err := describe(placed)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +197,7 @@ func Layer(ctx context.Context, opts LayerOptions) (*Result, error) {
 	}
 	res.Key = key
 	res.Bytecode = reports
-	if err := finishSBOM(res, opts.SBOM, "layer", opts.Out, opts.Target, wheels, pkgs, nil); err != nil {
+	if err := finishSBOM(res, opts.SBOM, "layer", opts.Out, opts.Target, described, nil); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -34,8 +34,9 @@ type placement struct {
 	Path    string `json:"path"` // "python/", or a runtime's site-packages with a trailing slash
 	// URL is where the wheel is published (distributionURL), for the SBOM;
 	// "" for a wheel from a local folder.
-	URL  string `json:"url,omitempty"`
-	file string // the verified cache file, set once fetched
+	URL  string     `json:"url,omitempty"`
+	file string     // the verified cache file, set once fetched
+	inv  *inventory // what the SBOM records of the wheel, set once checked
 }
 
 // resolver turns the lock's requirements into placed, cached wheels.
@@ -59,8 +60,8 @@ type resolver struct {
 func (r *resolver) recordName() string { return "layer-" + r.key + ".v2.json" }
 
 // resolve returns every wheel placement, with each wheel verified in the
-// cache (its sha256, then its archive: checkWheels), from the cache alone
-// when it can.
+// cache (its sha256, then its archive: checkWheels) and its inventory
+// taken, from the cache alone when it can.
 func (r *resolver) resolve(ctx context.Context) ([]placement, error) {
 	placed, err := r.place(ctx)
 	if err != nil {

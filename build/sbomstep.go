@@ -1,14 +1,12 @@
 package build
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/galerly/galerly-lambda/build/cache"
 	"github.com/galerly/galerly-lambda/build/internal/atomicfile"
 	"github.com/galerly/galerly-lambda/build/license"
 	"github.com/galerly/galerly-lambda/build/sbom"
@@ -75,25 +73,29 @@ func CheckSBOMOut(o SBOMOptions, out string, in Inputs) error {
 	return nil
 }
 
-// describe takes each placed wheel's inventory and turns the lot into
-// the SBOM's wheels and the license packages the summary is made of.
-func describe(ctx context.Context, c *cache.Cache, placed []placement, log func(string, ...any)) ([]sbom.Wheel, []license.Package, error) {
-	invs, err := takeInventories(ctx, c, placed, log)
-	if err != nil {
-		return nil, nil, err
-	}
-	var wheels []sbom.Wheel
-	var pkgs []license.Package
+// described is what the SBOM and the report say of an artifact's wheels.
+type described struct {
+	wheels   []sbom.Wheel
+	licenses string            // the AND of their declarations
+	concerns []license.Concern // sorted by package
+}
+
+// describe turns each placed wheel's inventory (checkWheels took it) into
+// the SBOM's wheels and the license summary.
+func describe(placed []placement) (*described, error) {
+	d := &described{}
+	var exprs []*license.Expr
+	var concerns []license.Concern
 	index := map[string]int{} // sha256 -> wheels index: one component per wheel file
 	for _, p := range placed {
 		if i, ok := index[p.SHA256]; ok {
-			wheels[i].Paths = append(wheels[i].Paths, p.Path)
+			d.wheels[i].Paths = append(d.wheels[i].Paths, p.Path)
 			continue
 		}
-		inv := invs[p.SHA256]
+		inv := p.inv
 		m, err := license.ParseMetadata(p.Wheel+" METADATA", []byte(inv.Metadata))
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		lp := license.Package{Name: m.Name, Declared: license.Declare(m), Classifiers: m.Classifiers}
 		for _, f := range inv.LicenseFiles {
@@ -102,32 +104,35 @@ func describe(ctx context.Context, c *cache.Cache, placed []placement, log func(
 		for _, l := range inv.Libraries {
 			lp.Libraries = append(lp.Libraries, l.Path)
 		}
-		var whys []string
-		for _, cn := range license.Concerns(lp) {
-			whys = append(whys, cn.Why)
+		cs := license.Concerns(lp)
+		whys := make([]string, len(cs))
+		for i, cn := range cs {
+			whys[i] = cn.Why
 		}
-		index[p.SHA256] = len(wheels)
-		wheels = append(wheels, sbom.Wheel{
+		index[p.SHA256] = len(d.wheels)
+		d.wheels = append(d.wheels, sbom.Wheel{
 			Name: m.Name, Version: m.Version, Filename: p.Wheel, SHA256: p.SHA256, URL: p.URL,
 			Paths: []string{p.Path}, Declared: lp.Declared, LicenseFiles: inv.LicenseFiles,
 			Libraries: inv.Libraries, Concerns: whys, EmbeddedSBOMs: inv.EmbeddedSBOMs,
 		})
-		pkgs = append(pkgs, lp)
+		exprs = append(exprs, lp.SPDX())
+		concerns = append(concerns, cs...)
 	}
-	return wheels, pkgs, nil
+	d.licenses, d.concerns = license.And(exprs...), license.SortConcerns(concerns)
+	return d, nil
 }
 
 // finishSBOM sets the report's license summary, encodes the SBOM and
 // writes it where o says. The zip at out is already written: when the
 // SBOM cannot be, the zip is removed too, so a failed build leaves no
 // output behind.
-func finishSBOM(res *Result, o SBOMOptions, kind, out string, t target.Target, wheels []sbom.Wheel, pkgs []license.Package, code *sbom.Code) (err error) {
+func finishSBOM(res *Result, o SBOMOptions, kind, out string, t target.Target, d *described, code *sbom.Code) (err error) {
 	defer func() {
 		if err != nil {
 			removeQuietly(out)
 		}
 	}()
-	res.Licenses, res.LicenseConcerns = license.Summary(pkgs)
+	res.Licenses, res.LicenseConcerns = d.licenses, d.concerns
 	t = t.Canonical()
 	runtimes := make([]string, len(t.Runtimes))
 	for i, rt := range t.Runtimes {
@@ -139,7 +144,7 @@ func finishSBOM(res *Result, o SBOMOptions, kind, out string, t target.Target, w
 	}
 	doc := &sbom.Document{
 		Artifact: sbom.Artifact{Kind: kind, Name: name, Key: res.Key, SHA256: res.SHA256, Runtimes: runtimes, Arch: string(t.Arch)},
-		Wheels:   wheels,
+		Wheels:   d.wheels,
 		Code:     code,
 		Licenses: res.Licenses,
 		Time:     o.Time,

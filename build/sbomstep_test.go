@@ -292,6 +292,28 @@ func TestSBOMOutRefused(t *testing.T) {
 	}
 }
 
+// A wheel that holds a library (or a license file, or METADATA) twice
+// under one name is refused, naming it: the check's one pass over the
+// archive hands the inventory each entry's bytes by name.
+func TestInventoryRefusesANameTwice(t *testing.T) {
+	dir := t.TempDir()
+	filename := "twice-1.0-cp312-cp312-manylinux2014_x86_64.whl"
+	lib := wheeltest.Entry{Name: "twice.libs/libtwice.so.1", Data: []byte("one"), Mode: 0o755}
+	path, sum, err := wheeltest.Write(dir, filename, []wheeltest.Entry{lib, {Name: lib.Name, Data: []byte("two"), Mode: 0o755}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.OpenWith(t.TempDir(), cache.Options{SealKeyFile: filepath.Join(t.TempDir(), "seal.key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	placed := []placement{{Name: "twice", Version: "1.0", Wheel: filename, SHA256: sum, Path: "python/", file: path}}
+	err = checkWheels(context.Background(), c, placed, func(string, ...any) {})
+	if err == nil || !strings.Contains(err.Error(), `"twice.libs/libtwice.so.1" is in it twice`) {
+		t.Errorf("checkWheels = %v, want the library named twice refused", err)
+	}
+}
+
 func TestSharedLibrary(t *testing.T) {
 	for p, want := range map[string]bool{
 		"numpy.libs/libgfortran-040039e1.so.5.0.0":                      true,

@@ -98,19 +98,15 @@ func Concerns(p Package) []Concern {
 	return out
 }
 
-// Summary is the AND of the packages' declarations (see And), and their
-// concerns sorted by package.
-func Summary(pkgs []Package) (string, []Concern) {
-	exprs := make([]*Expr, len(pkgs))
-	concerns := []Concern{}
-	for i, p := range pkgs {
-		exprs[i] = p.SPDX()
-		concerns = append(concerns, Concerns(p)...)
-	}
+// SortConcerns sorts concerns by package, dropping repeats (one wheel
+// placed in two folders has its concerns twice), for a summary beside the
+// AND of the packages' declarations (And of each Package's SPDX).
+func SortConcerns(concerns []Concern) []Concern {
+	concerns = append([]Concern{}, concerns...) // never nil: the report lists none as []
 	slices.SortStableFunc(concerns, func(a, b Concern) int {
 		return strings.Compare(pyname.Normalize(a.Package), pyname.Normalize(b.Package))
 	})
-	return And(exprs...), slices.CompactFunc(concerns, func(a, b Concern) bool { return a == b })
+	return slices.CompactFunc(concerns, func(a, b Concern) bool { return a == b })
 }
 
 func plural(n int, one, many string) string {

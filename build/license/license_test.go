@@ -229,14 +229,24 @@ func TestConcerns(t *testing.T) {
 	}
 }
 
+// The summary of an artifact's packages: the AND of their declarations
+// (And of each SPDX), and their concerns sorted (SortConcerns), the same
+// package placed twice counted once.
 func TestSummary(t *testing.T) {
 	pkgs := []Package{
 		{Name: "Pillow", Declared: Declared{Expression: &Expr{License: "MIT-CMU"}, Source: FromExpression}},
 		{Name: "python_dateutil", Declared: Declare(readMetadata(t, "python_dateutil-2.9.0.post0"))},
 		{Name: "numpy", Declared: Declared{Expression: &Expr{License: "BSD-3-Clause"}, Source: FromLicense}, Libraries: []string{"numpy.libs/libgfortran.so.5"}},
 		{Name: "cryptography", Declared: Declare(readMetadata(t, "cryptography-48.0.0"))},
+		{Name: "numpy", Declared: Declared{Expression: &Expr{License: "BSD-3-Clause"}, Source: FromLicense}, Libraries: []string{"numpy.libs/libgfortran.so.5"}},
 	}
-	expr, concerns := Summary(pkgs)
+	var exprs []*Expr
+	var all []Concern
+	for _, p := range pkgs {
+		exprs = append(exprs, p.SPDX())
+		all = append(all, Concerns(p)...)
+	}
+	expr, concerns := And(exprs...), SortConcerns(all)
 	want := "(Apache-2.0 OR BSD-3-Clause) AND BSD-3-Clause AND LicenseRef-pypi-python-dateutil AND MIT-CMU"
 	if expr != want {
 		t.Errorf("summary = %q, want %q", expr, want)

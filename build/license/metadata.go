@@ -19,9 +19,9 @@ import (
 	"github.com/galerly/galerly-lambda/build/internal/clip"
 )
 
-// maxMetadata bounds the METADATA read: real ones are a few kB of headers
+// MaxMetadata bounds the METADATA read: real ones are a few kB of headers
 // and a description of at most a few hundred kB.
-const maxMetadata = 16 << 20
+const MaxMetadata = 16 << 20
 
 // Metadata is the part of a core metadata file (PEP 566, PEP 639) that
 // bears on licensing.
@@ -45,8 +45,8 @@ type Metadata struct {
 // header per line, continuation lines indented, the body after the first
 // blank line). file names it in errors.
 func ParseMetadata(file string, data []byte) (*Metadata, error) {
-	if len(data) > maxMetadata {
-		return nil, fmt.Errorf("%s: %d bytes, over %d: not a METADATA file", file, len(data), maxMetadata)
+	if len(data) > MaxMetadata {
+		return nil, fmt.Errorf("%s: %d bytes, over %d: not a METADATA file", file, len(data), MaxMetadata)
 	}
 	m := &Metadata{}
 	var name string
@@ -59,7 +59,7 @@ func ParseMetadata(file string, data []byte) (*Metadata, error) {
 		name, value = "", nil
 	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64<<10), maxMetadata)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxMetadata)
 	line := 0
 	for sc.Scan() {
 		line++

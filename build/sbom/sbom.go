@@ -127,7 +127,7 @@ type Document struct {
 	Artifact Artifact
 	Wheels   []Wheel
 	Code     *Code // a function's code; nil for a layer
-	// Licenses is the artifact's license summary (license.Summary).
+	// Licenses is the artifact's license summary (the AND of the wheels' declarations, license.And).
 	Licenses string
 	// Time is the document's timestamp; the zero Time writes none.
 	Time time.Time

@@ -3,18 +3,14 @@ package upload
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/galerly/galerly-lambda/build/internal/clip"
 )
@@ -264,33 +260,13 @@ func Find(ctx context.Context, c *s3.Client, loc Location, buildKey string) (*St
 // S3 keeps a sha256 checksum of it, that one too. A report that cannot be
 // used is nil with the reason; only failures to talk to S3 are errors.
 func readReport(ctx context.Context, c *s3.Client, rloc Location, want string, loc Location) ([]byte, Miss, error) {
-	out, err := c.GetObject(ctx, &s3.GetObjectInput{
-		Bucket:       aws.String(rloc.Bucket),
-		Key:          aws.String(rloc.Key),
-		ChecksumMode: types.ChecksumModeEnabled,
-	})
-	if err != nil {
-		if isNotFound(err) {
-			return nil, missed("the report %s is missing", rloc), nil
-		}
-		return nil, Miss{}, classify(c, "GET", rloc, err)
-	}
-	defer out.Body.Close()
-	report, err := io.ReadAll(io.LimitReader(out.Body, maxReport+1))
-	if err != nil {
-		// The SDK checks the bytes against S3's checksum as they come,
-		// and reports a mismatch here.
-		return nil, Miss{}, classify(c, "read", rloc, err)
-	}
-	if len(report) > maxReport {
-		return nil, missed("the report %s is over %d bytes", rloc, maxReport), nil
-	}
-	sum := sha256.Sum256(report)
-	got := hex.EncodeToString(sum[:])
-	if b64 := aws.ToString(out.ChecksumSHA256); b64 != "" && !strings.Contains(b64, "-") && b64 != base64.StdEncoding.EncodeToString(sum[:]) {
-		return nil, missed("the report %s has sha256 %s, not the %s S3's checksum says", rloc, got, b64), nil
-	}
-	if got != want {
+	report, got, why, err := getSmall(ctx, c, rloc, maxReport)
+	switch {
+	case err != nil:
+		return nil, Miss{}, err
+	case why != "":
+		return nil, missed("the report %s %s", rloc, why), nil
+	case got != want:
 		return nil, missed("the report %s has sha256 %s, not %s as %s's metadata says", rloc, got, want, loc), nil
 	}
 	return report, Miss{}, nil

@@ -18,6 +18,37 @@ func TestArtifactAgainstMoto(t *testing.T) {
 	t.Run("found by its build key", func(t *testing.T) { testFoundByBuildKey(t, s) })
 	t.Run("a report that does not match is ignored", func(t *testing.T) { testMismatchedReport(t, s) })
 	t.Run("another report beside the zip", func(t *testing.T) { testAnotherReport(t, s) })
+	t.Run("a missing report, an SBOM read back", func(t *testing.T) { testReadBack(t, s) })
+}
+
+// A zip whose report is gone is not found, and says so; an SBOM is read
+// back only with the sha256 asked for, and a missing one says so.
+func testReadBack(t *testing.T, s *motoS3) {
+	ctx := context.Background()
+	loc := Location{Bucket: s.bucket(t), Key: "layers/gone.zip"}
+	key := strings.Repeat("e", 64)
+	path, _, sum := artifact(t, 100)
+	doc := []byte(`{"bomFormat":"CycloneDX"}`)
+	a := Artifact{Path: path, SHA256: sum, BuildKey: key, Report: []byte(`{"key":"` + key + `","sha256":"` + sum + `"}`), SBOM: doc, SBOMType: "application/json"}
+	if _, err := UploadArtifact(ctx, s.c, loc, a, Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	sloc := SBOMLocation(loc)
+	if got, why, err := ReadSBOM(ctx, s.c, sloc, sha(doc)); err != nil || why != "" || !bytes.Equal(got, doc) {
+		t.Errorf("ReadSBOM = %q, %q, %v; want the SBOM", got, why, err)
+	}
+	if got, why, err := ReadSBOM(ctx, s.c, sloc, strings.Repeat("0", 64)); err != nil || got != nil || !strings.Contains(why, "has sha256 "+sha(doc)) {
+		t.Errorf("ReadSBOM with another sha256 = %q, %q, %v; want the mismatch named", got, why, err)
+	}
+	if got, why, err := ReadSBOM(ctx, s.c, Location{Bucket: loc.Bucket, Key: "layers/none.cdx.json"}, ""); err != nil || got != nil || !strings.Contains(why, "is missing") {
+		t.Errorf("ReadSBOM of no object = %q, %q, %v; want it said missing", got, why, err)
+	}
+	if _, err := s.direct.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(loc.Bucket), Key: aws.String(ReportLocation(loc).Key)}); err != nil {
+		t.Fatal(err)
+	}
+	if st, miss, err := Find(ctx, s.c, loc, key); err != nil || st != nil || !strings.Contains(miss.Why, "the report "+ReportLocation(loc).String()+" is missing") {
+		t.Errorf("Find without the report = %+v, %+v, %v; want nothing, because it is missing", st, miss, err)
+	}
 }
 
 func testFoundByBuildKey(t *testing.T, s *motoS3) {

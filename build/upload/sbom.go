@@ -73,43 +73,55 @@ func HasSBOM(ctx context.Context, c *s3.Client, loc Location, want string) (ok b
 	return true, "", nil
 }
 
-// ReadSBOM reads the SBOM at loc (an SBOM's own location, not its zip's),
-// refusing one over 64 MiB, and checks it has sha256 want unless want is
-// "".
-func ReadSBOM(ctx context.Context, c *s3.Client, loc Location, want string) ([]byte, error) {
-	data, sum, err := getSmall(ctx, c, loc, maxSBOM)
-	if err != nil {
-		return nil, err
+// ReadSBOM reads the SBOM at loc (an SBOM's own location, not its
+// zip's). why, when not "", says why there is none to use: no object,
+// one over 64 MiB, bytes other than S3's checksum of them says, or, unless
+// want is "", bytes whose sha256 is not want. Only failures to talk to S3
+// are errors.
+func ReadSBOM(ctx context.Context, c *s3.Client, loc Location, want string) (doc []byte, why string, err error) {
+	data, sum, why, err := getSmall(ctx, c, loc, maxSBOM)
+	switch {
+	case err != nil:
+		return nil, "", err
+	case why != "":
+		return nil, fmt.Sprintf("%s %s", loc, why), nil
+	case want != "" && sum != want:
+		return nil, fmt.Sprintf("%s has sha256 %s, not %s", loc, sum, want), nil
 	}
-	if want != "" && sum != want {
-		return nil, fmt.Errorf("%s has sha256 %s, not %s", loc, sum, want)
-	}
-	return data, nil
+	return data, "", nil
 }
 
 // getSmall reads the object at loc, at most max bytes, hashing it as it
-// comes; when S3 keeps a whole-object sha256 checksum it must agree.
-func getSmall(ctx context.Context, c *s3.Client, loc Location, max int64) ([]byte, string, error) {
+// comes, and returns its bytes and their sha256; why, when not "", says
+// why there are none to use: no object, more than max bytes, or bytes
+// other than S3's whole-object sha256 checksum says. Only failures to
+// talk to S3 are errors.
+func getSmall(ctx context.Context, c *s3.Client, loc Location, max int64) (data []byte, sum, why string, err error) {
 	out, err := c.GetObject(ctx, &s3.GetObjectInput{
 		Bucket:       aws.String(loc.Bucket),
 		Key:          aws.String(loc.Key),
 		ChecksumMode: types.ChecksumModeEnabled,
 	})
 	if err != nil {
-		return nil, "", classify(c, "GET", loc, err)
+		if isNotFound(err) {
+			return nil, "", "is missing", nil
+		}
+		return nil, "", "", classify(c, "GET", loc, err)
 	}
 	defer out.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(out.Body, max+1))
+	data, err = io.ReadAll(io.LimitReader(out.Body, max+1))
 	if err != nil {
-		// The SDK checks the bytes against S3's checksum as they come.
-		return nil, "", classify(c, "read", loc, err)
+		// The SDK checks the bytes against S3's checksum as they come,
+		// and reports a mismatch here.
+		return nil, "", "", classify(c, "read", loc, err)
 	}
 	if int64(len(data)) > max {
-		return nil, "", fmt.Errorf("%s is over %d bytes", loc, max)
+		return nil, "", fmt.Sprintf("is over %d bytes", max), nil
 	}
 	raw := sha256.Sum256(data)
+	sum = hex.EncodeToString(raw[:])
 	if b64 := aws.ToString(out.ChecksumSHA256); b64 != "" && !strings.Contains(b64, "-") && b64 != base64.StdEncoding.EncodeToString(raw[:]) {
-		return nil, "", fmt.Errorf("%s: its bytes have sha256 %x, not the %s S3's checksum says", loc, raw, b64)
+		return nil, "", fmt.Sprintf("has sha256 %s, not the %s S3's checksum says", sum, b64), nil
 	}
-	return data, hex.EncodeToString(raw[:]), nil
+	return data, sum, "", nil
 }

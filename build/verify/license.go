@@ -91,9 +91,12 @@ func GatherSBOM(ctx context.Context, c *s3.Client, uri, from string) *SBOMFacts 
 		s.Unreachable = err.Error()
 		return s
 	}
-	doc, err := upload.ReadSBOM(ctx, c, loc, "")
+	doc, why, err := upload.ReadSBOM(ctx, c, loc, "")
 	if err != nil {
-		s.Unreachable = err.Error()
+		why = err.Error()
+	}
+	if why != "" {
+		s.Unreachable = why
 		return s
 	}
 	sum, err := sbom.Describe(doc)

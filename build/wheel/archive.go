@@ -63,8 +63,15 @@ type entry struct {
 //     the wheel's project and version, holding METADATA and a WHEEL file
 //     whose Wheel-Version is 1.x.
 //
+// With tee not nil, each entry's bytes are also copied, as they inflate
+// to be checked, to the writer tee returns for the entry's name (nil for
+// none), so a caller that wants some entries' bytes (to hash them)
+// inflates the wheel once. Nothing written there is known good until
+// CheckArchive returns nil; an entry that inflates to more than its
+// headers say writes at most one byte more.
+//
 // Errors name the wheel and the entry at fault.
-func CheckArchive(r io.ReaderAt, size int64, fn Filename) error {
+func CheckArchive(r io.ReaderAt, size int64, fn Filename, tee func(name string) io.Writer) error {
 	entries, err := readDirectory(r, size)
 	if err != nil {
 		return fmt.Errorf("wheel %s: %w", fn.Raw, err)
@@ -74,7 +81,11 @@ func CheckArchive(r io.ReaderAt, size int64, fn Filename) error {
 	}
 	in := &inflater{buf: make([]byte, 32<<10)}
 	for _, e := range entries {
-		if err := in.check(r, e); err != nil {
+		var w io.Writer
+		if tee != nil {
+			w = tee(e.name)
+		}
+		if err := in.check(r, e, w); err != nil {
 			return fmt.Errorf("wheel %s: entry %q: %w", fn.Raw, clip.String(e.name), err)
 		}
 	}
@@ -279,10 +290,11 @@ func (in *inflater) open(r io.ReaderAt, e *entry) io.Reader {
 	return in.fr
 }
 
-// check inflates one entry and compares its size and CRC-32 with the
-// headers'. It reads at most one byte past the declared size, so an entry
-// that would inflate to gigabytes costs no more than its declared size.
-func (in *inflater) check(r io.ReaderAt, e *entry) error {
+// check inflates one entry, copying it to also when not nil, and compares
+// its size and CRC-32 with the headers'. It reads at most one byte past
+// the declared size, so an entry that would inflate to gigabytes costs no
+// more than its declared size.
+func (in *inflater) check(r io.ReaderAt, e *entry, also io.Writer) error {
 	switch {
 	case e.method != 0 && e.method != 8:
 		return fmt.Errorf("compression method %d (only store and deflate are supported)", e.method)
@@ -290,7 +302,11 @@ func (in *inflater) check(r io.ReaderAt, e *entry) error {
 		return fmt.Errorf("stored, but %d bytes compressed and %d bytes uncompressed", e.csize, e.usize)
 	}
 	h := crc32.NewIEEE()
-	n, err := io.CopyBuffer(h, io.LimitReader(in.open(r, e), int64(e.usize)+1), in.buf)
+	var dst io.Writer = h
+	if also != nil {
+		dst = io.MultiWriter(h, also)
+	}
+	n, err := io.CopyBuffer(dst, io.LimitReader(in.open(r, e), int64(e.usize)+1), in.buf)
 	switch {
 	case n > int64(e.usize):
 		return fmt.Errorf("inflates to more than the %d bytes its headers give", e.usize)

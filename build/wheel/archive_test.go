@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"strings"
 	"testing"
 )
@@ -124,7 +125,7 @@ func TestCheckArchive(t *testing.T) {
 			if tt.patch != nil {
 				tt.patch(data)
 			}
-			err := CheckArchive(bytes.NewReader(data), int64(len(data)), fn)
+			err := CheckArchive(bytes.NewReader(data), int64(len(data)), fn, nil)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatalf("CheckArchive: %v", err)
@@ -134,6 +135,45 @@ func TestCheckArchive(t *testing.T) {
 				t.Errorf("error %q does not name the wheel", err)
 			}
 		})
+	}
+}
+
+// The tee gets the bytes of the entries it asks for, stored or deflated,
+// as the check inflates them, and nothing of the others.
+func TestCheckArchiveTee(t *testing.T) {
+	fn, _ := ParseFilename("tinypkg-1.0-py3-none-any.whl")
+	lib := bytes.Repeat([]byte("\x7fELF machine code "), 5000)
+	entries := append([]rawEntry{
+		{name: "tinypkg/__init__.py", data: []byte("print('tiny')\n")},
+		{name: "tinypkg.libs/libtiny.so.1", data: lib},
+		{name: "tinypkg/stored.bin", data: []byte("stored bytes"), store: true},
+	}, meta("tinypkg-1.0.dist-info")...)
+	data := buildZip(t, entries)
+	got := map[string]*bytes.Buffer{"tinypkg.libs/libtiny.so.1": {}, "tinypkg/stored.bin": {}, "tinypkg-1.0.dist-info/METADATA": {}}
+	asked := 0
+	tee := func(name string) io.Writer {
+		asked++
+		if b, ok := got[name]; ok {
+			return b
+		}
+		return nil
+	}
+	if err := CheckArchive(bytes.NewReader(data), int64(len(data)), fn, tee); err != nil {
+		t.Fatal(err)
+	}
+	if asked != len(entries) {
+		t.Errorf("the tee was asked for %d entries, the wheel has %d", asked, len(entries))
+	}
+	for _, e := range entries {
+		if b, ok := got[e.name]; ok && !bytes.Equal(b.Bytes(), e.data) {
+			t.Errorf("%s: the tee got %d bytes that are not its %d", e.name, b.Len(), len(e.data))
+		}
+	}
+
+	// A wheel that fails the check still says so with a tee.
+	bad := buildZip(t, append([]rawEntry{{name: "tinypkg.libs/libtiny.so.1", data: lib, crc: u32(1)}}, meta("tinypkg-1.0.dist-info")...))
+	if err := CheckArchive(bytes.NewReader(bad), int64(len(bad)), fn, tee); err == nil || !strings.Contains(err.Error(), "CRC-32") {
+		t.Errorf("CheckArchive with a tee = %v, want the CRC-32 refused", err)
 	}
 }
 
@@ -149,7 +189,7 @@ func TestCheckArchiveTooManyEntries(t *testing.T) {
 		}
 	}
 	zw.Close()
-	err := CheckArchive(bytes.NewReader(buf.Bytes()), int64(buf.Len()), fn)
+	err := CheckArchive(bytes.NewReader(buf.Bytes()), int64(buf.Len()), fn, nil)
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("has %d entries", MaxEntries+1)) {
 		t.Fatalf("CheckArchive = %v, want the entry count refused", err)
 	}
@@ -168,6 +208,6 @@ func FuzzCheckArchive(f *testing.F) {
 	zw.Close()
 	f.Add(buf.Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_ = CheckArchive(bytes.NewReader(data), int64(len(data)), fn)
+		_ = CheckArchive(bytes.NewReader(data), int64(len(data)), fn, nil)
 	})
 }

@@ -43,6 +43,9 @@ func TestOversizedArgumentsAreClipped(t *testing.T) {
 	verify := func(extra ...string) []string {
 		return append([]string{"verify", "--function", "f", "--expect-layer", "arn:aws:lambda:us-east-1:123456789012:layer:l:1", "--timeout", "1s"}, extra...)
 	}
+	copyArgs := func(extra ...string) []string {
+		return append([]string{"copy", "--build-key", strings.Repeat("0", 64), "--from", "s3://bucket-a/k.zip", "--to", "s3://bucket-b/k.zip", "--timeout", "5s"}, extra...)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -90,7 +93,12 @@ func TestOversizedArgumentsAreClipped(t *testing.T) {
 		{"verify --timeout", verify("--timeout", huge), exitUsage},
 		{"coldstarts --function", []string{"coldstarts", "--function", huge, "--timeout", "1s"}, exitFail},
 		{"coldstarts --since", []string{"coldstarts", "--function", "f", "--since", huge}, exitUsage},
-		{"coldstarts argument", []string{"coldstarts", "--function", "f", huge}, exitUsage},
+		{"copy argument", copyArgs("\t" + huge), exitUsage}, // %q would write the tab as \t, where the writer would not find the value to clip it
+		{"copy --build-key", []string{"copy", "--build-key", huge, "--from", "s3://bucket-a/k.zip", "--to", "s3://bucket-b/k.zip"}, exitUsage},
+		{"copy --from", []string{"copy", "--build-key", strings.Repeat("0", 64), "--from", "s3://" + huge, "--to", "s3://bucket-b/k.zip"}, exitUsage},
+		{"copy --to", []string{"copy", "--build-key", strings.Repeat("0", 64), "--from", "s3://bucket-a/k.zip", "--to", "s3://bucket-b/" + huge}, exitUsage},
+		{"copy --from-region", copyArgs("--from-region", huge), exitFail},
+		{"coldstarts argument", []string{"coldstarts", "--function", "f", "\t" + huge}, exitUsage},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

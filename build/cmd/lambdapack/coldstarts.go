@@ -16,7 +16,6 @@ import (
 
 	"github.com/galerly/galerly-lambda/build/awsconfig"
 	"github.com/galerly/galerly-lambda/build/coldstarts"
-	"github.com/galerly/galerly-lambda/build/internal/clip"
 )
 
 // defaultSince is --since's default: a day of traffic.
@@ -32,13 +31,10 @@ func runColdstarts(ctx context.Context, args []string, e *env) error {
 	asJSON := fs.Bool("json", false, `print one JSON object: {"function", "since", "versions": [{"version", "invocations", "coldStarts", "initMs", "restoreMs"}]}`)
 	var timeout timeoutFlag
 	timeout.register(fs)
-	if err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	switch {
-	case fs.NArg() > 0:
-		return usagef("unexpected argument %s", clip.Quote(fs.Arg(0)))
-	case *function == "":
+	if *function == "" {
 		return usagef("--function is required")
 	}
 

@@ -33,12 +33,10 @@ func runCopy(ctx context.Context, args []string, e *env) error {
 	fromRegion := fs.String("from-region", "", "the source bucket's region (default: the destination's, from AWS_REGION)")
 	var timeout timeoutFlag
 	timeout.register(fs)
-	if err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	switch {
-	case fs.NArg() > 0:
-		return usagef("unexpected argument %q", fs.Arg(0))
 	case *buildKey == "":
 		return usagef("--build-key is required (the key the artifact was built from)")
 	case !buildKeyPattern.MatchString(*buildKey):
@@ -84,7 +82,7 @@ func runCopy(ctx context.Context, args []string, e *env) error {
 		// leaves it untied.
 		return fmt.Errorf("%s holds the artifact's bytes, but not tied to its report (see the note above): delete the report beside it deliberately and copy again", to.loc)
 	}
-	res, err := storedResult(stored, *buildKey, artifactJob{fits: func(*build.Result) error { return nil }})
+	res, err := storedResult(stored, *buildKey, nil)
 	if err != nil {
 		return fmt.Errorf("%s: %w", to.loc, err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/galerly/galerly-lambda/build/bytecode"
 	"github.com/galerly/galerly-lambda/build/index"
+	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/lock"
 	"github.com/galerly/galerly-lambda/build/target"
 )
@@ -52,6 +53,18 @@ func parse(fs *flag.FlagSet, args []string) error {
 			return errHelp
 		}
 		return usagef("%v", err)
+	}
+	return nil
+}
+
+// parseNoArgs is parse for a command that takes flags only: an argument
+// left over is a usage error, quoted clipped like every value echoed.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %s", clip.Quote(fs.Arg(0)))
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ func runFunction(ctx context.Context, args []string, e *env) error {
 	sf.register(fs)
 	var af artifactFlags
 	af.register(fs)
-	if err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	opts, err := functionOptions(fs, *src, *lockPath, *out, filter, layers, &tf, &sf)
@@ -61,9 +61,6 @@ func runFunction(ctx context.Context, args []string, e *env) error {
 
 // functionOptions validates the function command's flags.
 func functionOptions(fs *flag.FlagSet, src, lockPath, out string, filter source.Filter, layers sizeList, tf *targetFlags, sf *sourceFlags) (build.FunctionOptions, error) {
-	if fs.NArg() > 0 {
-		return build.FunctionOptions{}, usagef("unexpected argument %s", clip.Quote(fs.Arg(0)))
-	}
 	if src == "" {
 		return build.FunctionOptions{}, usagef("--src is required")
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/galerly/galerly-lambda/build"
-	"github.com/galerly/galerly-lambda/build/internal/clip"
 )
 
 // runKey prints the layer key of a lock: the same value the Pulumi program
@@ -18,11 +17,8 @@ func runKey(ctx context.Context, args []string, e *env) error {
 	tf.register(fs)
 	var sel selectFlags
 	sel.register(fs)
-	if err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %s", clip.Quote(fs.Arg(0)))
 	}
 	if *lockPath == "" {
 		return usagef("--lock is required")

@@ -5,7 +5,6 @@ import (
 	"flag"
 
 	"github.com/galerly/galerly-lambda/build"
-	"github.com/galerly/galerly-lambda/build/internal/clip"
 )
 
 // runLayer builds a layer zip (and with --upload stores it in S3) and
@@ -22,7 +21,7 @@ func runLayer(ctx context.Context, args []string, e *env) error {
 	sf.register(fs)
 	var af artifactFlags
 	af.register(fs)
-	if err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	opts, err := layerOptions(fs, *lockPath, *out, *maxUnzipped, &tf, &sf)
@@ -50,9 +49,6 @@ func runLayer(ctx context.Context, args []string, e *env) error {
 
 // layerOptions validates the layer command's flags.
 func layerOptions(fs *flag.FlagSet, lockPath, out string, maxUnzipped int64, tf *targetFlags, sf *sourceFlags) (build.LayerOptions, error) {
-	if fs.NArg() > 0 {
-		return build.LayerOptions{}, usagef("unexpected argument %s", clip.Quote(fs.Arg(0)))
-	}
 	if lockPath == "" {
 		return build.LayerOptions{}, usagef("--lock is required")
 	}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -191,6 +193,15 @@ func TestLayerSBOMSidecar(t *testing.T) {
 	}
 	if p := s.puts(); len(p) != 0 {
 		t.Errorf("the second run wrote %v", p)
+	}
+	var sbomReads []string
+	for _, q := range s.rec.Requests() {
+		if strings.HasSuffix(q.Path, sbomKey) {
+			sbomReads = append(sbomReads, q.Method)
+		}
+	}
+	if !slices.Equal(sbomReads, []string{http.MethodGet}) {
+		t.Errorf("the second run asked S3 for the SBOM with %v; want one GET (reading it shows it is there)", sbomReads)
 	}
 
 	// The same artifact under another name: its SBOM would differ, so it

@@ -71,16 +71,17 @@ func reuseSBOM(ctx context.Context, c *s3.Client, loc upload.Location, res *buil
 	if res.SBOM.S3 != sloc.String() {
 		return fmt.Sprintf("its report names the SBOM %s, not %s", res.SBOM.S3, sloc), nil
 	}
-	ok, why, err := upload.HasSBOM(ctx, c, loc, res.SBOM.SHA256)
-	if err != nil || !ok {
-		return why, err
-	}
 	if sbomPath == "" {
+		ok, why, err := upload.HasSBOM(ctx, c, loc, res.SBOM.SHA256)
+		if err != nil || !ok {
+			return why, err
+		}
 		return "", nil
 	}
-	data, err := upload.ReadSBOM(ctx, c, sloc, res.SBOM.SHA256)
-	if err != nil {
-		return "", err
+	// Read to be written, it is read once: its bytes show it is there.
+	data, why, err := upload.ReadSBOM(ctx, c, sloc, res.SBOM.SHA256)
+	if err != nil || why != "" {
+		return why, err
 	}
 	err = atomicfile.Write(sbomPath, 0o644, func(w io.Writer) error {
 		_, err := w.Write(data)

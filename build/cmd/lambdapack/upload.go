@@ -101,7 +101,7 @@ func buildAndPublish(ctx context.Context, e *env, log io.Writer, up *uploadFlag,
 		return err
 	}
 	if stored != nil {
-		res, err := storedResult(stored, key, job)
+		res, err := storedResult(stored, key, job.fits)
 		var why string
 		if err == nil {
 			if why, err = reuseSBOM(ctx, c, loc, res, job.sbom); err != nil {
@@ -153,8 +153,9 @@ func buildAndPublish(ctx context.Context, e *env, log io.Writer, up *uploadFlag,
 }
 
 // storedResult decodes a stored report and checks it describes the object
-// it was found with, for this key and within this run's limits.
-func storedResult(st *upload.Stored, key string, job artifactJob) (*build.Result, error) {
+// it was found with, for this key and, unless fits is nil, within this
+// run's limits.
+func storedResult(st *upload.Stored, key string, fits func(*build.Result) error) (*build.Result, error) {
 	var res build.Result
 	dec := json.NewDecoder(bytes.NewReader(st.Report))
 	if err := dec.Decode(&res); err != nil {
@@ -168,8 +169,10 @@ func storedResult(st *upload.Stored, key string, job artifactJob) (*build.Result
 	case res.ZipBytes != st.Size:
 		return nil, fmt.Errorf("the report gives %d zip bytes but the object has %d", res.ZipBytes, st.Size)
 	}
-	if err := job.fits(&res); err != nil {
-		return nil, err
+	if fits != nil {
+		if err := fits(&res); err != nil {
+			return nil, err
+		}
 	}
 	return &res, nil
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/galerly/galerly-lambda/build/awsconfig"
-	"github.com/galerly/galerly-lambda/build/internal/clip"
 	"github.com/galerly/galerly-lambda/build/upload"
 	"github.com/galerly/galerly-lambda/build/verify"
 )
@@ -25,12 +24,10 @@ func runVerify(ctx context.Context, args []string, e *env) error {
 		"default: beside the S3 object Lambda says the version came from, or where its LicenseInfo points")
 	var timeout timeoutFlag
 	timeout.register(fs)
-	if err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	switch {
-	case fs.NArg() > 0:
-		return usagef("unexpected argument %s", clip.Quote(fs.Arg(0)))
 	case *function == "":
 		return usagef("--function is required")
 	case *expect == "":
